@@ -1,0 +1,377 @@
+"""Tissue classes and their physical properties.
+
+Every default lives here, with its literature source; :mod:`rfasim.physics` reads only the tables
+built by :meth:`TissueModel.property_table`.  See ``docs/parameters.md`` for the ranges reported in the
+literature.
+
+Internal material codes (one ``uint8`` per voxel of the simulation grid) are the
+:class:`TissueClass` values; a case's own label codes are mapped onto them by :mod:`rfasim.imaging`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields, replace
+from enum import IntEnum
+
+import numpy as np
+
+
+class TissueClass(IntEnum):
+    """Material codes of the simulation grid."""
+
+    BACKGROUND = 0  #: air outside the body: electrically and thermally insulating
+    LIVER = 1
+    TUMOR = 2
+    VESSEL = 3  #: large blood vessel lumen (a heat sink, see :class:`VesselModel`)
+    OTHER = 4  #: any other tissue inside the body
+    FORBIDDEN = 5  #: structures a needle must not cross (lung, bone, bowel, gallbladder)
+    INSULATOR = 6  #: insulated electrode shaft: carries no current
+
+
+#: Class names as used in case files, keyed by class.
+CLASS_NAMES: dict[TissueClass, str] = {c: c.name.lower() for c in TissueClass}
+
+BODY_TEMPERATURE_C = 37.0
+
+
+def _require_positive(name: str, value: float, allow_zero: bool = False) -> None:
+    bad = not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero)
+    if bad:
+        relation = "non-negative" if allow_zero else "positive"
+        raise ValueError(f"{name} must be {relation} and finite, got {value!r}")
+
+
+@dataclass(frozen=True)
+class TissueProperties:
+    """Physical properties of one tissue class (SI units).
+
+    Parameters
+    ----------
+    density_kg_per_m3 : float
+        Mass density rho (kg/m^3).
+    specific_heat_j_per_kg_k : float
+        Specific heat capacity c (J/(kg K)).
+    thermal_conductivity_w_per_m_k : float
+        Thermal conductivity k (W/(m K)); 0 makes the class thermally insulating.
+    electrical_conductivity_s_per_m : float
+        Electrical conductivity sigma at 37 degC and the RF frequency (S/m); 0 insulates.
+    conductivity_temperature_coefficient_per_k : float
+        Linear rise of sigma with temperature below vaporisation (1/K): sigma = sigma_37 (1 + a (T - 37)).
+    perfusion_rate_per_s : float
+        Pennes blood perfusion w_b (volumetric blood flow per tissue volume, 1/s).
+    metabolic_heat_w_per_m3 : float
+        Metabolic heat generation (W/m^3).  Default 0 so that the unheated body sits at 37 degC.
+    water_mass_fraction : float
+        Mass fraction of water, used for the latent heat of vaporisation (0..1).
+    """
+
+    density_kg_per_m3: float
+    specific_heat_j_per_kg_k: float
+    thermal_conductivity_w_per_m_k: float
+    electrical_conductivity_s_per_m: float
+    conductivity_temperature_coefficient_per_k: float = 0.015
+    perfusion_rate_per_s: float = 0.0
+    metabolic_heat_w_per_m3: float = 0.0
+    water_mass_fraction: float = 0.0
+
+    def __post_init__(self) -> None:
+        _require_positive("density_kg_per_m3", self.density_kg_per_m3)
+        _require_positive("specific_heat_j_per_kg_k", self.specific_heat_j_per_kg_k)
+        _require_positive(
+            "thermal_conductivity_w_per_m_k", self.thermal_conductivity_w_per_m_k, allow_zero=True
+        )
+        _require_positive(
+            "electrical_conductivity_s_per_m", self.electrical_conductivity_s_per_m, allow_zero=True
+        )
+        if not math.isfinite(self.conductivity_temperature_coefficient_per_k):
+            raise ValueError(
+                "conductivity_temperature_coefficient_per_k must be finite, "
+                f"got {self.conductivity_temperature_coefficient_per_k!r}"
+            )
+        _require_positive("perfusion_rate_per_s", self.perfusion_rate_per_s, allow_zero=True)
+        if not math.isfinite(self.metabolic_heat_w_per_m3):
+            raise ValueError(f"metabolic_heat_w_per_m3 must be finite, got {self.metabolic_heat_w_per_m3!r}")
+        if not (0.0 <= self.water_mass_fraction <= 1.0):
+            raise ValueError(f"water_mass_fraction must lie in [0, 1], got {self.water_mass_fraction!r}")
+
+
+# Defaults: see docs/parameters.md for sources and ranges.
+LIVER = TissueProperties(
+    density_kg_per_m3=1079.0,  # IT'IS database v4.1, liver
+    specific_heat_j_per_kg_k=3540.0,  # IT'IS database v4.1, liver
+    thermal_conductivity_w_per_m_k=0.52,  # IT'IS database v4.1, liver
+    electrical_conductivity_s_per_m=0.333,  # Haemmerich et al. 2003, liver at 460 kHz
+    conductivity_temperature_coefficient_per_k=0.015,  # ~1.5 %/degC, Haemmerich & Wood 2006
+    perfusion_rate_per_s=0.0064,  # Tungjitkusolmun et al. 2002
+    water_mass_fraction=0.78,  # Duck 1990
+)
+TUMOR = TissueProperties(
+    density_kg_per_m3=1045.0,
+    specific_heat_j_per_kg_k=3760.0,
+    thermal_conductivity_w_per_m_k=0.51,
+    electrical_conductivity_s_per_m=0.45,  # tumours conduct better than liver, Haemmerich 2003
+    conductivity_temperature_coefficient_per_k=0.015,
+    perfusion_rate_per_s=0.0050,
+    water_mass_fraction=0.80,
+)
+BLOOD = TissueProperties(
+    density_kg_per_m3=1050.0,  # IT'IS database v4.1, blood
+    specific_heat_j_per_kg_k=3617.0,  # IT'IS database v4.1, blood
+    thermal_conductivity_w_per_m_k=0.52,  # IT'IS database v4.1, blood
+    electrical_conductivity_s_per_m=0.667,  # Tungjitkusolmun et al. 2002
+    conductivity_temperature_coefficient_per_k=0.015,
+    perfusion_rate_per_s=0.0,
+    water_mass_fraction=0.80,
+)
+OTHER = TissueProperties(
+    density_kg_per_m3=1090.0,  # IT'IS, muscle
+    specific_heat_j_per_kg_k=3421.0,
+    thermal_conductivity_w_per_m_k=0.49,
+    electrical_conductivity_s_per_m=0.45,
+    perfusion_rate_per_s=0.0064,
+    water_mass_fraction=0.75,
+)
+AIR = TissueProperties(
+    density_kg_per_m3=1.2,
+    specific_heat_j_per_kg_k=1005.0,
+    thermal_conductivity_w_per_m_k=0.0,  # modelled as insulating: see module docstring
+    electrical_conductivity_s_per_m=0.0,
+    conductivity_temperature_coefficient_per_k=0.0,
+)
+
+
+@dataclass(frozen=True)
+class VaporizationModel:
+    """Tissue desiccation and water vaporisation near 100 degC.
+
+    Electrical conductivity falls log-linearly by ``conductivity_drop_factor`` between
+    ``onset_c`` and ``onset_c + width_c`` (reversibly, so impedance recovers when tissue cools);
+    over the same window the latent heat of the tissue water is spread as an apparent heat
+    capacity (enthalpy method).  This is what produces impedance roll-off in rfasim.
+
+    Parameters
+    ----------
+    onset_c : float
+        Temperature (degC) where desiccation starts.
+    width_c : float
+        Width (degC) of the transition.
+    conductivity_drop_factor : float
+        sigma above the transition divided by sigma at the onset (0.01 = two orders of magnitude).
+    latent_heat_j_per_kg : float
+        Latent heat of vaporisation of water (J/kg).
+    enabled : bool
+        Switch the whole model off (pure Pennes with linear sigma(T)).
+    """
+
+    onset_c: float = 100.0
+    width_c: float = 5.0
+    conductivity_drop_factor: float = 0.01
+    latent_heat_j_per_kg: float = 2.257e6
+    enabled: bool = True
+
+    def __post_init__(self) -> None:
+        _require_positive("vaporization width_c", self.width_c)
+        if not (0.0 < self.conductivity_drop_factor <= 1.0):
+            raise ValueError(
+                f"conductivity_drop_factor must lie in (0, 1], got {self.conductivity_drop_factor!r}"
+            )
+        _require_positive("latent_heat_j_per_kg", self.latent_heat_j_per_kg, allow_zero=True)
+
+
+@dataclass(frozen=True)
+class ArrheniusParameters:
+    """First-order Arrhenius damage model, Omega = integral A exp(-Ea / (R T)) dt.
+
+    Parameters
+    ----------
+    frequency_factor_per_s : float
+        A (1/s).  Liver default 7.39e39 1/s (Jacques & Gaeeni, as used by Chang & Nguyen 2004).
+    activation_energy_j_per_mol : float
+        Ea (J/mol).  Liver default 2.577e5 J/mol.
+    minimum_temperature_c : float
+        Damage is integrated only above this temperature (degC).  With the liver parameters the
+        rate at 37 degC is 2.9e-4 1/s, which would "kill" unheated tissue within an hour: an
+        artefact of extrapolating the fit below its range, so the integral starts at the onset of
+        hyperthermic damage (43 degC, as for CEM43).
+    """
+
+    frequency_factor_per_s: float = 7.39e39
+    activation_energy_j_per_mol: float = 2.577e5
+    minimum_temperature_c: float = 43.0
+
+    def __post_init__(self) -> None:
+        _require_positive("frequency_factor_per_s", self.frequency_factor_per_s)
+        _require_positive("activation_energy_j_per_mol", self.activation_energy_j_per_mol)
+
+
+@dataclass(frozen=True)
+class VesselModel:
+    """How large blood vessels carry heat away.
+
+    Both models hold the lumen voxels at ``blood_temperature_c`` (fast blood flow mixes the
+    lumen).  ``"lumen"``: the wall is the interface of two conducting half-voxels (no extra
+    resistance) — the strongest sink.  ``"convective"``: a wall film of heat-transfer coefficient
+    ``wall_heat_transfer_w_per_m2_k`` between lumen and tissue (the Nusselt-number model of
+    Consiglieri et al.; ~1000 W/(m^2 K) for a 5-10 mm vessel at hepatic flow rates).  ``"none"``:
+    vessels are ordinary blood-filled tissue without flow.
+    """
+
+    kind: str = "convective"
+    wall_heat_transfer_w_per_m2_k: float = 1000.0
+    blood_temperature_c: float = BODY_TEMPERATURE_C
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("lumen", "convective", "none"):
+            raise ValueError(f"vessel model kind must be 'lumen', 'convective' or 'none', got {self.kind!r}")
+        _require_positive("wall_heat_transfer_w_per_m2_k", self.wall_heat_transfer_w_per_m2_k)
+
+
+def _default_classes() -> dict[TissueClass, TissueProperties]:
+    return {
+        TissueClass.BACKGROUND: AIR,
+        TissueClass.LIVER: LIVER,
+        TissueClass.TUMOR: TUMOR,
+        TissueClass.VESSEL: BLOOD,
+        TissueClass.OTHER: OTHER,
+        TissueClass.FORBIDDEN: OTHER,
+        TissueClass.INSULATOR: replace(
+            LIVER,
+            electrical_conductivity_s_per_m=0.0,
+            conductivity_temperature_coefficient_per_k=0.0,
+            perfusion_rate_per_s=0.0,
+        ),
+    }
+
+
+@dataclass(frozen=True)
+class PropertyTable:
+    """Per-material property arrays indexed by :class:`TissueClass` value (what kernels read)."""
+
+    density_kg_per_m3: np.ndarray
+    specific_heat_j_per_kg_k: np.ndarray
+    thermal_conductivity_w_per_m_k: np.ndarray
+    electrical_conductivity_s_per_m: np.ndarray
+    conductivity_temperature_coefficient_per_k: np.ndarray
+    perfusion_rate_per_s: np.ndarray
+    metabolic_heat_w_per_m3: np.ndarray
+    latent_heat_j_per_kg: np.ndarray  #: water fraction x latent heat (J/kg tissue)
+    wall_resistance_m2_k_per_w: np.ndarray  #: extra film resistance at this material's faces
+    thermally_fixed: np.ndarray  #: uint8, 1 where the material is held at a fixed temperature
+    fixed_temperature_c: np.ndarray
+
+
+@dataclass(frozen=True)
+class TissueModel:
+    """All tissue physics parameters of a simulation.
+
+    Parameters
+    ----------
+    classes : dict
+        :class:`TissueProperties` per :class:`TissueClass`.
+    blood : TissueProperties
+        Arterial blood entering the Pennes perfusion term (density and heat capacity used).
+    body_temperature_c : float
+        Initial tissue temperature and Pennes arterial temperature (degC).
+    vaporization : VaporizationModel
+    arrhenius : ArrheniusParameters
+    vessels : VesselModel
+
+    Examples
+    --------
+    >>> model = TissueModel()
+    >>> model.classes[TissueClass.LIVER].thermal_conductivity_w_per_m_k
+    0.52
+    >>> hot = model.with_class(TissueClass.LIVER, perfusion_rate_per_s=0.0)
+    """
+
+    classes: dict[TissueClass, TissueProperties] = field(default_factory=_default_classes)
+    blood: TissueProperties = BLOOD
+    body_temperature_c: float = BODY_TEMPERATURE_C
+    vaporization: VaporizationModel = field(default_factory=VaporizationModel)
+    arrhenius: ArrheniusParameters = field(default_factory=ArrheniusParameters)
+    vessels: VesselModel = field(default_factory=VesselModel)
+
+    def __post_init__(self) -> None:
+        missing = [c.name.lower() for c in TissueClass if c not in self.classes]
+        if missing:
+            raise ValueError(f"tissue model lacks properties for classes: {', '.join(missing)}")
+        if not math.isfinite(self.body_temperature_c):
+            raise ValueError(f"body_temperature_c must be finite, got {self.body_temperature_c!r}")
+
+    def with_class(self, tissue_class: TissueClass, **changes: float) -> TissueModel:
+        """A copy with some properties of one class changed (names as in :class:`TissueProperties`)."""
+        valid = {f.name for f in fields(TissueProperties)}
+        unknown = sorted(set(changes) - valid)
+        if unknown:
+            raise ValueError(
+                f"unknown tissue property {unknown[0]!r}; valid properties: {', '.join(sorted(valid))}"
+            )
+        classes = dict(self.classes)
+        classes[tissue_class] = replace(classes[tissue_class], **changes)
+        return replace(self, classes=classes)
+
+    @property
+    def blood_heat_capacity_j_per_m3_k(self) -> float:
+        """rho_b c_b of blood (J/(m^3 K))."""
+        return self.blood.density_kg_per_m3 * self.blood.specific_heat_j_per_kg_k
+
+    def property_table(self, spacing_m: float) -> PropertyTable:
+        """Property arrays indexed by material code, for the kernels.
+
+        Parameters
+        ----------
+        spacing_m : float
+            Grid spacing (m); the convective vessel wall film is expressed per face.
+        """
+        del spacing_m  # the film resistance is per unit area; kept for future anisotropic grids
+        count = len(TissueClass)
+
+        def column(name: str) -> np.ndarray:
+            return np.array([getattr(self.classes[TissueClass(i)], name) for i in range(count)], float)
+
+        wall = np.zeros(count)
+        fixed = np.zeros(count, np.uint8)
+        fixed_temperature = np.full(count, np.nan)
+        conductivity = column("thermal_conductivity_w_per_m_k")
+        perfusion = column("perfusion_rate_per_s")
+        if self.vessels.kind in ("lumen", "convective"):
+            fixed[TissueClass.VESSEL] = 1
+            fixed_temperature[TissueClass.VESSEL] = self.vessels.blood_temperature_c
+            perfusion[TissueClass.VESSEL] = 0.0
+            if self.vessels.kind == "convective":
+                # Well-mixed lumen: no conduction resistance inside, only the wall film.
+                conductivity[TissueClass.VESSEL] = np.inf
+                wall[TissueClass.VESSEL] = 1.0 / self.vessels.wall_heat_transfer_w_per_m2_k
+        water = column("water_mass_fraction")
+        latent = water * (self.vaporization.latent_heat_j_per_kg if self.vaporization.enabled else 0.0)
+        return PropertyTable(
+            density_kg_per_m3=column("density_kg_per_m3"),
+            specific_heat_j_per_kg_k=column("specific_heat_j_per_kg_k"),
+            thermal_conductivity_w_per_m_k=conductivity,
+            electrical_conductivity_s_per_m=column("electrical_conductivity_s_per_m"),
+            conductivity_temperature_coefficient_per_k=column(
+                "conductivity_temperature_coefficient_per_k"
+            ),
+            perfusion_rate_per_s=perfusion,
+            metabolic_heat_w_per_m3=column("metabolic_heat_w_per_m3"),
+            latent_heat_j_per_kg=latent,
+            wall_resistance_m2_k_per_w=wall,
+            thermally_fixed=fixed,
+            fixed_temperature_c=fixed_temperature,
+        )
+
+
+def homogeneous_liver(perfused: bool = True) -> TissueModel:
+    """The default tissue model, optionally without perfusion (ex vivo liver).
+
+    Examples
+    --------
+    >>> homogeneous_liver(perfused=False).classes[TissueClass.LIVER].perfusion_rate_per_s
+    0.0
+    """
+    model = TissueModel()
+    if not perfused:
+        for tissue_class in (TissueClass.LIVER, TissueClass.TUMOR, TissueClass.OTHER, TissueClass.FORBIDDEN):
+            model = model.with_class(tissue_class, perfusion_rate_per_s=0.0)
+    return model
