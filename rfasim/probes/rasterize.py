@@ -1,0 +1,380 @@
+"""Rasterising placed probes into :class:`~rfasim.sources.ElectrodeRaster` objects.
+
+Electric representation (cut-cell, Shortley-Weller)
+---------------------------------------------------
+A voxel *node* (its centre) is inside an electrode when the centre lies in the metal.  For every
+grid link from an outside node ``A`` to an inside node ``B`` the exact crossing of the metal
+surface is found by bisection; ``t`` is the distance from ``A`` to the surface in voxel edges.
+The link should carry ``sigma h / t`` (the tissue between ``A`` and the metal surface):
+
+- inside nodes whose every crossing lies at ``t <= 1/2`` from the outside are *deep*: they become
+  Dirichlet ``metal_index`` voxels, for which the solver already joins ``A`` by ``2 sigma h``; the
+  rest, ``sigma h (1/t - 2)``, is added as sub-voxel coupling of ``A``;
+- the other inside nodes are *shallow* (the surface passes within half a voxel of them): they are
+  tissue voxels strongly coupled to the electrode (``50 sigma h``), the solver joins ``A`` to them
+  by ``sigma h`` and ``sigma h (1/t - 1)`` is added to ``A``'s coupling.
+
+``t`` is bounded below by 0.05.  Metal thinner than 0.71 voxel (tines) is represented electrically
+with a 0.71-voxel radius so that every cross-section holds a node (its fractions keep the true
+radius).  See ``rfasim/probes/README.md`` for the measured accuracy.
+
+Volume fractions
+----------------
+The covered fraction of every voxel (:func:`rfasim.probes.coverage.volume_fractions`) is kept on
+the returned :class:`ProbeElectrodeRaster` for diagnostics and for thermal models that want it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rfasim.errors import ProbeError
+from rfasim.grid import Grid
+from rfasim.probes.coverage import Piece, _candidate_voxels, _piece_coverage, volume_fractions
+from rfasim.probes.placement import ProbeGeometry, ProbePlacement
+from rfasim.sources import ElectrodeRaster
+from rfasim.tissue import TissueClass
+
+#: Coupling factor (in voxel edges) of shallow inside nodes: "strongly" tied to the electrode.
+SHALLOW_COUPLING_EDGES = 50.0
+#: Smallest link fraction ``t`` (caps a link's conductance at 20 sigma h).
+MINIMUM_LINK_FRACTION = 0.05
+#: Thinnest electric radius, in voxel edges (just above half a voxel diagonal).
+MINIMUM_ELECTRIC_RADIUS_EDGES = 0.71
+_BISECTION_STEPS = 24
+
+
+@dataclass
+class ProbeElectrodeRaster(ElectrodeRaster):
+    """An :class:`~rfasim.sources.ElectrodeRaster` that also carries its metal volume fractions.
+
+    Attributes
+    ----------
+    fraction_index : ndarray of int
+        Flat indices of voxels partly or fully covered by this electrode's metal.
+    metal_fraction : ndarray of float
+        Covered volume fraction (0..1] of each of those voxels (true radius, 5^3 samples).
+    probe_label : str
+        The probe this electrode belongs to.
+    """
+
+    fraction_index: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    metal_fraction: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    probe_label: str = ""
+
+
+def _pieces(geometry: ProbeGeometry, electrode: int) -> list[Piece]:
+    return [
+        Piece(s.start_mm, s.end_mm, s.radius_mm, s.rounded_ends)
+        for s in geometry.active_segments
+        if s.electrode == electrode
+    ]
+
+
+def _union_inside(points: np.ndarray, pieces: Sequence[Piece]) -> np.ndarray:
+    inside = np.zeros(points.shape[:-1], bool)
+    for piece in pieces:
+        inside |= _piece_coverage(points, piece, 1e-9) >= 0.5
+    return inside
+
+
+def _electric_pieces(pieces: Sequence[Piece], spacing_mm: float) -> list[Piece]:
+    minimum = MINIMUM_ELECTRIC_RADIUS_EDGES * spacing_mm
+    return [Piece(p.start_mm, p.end_mm, max(p.radius_mm, minimum), p.rounded_ends) for p in pieces]
+
+
+def _candidates(pieces: Sequence[Piece], grid: Grid, reach_mm: float) -> np.ndarray:
+    found = [_candidate_voxels(piece, grid, reach_mm) for piece in pieces]
+    return np.unique(np.concatenate(found)) if found else np.zeros(0, np.int64)
+
+
+@dataclass
+class _CutCells:
+    inside: np.ndarray  #: flat indices of inside nodes
+    deep: np.ndarray  #: flat indices of deep inside nodes (Dirichlet)
+    coupling_index: np.ndarray
+    coupling_edges: np.ndarray  #: coupling factor in voxel edges (multiply by h)
+
+
+def _cut_cells(pieces: Sequence[Piece], grid: Grid) -> _CutCells:
+    """Inside nodes and Shortley-Weller link corrections of one electrode."""
+    spacing = grid.spacing_mm
+    candidates = _candidates(pieces, grid, 1.5 * spacing)
+    centers = grid.index_to_world(np.stack(np.unravel_index(candidates, grid.shape), axis=1))
+    inside = candidates[_union_inside(centers, pieces)]
+    empty = np.zeros(0, np.int64)
+    if inside.size == 0:
+        return _CutCells(empty, empty, empty, np.zeros(0))
+    inside_ijk = np.stack(np.unravel_index(inside, grid.shape), axis=1)
+    outer_nodes, inner_nodes, fractions = [], [], []
+    for axis in range(3):
+        for step in (-1, 1):
+            neighbour = inside_ijk.copy()
+            neighbour[:, axis] += step
+            on_grid = (neighbour[:, axis] >= 0) & (neighbour[:, axis] < grid.shape[axis])
+            neighbour_flat = np.ravel_multi_index(tuple(neighbour[on_grid].T), grid.shape)
+            inner = inside[on_grid]
+            outside = ~np.isin(neighbour_flat, inside)
+            outer, inner = neighbour_flat[outside], inner[outside]
+            if outer.size == 0:
+                continue
+            start = grid.index_to_world(np.stack(np.unravel_index(outer, grid.shape), axis=1))
+            end = grid.index_to_world(np.stack(np.unravel_index(inner, grid.shape), axis=1))
+            low, high = np.zeros(outer.size), np.ones(outer.size)
+            for _ in range(_BISECTION_STEPS):
+                middle = 0.5 * (low + high)
+                hit = _union_inside(start + (end - start) * middle[:, None], pieces)
+                high = np.where(hit, middle, high)
+                low = np.where(hit, low, middle)
+            outer_nodes.append(outer)
+            inner_nodes.append(inner)
+            fractions.append(np.maximum(0.5 * (low + high), MINIMUM_LINK_FRACTION))
+    if not outer_nodes:  # the metal fills every node around: no surface crossing on the grid
+        return _CutCells(inside, inside, empty, np.zeros(0))
+    outer = np.concatenate(outer_nodes)
+    inner = np.concatenate(inner_nodes)
+    fraction = np.concatenate(fractions)
+    largest = np.zeros(inside.size)
+    np.maximum.at(largest, np.searchsorted(inside, inner), fraction)
+    is_deep = largest <= 0.5
+    deep = inside[is_deep]
+    link_deep = np.isin(inner, deep)
+    extra = np.where(link_deep, 1.0 / fraction - 2.0, 1.0 / fraction - 1.0)
+    index = np.concatenate([outer, inside[~is_deep]])
+    edges = np.concatenate([np.maximum(extra, 0.0), np.full(int((~is_deep).sum()), SHALLOW_COUPLING_EDGES)])
+    unique, position = np.unique(index, return_inverse=True)
+    summed = np.zeros(unique.size)
+    np.add.at(summed, position, edges)
+    keep = summed > 0
+    return _CutCells(inside, deep, unique[keep], summed[keep])
+
+
+def _segment_distances(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Closest distances between segment sets ``first`` (n, 2, 3) and ``second`` (m, 2, 3)."""
+    p1, q1 = first[:, None, 0], first[:, None, 1]
+    p2, q2 = second[None, :, 0], second[None, :, 1]
+    d1, d2, r = q1 - p1, q2 - p2, p1 - p2
+    a = np.einsum("...i,...i", d1, d1)
+    e = np.einsum("...i,...i", d2, d2)
+    f = np.einsum("...i,...i", d2, r)
+    c = np.einsum("...i,...i", d1, r)
+    b = np.einsum("...i,...i", d1, d2)
+    a, e, f, c, b = np.broadcast_arrays(a, e, f, c, b)
+    denominator = a * e - b * b
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s = np.where(denominator > 1e-12 * np.maximum(a * e, 1e-30), np.clip((b * f - c * e) / denominator, 0, 1), 0.0)
+        t = np.where(e > 1e-30, (b * s + f) / e, 0.0)
+        s = np.where(t < 0, np.where(a > 1e-30, np.clip(-c / a, 0, 1), 0.0), np.where(t > 1, np.where(a > 1e-30, np.clip((b - c) / a, 0, 1), 0.0), s))
+        t = np.clip(t, 0, 1)
+    closest1 = p1 + s[..., None] * d1
+    closest2 = p2 + t[..., None] * d2
+    return np.linalg.norm(closest1 - closest2, axis=-1)
+
+
+def _probe_solids(geometry: ProbeGeometry) -> tuple[np.ndarray, np.ndarray]:
+    segments = [(s.start_mm, s.end_mm, s.radius_mm) for s in geometry.active_segments]
+    segments += [(s.start_mm, s.end_mm, s.radius_mm) for s in geometry.insulated_segments]
+    ends = np.array([[start, end] for start, end, _ in segments])
+    radii = np.array([radius for _, _, radius in segments])
+    return ends, radii
+
+
+def check_intersections(placements: Sequence[ProbePlacement], geometries: Sequence[ProbeGeometry]) -> None:
+    """Raise :class:`ProbeError` when two probes' solids (metal or shaft) overlap."""
+    solids = [_probe_solids(geometry) for geometry in geometries]
+    for first in range(len(solids)):
+        for second in range(first + 1, len(solids)):
+            ends1, radii1 = solids[first]
+            ends2, radii2 = solids[second]
+            gap = _segment_distances(ends1, ends2) - radii1[:, None] - radii2[None, :]
+            if np.any(gap < 0):
+                i, j = np.unravel_index(int(np.argmin(gap)), gap.shape)
+                raise ProbeError(
+                    f"{placements[first].label} and {placements[second].label} intersect "
+                    f"(their solids overlap by {-float(gap[i, j]):.2f} mm)"
+                )
+
+
+def _check_inside_grid(placement: ProbePlacement, geometry: ProbeGeometry, grid: Grid, labels: np.ndarray | None) -> None:
+    tip = geometry.tip_mm
+    if not grid.contains_mm(tip):
+        raise ProbeError(f"{placement.label}: tip {np.round(tip, 2).tolist()} mm lies outside the grid/image")
+    points = geometry.active_points_mm
+    index = grid.world_to_index(points)
+    outside = np.any((index < -0.5) | (index > np.asarray(grid.shape) - 0.5), axis=1)
+    if np.any(outside):
+        point = np.round(points[np.argmax(outside)], 2).tolist()
+        raise ProbeError(f"{placement.label}: active part reaches {point} mm, outside the grid/image")
+    if labels is not None:
+        voxel = tuple(np.clip(np.round(grid.world_to_index(tip)).astype(int), 0, np.asarray(grid.shape) - 1))
+        if int(labels[voxel]) == int(TissueClass.BACKGROUND):
+            raise ProbeError(f"{placement.label}: tip {np.round(tip, 2).tolist()} mm lies outside the body (background)")
+
+
+def _thermocouple_voxels(geometry: ProbeGeometry, electrode: int, grid: Grid, occupied: np.ndarray) -> np.ndarray:
+    voxels = []
+    for sensor in geometry.thermocouples:
+        if sensor.electrode != electrode:
+            continue
+        found = None
+        for step in range(12):
+            point = sensor.position_mm + 0.5 * step * grid.spacing_mm * sensor.outward_direction
+            index = np.round(grid.world_to_index(point)).astype(int)
+            if np.any(index < 0) or np.any(index >= np.asarray(grid.shape)):
+                break
+            flat = int(np.ravel_multi_index(tuple(index), grid.shape))
+            found = flat if found is None else found
+            if not occupied[flat]:
+                found = flat
+                break
+        if found is not None:
+            voxels.append(found)
+    return np.unique(np.asarray(voxels, np.int64))
+
+
+def rasterize_probes(
+    placements: Sequence[ProbePlacement], grid: Grid, labels: np.ndarray | None = None
+) -> list[ProbeElectrodeRaster]:
+    """Turn placed probes into electrodes on ``grid``.
+
+    Parameters
+    ----------
+    placements : sequence of ProbePlacement
+        The probes, in world RAS mm.
+    grid : Grid
+        The simulation grid.
+    labels : ndarray of uint8, optional
+        :class:`~rfasim.tissue.TissueClass` codes on ``grid``; when given, a tip in background
+        (air) is refused.
+
+    Returns
+    -------
+    list of ProbeElectrodeRaster
+        One per independently driven electrode, in placement order: a cluster is one electrode,
+        a bipolar probe two (polarity +0.5 and -0.5), everything else one (polarity 1).
+
+    Raises
+    ------
+    ProbeError
+        A tip or active part outside the grid, a tip in air, probes that intersect, two
+        electrodes sharing a voxel, or a probe too small for the grid to hold.
+
+    Examples
+    --------
+    >>> grid = Grid.centered(40.0, 1.0)
+    >>> probe = ProbePlacement("cooltip-17g-2cm", tip_mm=[0, 0, 10], entry_mm=[0, 0, 60])
+    >>> [electrode] = rasterize_probes([probe], grid)
+    >>> electrode.cooled, electrode.polarity
+    (True, 1.0)
+    """
+    placements = list(placements)
+    if not placements:
+        raise ProbeError("no probe to rasterise")
+    if labels is not None and tuple(np.shape(labels)) != grid.shape:
+        raise ProbeError(f"labels of shape {np.shape(labels)} do not match the grid {grid.shape}")
+    for number, placement in enumerate(placements, start=1):
+        if placement.label == f"probe ({placement.model.name})":
+            placement.label = f"probe {number} ({placement.model.name})"
+    geometries = [placement.geometry() for placement in placements]
+    for placement, geometry in zip(placements, geometries, strict=True):
+        _check_inside_grid(placement, geometry, grid, labels)
+    check_intersections(placements, geometries)
+
+    spacing = grid.spacing_mm
+    cells: list[tuple[int, int, _CutCells, list[Piece]]] = []
+    owner = np.full(grid.size, -1, np.int64)
+    for probe_number, geometry in enumerate(geometries):
+        for electrode in range(geometry.model.electrode_count):
+            pieces = _pieces(geometry, electrode)
+            cut = _cut_cells(_electric_pieces(pieces, spacing), grid)
+            if cut.inside.size == 0:
+                raise ProbeError(f"{placements[probe_number].label}: electrode {electrode} holds no grid node")
+            clash = owner[cut.inside] >= 0
+            if np.any(clash):
+                raise ProbeError(
+                    f"{placements[probe_number].label}: electrode {electrode} shares voxels with another "
+                    f"electrode at {spacing:g} mm spacing; move the probes apart or refine the grid"
+                )
+            owner[cut.inside] = len(cells)
+            cells.append((probe_number, electrode, cut, pieces))
+    occupied = owner >= 0
+
+    insulated_per_probe = [_shaft_voxels(geometry, grid) for geometry in geometries]
+    insulated_per_probe = [voxels[~occupied[voxels]] for voxels in insulated_per_probe]
+
+    electrodes: list[ProbeElectrodeRaster] = []
+    for probe_number, electrode, cut, pieces in cells:
+        placement, geometry = placements[probe_number], geometries[probe_number]
+        model = geometry.model
+        polarity = geometry.electrode_polarities[electrode]
+        name = placement.label if model.electrode_count == 1 else f"{placement.label} {'+' if polarity > 0 else '-'}"
+        shaft = insulated_per_probe[probe_number]
+        keep = ~np.isin(cut.coupling_index, np.concatenate(insulated_per_probe))
+        fraction_index, fraction = volume_fractions(pieces, grid)
+        raster = ProbeElectrodeRaster(
+            name=name,
+            metal_index=cut.deep,
+            coupling_index=cut.coupling_index[keep],
+            coupling_factor_m=cut.coupling_edges[keep] * grid.spacing_m,
+            insulated_index=shaft if electrode == 0 else np.zeros(0, np.int64),
+            thermocouple_index=_thermocouple_voxels(geometry, electrode, grid, occupied),
+            polarity=float(polarity),
+            cooled=model.cooled,
+            coolant_temperature_c=model.coolant_temperature_c,
+            fraction_index=fraction_index,
+            metal_fraction=fraction,
+            probe_label=placement.label,
+        )
+        raster.validate(grid)
+        electrodes.append(raster)
+    return electrodes
+
+
+def _shaft_voxels(geometry: ProbeGeometry, grid: Grid) -> np.ndarray:
+    """Flat indices of nodes inside the probe's insulated parts (electric radius)."""
+    shaft = [Piece(s.start_mm, s.end_mm, s.radius_mm) for s in geometry.insulated_segments]
+    if not shaft:
+        return np.zeros(0, np.int64)
+    shaft = _electric_pieces(shaft, grid.spacing_mm)
+    candidates = _candidates(shaft, grid, 0.0)
+    if candidates.size == 0:
+        return candidates
+    centers = grid.index_to_world(np.stack(np.unravel_index(candidates, grid.shape), axis=1))
+    return candidates[_union_inside(centers, shaft)]
+
+
+def raster_measures(raster: ProbeElectrodeRaster, grid: Grid, axis_direction: np.ndarray) -> dict[str, float]:
+    """Geometric size of an electrode's volume-fraction field, for checking the rasterisation.
+
+    Parameters
+    ----------
+    raster : ProbeElectrodeRaster
+    grid : Grid
+    axis_direction : ndarray, shape (3,)
+        The needle's axis (any length).
+
+    Returns
+    -------
+    dict
+        ``volume_mm3`` (sum of fractions x voxel volume), ``length_mm`` (from the second moment
+        along the axis, ``sqrt(12 var)``), ``radius_mm`` (from volume and length) and
+        ``surface_area_mm2`` (of the cylinder of that radius and length, ends included).
+    """
+    spacing = grid.spacing_mm
+    direction = np.asarray(axis_direction, float) / np.linalg.norm(axis_direction)
+    fraction = raster.metal_fraction
+    centers = grid.index_to_world(np.stack(np.unravel_index(raster.fraction_index, grid.shape), axis=1))
+    volume = float(fraction.sum()) * spacing**3
+    along = centers @ direction
+    mean = float(np.average(along, weights=fraction))
+    # A voxel's own extent adds ~h^2/12 (per unit |direction component|^2) to the variance.
+    # Box-filtering by the voxel adds spacing^2 / 12 to the variance in any direction.
+    variance = float(np.average((along - mean) ** 2, weights=fraction)) - spacing**2 / 12.0
+    length = math.sqrt(max(12.0 * variance, 0.0))
+    radius = math.sqrt(volume / (math.pi * length)) if length > 0 else 0.0
+    area = 2.0 * math.pi * radius * length + 2.0 * math.pi * radius**2
+    return {"volume_mm3": volume, "length_mm": length, "radius_mm": radius, "surface_area_mm2": area}
