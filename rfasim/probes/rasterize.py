@@ -76,9 +76,15 @@ def _pieces(geometry: ProbeGeometry, electrode: int) -> list[Piece]:
 
 
 def _union_inside(points: np.ndarray, pieces: Sequence[Piece]) -> np.ndarray:
-    inside = np.zeros(points.shape[:-1], bool)
+    """Whether each point (n, 3) lies in any piece (each piece tests only points in its box)."""
+    points = np.asarray(points).reshape(-1, 3)
+    inside = np.zeros(points.shape[0], bool)
     for piece in pieces:
-        inside |= _piece_coverage(points, piece, 1e-9) >= 0.5
+        low = np.minimum(piece.start_mm, piece.end_mm) - piece.radius_mm
+        high = np.maximum(piece.start_mm, piece.end_mm) + piece.radius_mm
+        near = np.flatnonzero(np.all((points >= low) & (points <= high), axis=1) & ~inside)
+        if near.size:
+            inside[near] = _piece_coverage(points[near], piece, 1e-9) >= 0.5
     return inside
 
 
