@@ -45,7 +45,7 @@ SHALLOW_COUPLING_EDGES = 50.0
 MINIMUM_LINK_FRACTION = 0.05
 #: Thinnest electric radius, in voxel edges (just above half a voxel diagonal).
 MINIMUM_ELECTRIC_RADIUS_EDGES = 0.71
-_BISECTION_STEPS = 24
+_BISECTION_STEPS = 14
 
 
 @dataclass
@@ -116,34 +116,23 @@ def _cut_cells(pieces: Sequence[Piece], grid: Grid) -> _CutCells:
     if inside.size == 0:
         return _CutCells(empty, empty, empty, np.zeros(0))
     inside_ijk = np.stack(np.unravel_index(inside, grid.shape), axis=1)
-    outer_nodes, inner_nodes, fractions = [], [], []
+    outer_nodes, inner_nodes = [], []
     for axis in range(3):
         for step in (-1, 1):
             neighbour = inside_ijk.copy()
             neighbour[:, axis] += step
             on_grid = (neighbour[:, axis] >= 0) & (neighbour[:, axis] < grid.shape[axis])
             neighbour_flat = np.ravel_multi_index(tuple(neighbour[on_grid].T), grid.shape)
-            inner = inside[on_grid]
             outside = ~np.isin(neighbour_flat, inside)
-            outer, inner = neighbour_flat[outside], inner[outside]
-            if outer.size == 0:
-                continue
-            start = grid.index_to_world(np.stack(np.unravel_index(outer, grid.shape), axis=1))
-            end = grid.index_to_world(np.stack(np.unravel_index(inner, grid.shape), axis=1))
-            low, high = np.zeros(outer.size), np.ones(outer.size)
-            for _ in range(_BISECTION_STEPS):
-                middle = 0.5 * (low + high)
-                hit = _union_inside(start + (end - start) * middle[:, None], pieces)
-                high = np.where(hit, middle, high)
-                low = np.where(hit, low, middle)
-            outer_nodes.append(outer)
-            inner_nodes.append(inner)
-            fractions.append(np.maximum(0.5 * (low + high), MINIMUM_LINK_FRACTION))
-    if not outer_nodes:  # the metal fills every node around: no surface crossing on the grid
-        return _CutCells(inside, inside, empty, np.zeros(0))
+            outer_nodes.append(neighbour_flat[outside])
+            inner_nodes.append(inside[on_grid][outside])
     outer = np.concatenate(outer_nodes)
     inner = np.concatenate(inner_nodes)
-    fraction = np.concatenate(fractions)
+    if outer.size == 0:  # the metal fills every node around: no surface crossing on the grid
+        return _CutCells(inside, inside, empty, np.zeros(0))
+    start = grid.index_to_world(np.stack(np.unravel_index(outer, grid.shape), axis=1))
+    end = grid.index_to_world(np.stack(np.unravel_index(inner, grid.shape), axis=1))
+    fraction = _surface_crossings(start, end, pieces)
     largest = np.zeros(inside.size)
     np.maximum.at(largest, np.searchsorted(inside, inner), fraction)
     is_deep = largest <= 0.5
@@ -157,6 +146,28 @@ def _cut_cells(pieces: Sequence[Piece], grid: Grid) -> _CutCells:
     np.add.at(summed, position, edges)
     keep = summed > 0
     return _CutCells(inside, deep, unique[keep], summed[keep])
+
+
+def _surface_crossings(start: np.ndarray, end: np.ndarray, pieces: Sequence[Piece]) -> np.ndarray:
+    """Fraction ``t`` of each link (outside ``start`` -> inside ``end``) where it enters the metal."""
+    lowest, highest = np.minimum(start, end), np.maximum(start, end)
+    near = []
+    for piece in pieces:
+        low = np.minimum(piece.start_mm, piece.end_mm) - piece.radius_mm
+        high = np.maximum(piece.start_mm, piece.end_mm) + piece.radius_mm
+        links = np.flatnonzero(np.all((highest >= low) & (lowest <= high), axis=1))
+        if links.size:
+            near.append((piece, links))
+    low_t, high_t = np.zeros(start.shape[0]), np.ones(start.shape[0])
+    for _ in range(_BISECTION_STEPS):
+        middle = 0.5 * (low_t + high_t)
+        points = start + (end - start) * middle[:, None]
+        hit = np.zeros(start.shape[0], bool)
+        for piece, links in near:
+            hit[links] |= _piece_coverage(points[links], piece, 1e-9) >= 0.5
+        high_t = np.where(hit, middle, high_t)
+        low_t = np.where(hit, low_t, middle)
+    return np.maximum(0.5 * (low_t + high_t), MINIMUM_LINK_FRACTION)
 
 
 def _segment_distances(first: np.ndarray, second: np.ndarray) -> np.ndarray:
