@@ -1,0 +1,152 @@
+"""The named phantoms: deterministic definitions, generated on demand.
+
+| name | what |
+|---|---|
+| ``liver-25mm`` | default: a 25 mm tumor more than 15 mm from any vessel |
+| ``vessel-30mm`` | a 30 mm tumor 4 mm (wall to wall) from a 6 mm vessel |
+| ``large-45mm`` | a 45 mm tumor, larger than the 40 mm RFA limit |
+| ``two-tumors`` | 20 mm and 15 mm tumors 40 mm apart |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from rfasim.errors import InputError
+from rfasim.phantoms.generator import Phantom, PhantomSpec, TumorSpec, generate_phantom
+from rfasim.phantoms.geometry import VesselSegment
+
+DEFAULT_PHANTOM = "liver-25mm"
+#: Centre (world RAS+ mm) of every named phantom's image: right upper abdomen.
+CENTRE_MM = (60.0, -20.0, 30.0)
+#: Designed wall-to-wall gap (mm) between the tumor and the 6 mm vessel of ``vessel-30mm``.
+VESSEL_GAP_MM = 4.0
+
+
+def _offset(offset: tuple[float, float, float]) -> tuple[float, float, float]:
+    return tuple(float(c + o) for c, o in zip(CENTRE_MM, offset, strict=True))  # type: ignore[return-value]
+
+
+def _liver_25mm(**overrides: Any) -> PhantomSpec:
+    return PhantomSpec(
+        name="liver-25mm",
+        description="a 25 mm tumor deep in the liver, more than 15 mm from any vessel (the default)",
+        tumors=(TumorSpec(_offset((0.0, 0.0, 0.0)), (25.0, 25.0, 25.0), vessel_clearance_mm=18.0),),
+        centre_mm=CENTRE_MM,
+        seed=25,
+        **overrides,
+    )
+
+
+def _vessel_30mm(**overrides: Any) -> PhantomSpec:
+    radius_tumor, radius_vessel = 15.0, 3.0
+    # A 6 mm vein running head to foot (tilted) beside the tumor, on its posterior side.
+    distance = radius_tumor + VESSEL_GAP_MM + radius_vessel
+    direction = np.array([0.3, 0.0, 1.0]) / np.linalg.norm([0.3, 0.0, 1.0])
+    passing = np.asarray(_offset((0.0, -distance, 0.0)))
+    vessel = VesselSegment(
+        tuple(passing - 70.0 * direction), tuple(passing + 70.0 * direction), radius_vessel, "hepatic", 0
+    )  # type: ignore[arg-type]
+    return PhantomSpec(
+        name="vessel-30mm",
+        description=f"a 30 mm tumor {VESSEL_GAP_MM:g} mm (wall to wall) from a 6 mm vessel: heat-sink effect",
+        tumors=(TumorSpec(_offset((0.0, 0.0, 0.0)), (30.0, 30.0, 30.0), vessel_clearance_mm=10.0),),
+        centre_mm=CENTRE_MM,
+        seed=30,
+        extra_vessels=(vessel,),
+        **overrides,
+    )
+
+
+def _large_45mm(**overrides: Any) -> PhantomSpec:
+    return PhantomSpec(
+        name="large-45mm",
+        description="a 45 mm tumor, larger than the 40 mm limit for RFA (not eligible)",
+        tumors=(TumorSpec(_offset((0.0, 0.0, 0.0)), (45.0, 40.0, 38.0), vessel_clearance_mm=8.0),),
+        centre_mm=CENTRE_MM,
+        seed=45,
+        **overrides,
+    )
+
+
+def _two_tumors(**overrides: Any) -> PhantomSpec:
+    return PhantomSpec(
+        name="two-tumors",
+        description="two tumors, 20 mm and 15 mm, 40 mm apart (the case targets tumor 1, the larger)",
+        tumors=(
+            TumorSpec(_offset((0.0, 0.0, 12.0)), (20.0, 20.0, 20.0), vessel_clearance_mm=10.0),
+            TumorSpec(_offset((-5.0, 8.0, -27.2)), (15.0, 15.0, 15.0), vessel_clearance_mm=10.0),
+        ),
+        centre_mm=CENTRE_MM,
+        seed=2,
+        **overrides,
+    )
+
+
+_CATALOG: dict[str, Callable[..., PhantomSpec]] = {
+    "liver-25mm": _liver_25mm,
+    "vessel-30mm": _vessel_30mm,
+    "large-45mm": _large_45mm,
+    "two-tumors": _two_tumors,
+}
+
+
+def list_phantoms() -> list[tuple[str, str]]:
+    """Names and one-line descriptions of the named phantoms, the default first."""
+    return [(name, make_spec(name).description) for name in _CATALOG]
+
+
+def make_spec(
+    name: str,
+    spacing_mm: tuple[float, float, float] | None = None,
+    orientation: Any = None,
+    seed: int | None = None,
+) -> PhantomSpec:
+    """The definition of a named phantom, optionally with another spacing, orientation or seed.
+
+    Raises
+    ------
+    InputError
+        Unknown name (the message lists the known ones).
+    """
+    if name not in _CATALOG:
+        raise InputError(f"unknown phantom {name!r}; known: {', '.join(_CATALOG)}")
+    overrides: dict[str, Any] = {}
+    if spacing_mm is not None:
+        overrides["spacing_mm"] = tuple(float(s) for s in np.broadcast_to(np.asarray(spacing_mm, dtype=float), (3,)))
+    if orientation is not None:
+        overrides["orientation"] = orientation
+    if seed is not None:
+        overrides["seed"] = int(seed)
+    return _CATALOG[name](**overrides)
+
+
+def make_phantom(
+    name: str = DEFAULT_PHANTOM,
+    spacing_mm: tuple[float, float, float] | None = None,
+    orientation: Any = None,
+    seed: int | None = None,
+) -> Phantom:
+    """Generate a named phantom in memory (labels, CT, affine, metadata), writing no file.
+
+    Parameters
+    ----------
+    name : str
+        See :func:`list_phantoms`.
+    spacing_mm : tuple of float, optional
+        Voxel edges (mm) along the image axes; default 1 mm isotropic.
+    orientation : {"RAS", "LPS", "oblique"} or 3x3 array, optional
+        Image orientation; default RAS.
+    seed : int, optional
+        Seed of the vessel trees and CT noise; default: the phantom's own.
+
+    Examples
+    --------
+    >>> phantom = make_phantom("liver-25mm")
+    >>> phantom.metadata["tumors"][0]["max_diameter_mm"]
+    25.0
+    """
+    return generate_phantom(make_spec(name, spacing_mm, orientation, seed))
