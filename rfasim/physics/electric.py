@@ -14,20 +14,23 @@ voltage; the generator's voltage scales it.  Joule heat is computed face by face
 heat equals the electrical power ``V I`` exactly (the discrete energy identity); the energy
 balance of the coupled solver rests on that.
 
-The linear solver is injected (SimPEG style): :class:`AMGSolver` (pyamg smoothed aggregation
-preconditioning CG, default) or :class:`ConjugateGradientSolver` (Jacobi-preconditioned CG).
+The linear solver is injected (SimPEG style): :class:`MultigridSolver` (matrix-free geometric
+multigrid in Numba preconditioning CG, the default), :class:`AMGSolver` (pyamg smoothed
+aggregation) or :class:`ConjugateGradientSolver` (Jacobi-preconditioned CG).
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sparse
 import scipy.sparse.linalg as sparse_linalg
+from threadpoolctl import threadpool_limits
 
 from rfasim.grid import Grid
+from rfasim.physics.multigrid import Level, conjugate_gradient
 from rfasim.sources import ElectrodeRaster
 
 #: Outer faces of the box, by name.
@@ -66,6 +69,56 @@ class ElectricSolution:
         return 1.0 / self.conductance_s if self.conductance_s > 0 else float("inf")
 
 
+def to_csr(level: Level) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """The matrix of a matrix-free level over its active voxels, and the active flat indices."""
+    active = level.active.ravel() != 0
+    number = np.full(active.size, -1, np.int64)
+    index = np.flatnonzero(active)
+    number[index] = np.arange(index.size)
+    number = number.reshape(level.shape)
+    diagonal = level.diagonal_extra.copy()
+    rows, cols, values = [], [], []
+    for axis, conductance in enumerate((level.gx, level.gy, level.gz)):
+        low = [slice(None)] * 3
+        high = [slice(None)] * 3
+        low[axis] = slice(0, -1)
+        high[axis] = slice(1, None)
+        low_t, high_t = tuple(low), tuple(high)
+        diagonal[low_t] += conductance
+        diagonal[high_t] += conductance
+        present = conductance > 0
+        a, b, g = number[low_t][present], number[high_t][present], conductance[present]
+        rows += [a, b]
+        cols += [b, a]
+        values += [-g, -g]
+    rows.append(np.arange(index.size))
+    cols.append(np.arange(index.size))
+    values.append(diagonal.ravel()[index])
+    matrix = sparse.csr_matrix(
+        (np.concatenate(values), (np.concatenate(rows), np.concatenate(cols))), shape=(index.size, index.size)
+    )
+    return matrix, index
+
+
+@dataclass
+class MultigridSolver:
+    """Matrix-free geometric multigrid preconditioning CG (Numba), warm-started (default).
+
+    Parameters
+    ----------
+    relative_tolerance : float
+        Relative residual (to the right-hand side) at which CG stops.
+    """
+
+    relative_tolerance: float = 1e-7
+    setups: int = 0
+
+    def solve(self, level: Level, rhs: np.ndarray, guess: np.ndarray | None) -> tuple[np.ndarray, int]:
+        """Solve the level's system; returns the potential (grid shape) and the iterations."""
+        self.setups += 1
+        return conjugate_gradient(level, rhs, guess, self.relative_tolerance)
+
+
 @dataclass
 class ConjugateGradientSolver:
     """Jacobi-preconditioned conjugate gradients (scipy), warm-started.
@@ -76,74 +129,64 @@ class ConjugateGradientSolver:
         Relative residual at which CG stops.
     """
 
-    relative_tolerance: float = 1e-8
+    relative_tolerance: float = 1e-7
     maximum_iterations: int = 20000
 
-    def solve(self, matrix: sparse.csr_matrix, rhs: np.ndarray, guess: np.ndarray | None) -> tuple[np.ndarray, int]:
-        """Solve ``matrix @ x = rhs``; returns the solution and the iteration count."""
+    def solve(self, level: Level, rhs: np.ndarray, guess: np.ndarray | None) -> tuple[np.ndarray, int]:
+        """Solve the level's system; returns the potential (grid shape) and the iterations."""
+        matrix, index = to_csr(level)
         inverse_diagonal = 1.0 / matrix.diagonal()
         preconditioner = sparse_linalg.LinearOperator(
             matrix.shape, matvec=lambda v: inverse_diagonal * v, dtype=float
         )
-        count = [0]
+        return _scipy_cg(matrix, index, level, rhs, guess, preconditioner, self.relative_tolerance,
+                         self.maximum_iterations)
 
-        def callback(_: np.ndarray) -> None:
-            count[0] += 1
 
-        solution, info = sparse_linalg.cg(
-            matrix, rhs, x0=guess, rtol=self.relative_tolerance, atol=0.0,
-            maxiter=self.maximum_iterations, M=preconditioner, callback=callback,
-        )
-        if info > 0:
-            raise RuntimeError(f"electric CG did not converge in {info} iterations")
-        return solution, count[0]
+def _scipy_cg(matrix, index, level, rhs, guess, preconditioner, tolerance, maximum_iterations):
+    count = [0]
+
+    def callback(_: np.ndarray) -> None:
+        count[0] += 1
+
+    start = None if guess is None else guess.ravel()[index]
+    solution, info = sparse_linalg.cg(
+        matrix, rhs.ravel()[index], x0=start, rtol=tolerance, atol=0.0,
+        maxiter=maximum_iterations, M=preconditioner, callback=callback,
+    )
+    if info > 0:
+        raise RuntimeError(f"electric CG did not converge in {info} iterations")
+    full = np.zeros(level.shape)
+    full.ravel()[index] = solution
+    return full, count[0]
 
 
 @dataclass
 class AMGSolver:
-    """pyamg smoothed-aggregation multigrid as a CG preconditioner, reused across solves.
+    """pyamg smoothed-aggregation multigrid preconditioning CG, hierarchy rebuilt per solve.
 
-    The hierarchy is built once and kept as the preconditioner while the conductivity drifts
-    (a slightly outdated multigrid is still an excellent preconditioner); it is rebuilt when CG
-    needs more than ``rebuild_after_iterations`` iterations.
+    Kept for comparison (``benchmarks/electric_solvers.py``): its setup dominates when the
+    conductivity changes between solves, and a stale hierarchy is a poor preconditioner once
+    tissue desiccates.
 
     Parameters
     ----------
     relative_tolerance : float
         Relative residual at which CG stops.
-    rebuild_after_iterations : int
-        Rebuild the hierarchy when a solve needed more iterations than this.
     """
 
-    relative_tolerance: float = 1e-8
-    rebuild_after_iterations: int = 25
-    _hierarchy: object = field(default=None, repr=False)
-    _shape: tuple[int, int] | None = field(default=None, repr=False)
+    relative_tolerance: float = 1e-7
     setups: int = 0
 
-    def solve(self, matrix: sparse.csr_matrix, rhs: np.ndarray, guess: np.ndarray | None) -> tuple[np.ndarray, int]:
-        """Solve ``matrix @ x = rhs``; returns the solution and the iteration count."""
+    def solve(self, level: Level, rhs: np.ndarray, guess: np.ndarray | None) -> tuple[np.ndarray, int]:
+        """Solve the level's system; returns the potential (grid shape) and the iterations."""
         import pyamg
 
-        if self._hierarchy is None or self._shape != matrix.shape:
-            self._hierarchy = pyamg.smoothed_aggregation_solver(matrix, symmetry="symmetric")
-            self._shape = matrix.shape
-            self.setups += 1
-        preconditioner = self._hierarchy.aspreconditioner(cycle="V")
-        count = [0]
-
-        def callback(_: np.ndarray) -> None:
-            count[0] += 1
-
-        solution, info = sparse_linalg.cg(
-            matrix, rhs, x0=guess, rtol=self.relative_tolerance, atol=0.0, maxiter=500,
-            M=preconditioner, callback=callback,
-        )
-        if info > 0 or count[0] > self.rebuild_after_iterations:
-            self._hierarchy = None  # outdated: rebuild next time (or now, if not converged)
-            if info > 0:
-                return self.solve(matrix, rhs, solution)
-        return solution, count[0]
+        matrix, index = to_csr(level)
+        hierarchy = pyamg.smoothed_aggregation_solver(matrix, symmetry="symmetric")
+        self.setups += 1
+        return _scipy_cg(matrix, index, level, rhs, guess, hierarchy.aspreconditioner(cycle="V"),
+                         self.relative_tolerance, 500)
 
 
 class ElectricProblem:
@@ -158,8 +201,8 @@ class ElectricProblem:
     grounded_faces : tuple of str
         Outer faces held at 0 V (``"x-"``, ``"x+"``, ...).  Empty for a bipolar pair in an
         insulated box.  A single face models a ground pad.
-    solver : object with ``solve(matrix, rhs, guess)``
-        The linear solver (default :class:`AMGSolver`).
+    solver : object with ``solve(level, rhs, guess)``
+        The linear solver (default :class:`MultigridSolver`).
     """
 
     def __init__(
@@ -167,7 +210,7 @@ class ElectricProblem:
         grid: Grid,
         electrodes: list[ElectrodeRaster],
         grounded_faces: tuple[str, ...] = FACE_NAMES,
-        solver: AMGSolver | ConjugateGradientSolver | None = None,
+        solver: MultigridSolver | AMGSolver | ConjugateGradientSolver | None = None,
     ) -> None:
         unknown = [face for face in grounded_faces if face not in FACE_NAMES]
         if unknown:
@@ -177,7 +220,7 @@ class ElectricProblem:
         self.grid = grid
         self.electrodes = electrodes
         self.grounded_faces = tuple(grounded_faces)
-        self.solver = solver if solver is not None else AMGSolver()
+        self.solver = solver if solver is not None else MultigridSolver()
         polarities = {np.sign(e.polarity) for e in electrodes}
         if not grounded_faces and len(polarities) < 2:
             raise ValueError("with no grounded face the electrodes need both polarities (bipolar)")
@@ -186,31 +229,22 @@ class ElectricProblem:
             self.metal_potential[electrode.metal_index] = electrode.polarity
         self._last_potential: np.ndarray | None = None
 
-    def conductivity_mask(self, conductivity: np.ndarray) -> np.ndarray:
-        """Voxels that take part in the electric problem (conducting, flat)."""
-        return conductivity.ravel() > 0
+    def assemble(self, conductivity_s_per_m: np.ndarray) -> tuple[Level, np.ndarray, dict[str, np.ndarray]]:
+        """Build the matrix-free system (face conductances, extra diagonal, right-hand side).
 
-    def solve(self, conductivity_s_per_m: np.ndarray) -> ElectricSolution:
-        """Solve at unit voltage for the given conductivity field (S/m, grid shape)."""
-        start = time.perf_counter()
+        Returns the fine :class:`~rfasim.physics.multigrid.Level`, the right-hand side (A, per
+        voxel, at 1 V) and the pieces the heat computation needs.
+        """
         grid = self.grid
         sigma = np.asarray(conductivity_s_per_m, dtype=float).reshape(grid.shape)
         h = grid.spacing_m
         is_metal = ~np.isnan(self.metal_potential).reshape(grid.shape)
         unknown = (sigma > 0) & ~is_metal
-        unknown_number = np.full(grid.shape, -1, dtype=np.int64)
-        count = int(unknown.sum())
-        unknown_number[unknown] = np.arange(count)
         metal_potential = np.nan_to_num(self.metal_potential.reshape(grid.shape))
-
-        diagonal = np.zeros(count)
-        rhs = np.zeros(count)
-        rows: list[np.ndarray] = []
-        cols: list[np.ndarray] = []
-        values: list[np.ndarray] = []
-        # Each face is stored once as (low side, high side, conductance) for the heat pass.
-        face_records: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
-
+        diagonal_extra = np.zeros(grid.shape)
+        rhs = np.zeros(grid.shape)
+        faces = []
+        metal_faces = []
         for axis in range(3):
             low = [slice(None)] * 3
             high = [slice(None)] * 3
@@ -218,120 +252,101 @@ class ElectricProblem:
             high[axis] = slice(1, None)
             low_t, high_t = tuple(low), tuple(high)
             sigma_low, sigma_high = sigma[low_t], sigma[high_t]
-            unknown_low, unknown_high = unknown[low_t], unknown[high_t]
-            metal_low, metal_high = is_metal[low_t], is_metal[high_t]
             with np.errstate(divide="ignore", invalid="ignore"):
                 harmonic = np.where(
-                    (sigma_low > 0) & (sigma_high > 0),
+                    unknown[low_t] & unknown[high_t],
                     2.0 * sigma_low * sigma_high / (sigma_low + sigma_high),
                     0.0,
                 )
-            conductance = harmonic * h
+            faces.append(harmonic * h)
             # Metal fills its voxel: the tissue voxel sees the metal surface half a voxel away.
-            conductance = np.where(metal_low & unknown_high, 2.0 * sigma_high * h, conductance)
-            conductance = np.where(metal_high & unknown_low, 2.0 * sigma_low * h, conductance)
-
-            both = unknown_low & unknown_high & (conductance > 0)
-            a = unknown_number[low_t][both]
-            b = unknown_number[high_t][both]
-            g = conductance[both]
-            rows += [a, b]
-            cols += [b, a]
-            values += [-g, -g]
-            np.add.at(diagonal, a, g)
-            np.add.at(diagonal, b, g)
-
-            to_metal_high = unknown_low & metal_high
-            a = unknown_number[low_t][to_metal_high]
-            g = conductance[to_metal_high]
-            np.add.at(diagonal, a, g)
-            np.add.at(rhs, a, g * metal_potential[high_t][to_metal_high])
-            to_metal_low = unknown_high & metal_low
-            b = unknown_number[high_t][to_metal_low]
-            g = conductance[to_metal_low]
-            np.add.at(diagonal, b, g)
-            np.add.at(rhs, b, g * metal_potential[low_t][to_metal_low])
-            face_records.append((axis, low_t, high_t, conductance))  # type: ignore[arg-type]
-
+            to_high_metal = np.where(unknown[low_t] & is_metal[high_t], 2.0 * sigma_low * h, 0.0)
+            to_low_metal = np.where(unknown[high_t] & is_metal[low_t], 2.0 * sigma_high * h, 0.0)
+            diagonal_extra[low_t] += to_high_metal
+            rhs[low_t] += to_high_metal * metal_potential[high_t]
+            diagonal_extra[high_t] += to_low_metal
+            rhs[high_t] += to_low_metal * metal_potential[low_t]
+            metal_faces.append((low_t, high_t, to_high_metal, to_low_metal))
         # Grounded outer faces: 0 V half a voxel outside.
-        boundary_conductance = np.zeros(grid.shape)
+        boundary = np.zeros(grid.shape)
         for face in self.grounded_faces:
             axis = "xyz".index(face[0])
             index = [slice(None)] * 3
             index[axis] = 0 if face[1] == "-" else -1
             index_t = tuple(index)
-            boundary_conductance[index_t] += np.where(unknown[index_t], 2.0 * sigma[index_t] * h, 0.0)
-        on_boundary = unknown & (boundary_conductance > 0)
-        np.add.at(diagonal, unknown_number[on_boundary], boundary_conductance[on_boundary])
-
+            boundary[index_t] += np.where(unknown[index_t], 2.0 * sigma[index_t] * h, 0.0)
+        diagonal_extra += boundary
         # Sub-voxel coupling of partly filled voxels to their electrode.
-        coupling_conductance = np.zeros(grid.size)
-        coupling_potential_weighted = np.zeros(grid.size)
-        sigma_flat = sigma.ravel()
-        unknown_flat = unknown.ravel()
+        coupling = np.zeros(grid.size)
+        coupling_weighted = np.zeros(grid.size)
+        sigma_flat, unknown_flat = sigma.ravel(), unknown.ravel()
         for electrode in self.electrodes:
-            index = electrode.coupling_index
-            keep = unknown_flat[index]
-            index = index[keep]
+            keep = unknown_flat[electrode.coupling_index]
+            index = electrode.coupling_index[keep]
             g = sigma_flat[index] * electrode.coupling_factor_m[keep]
-            np.add.at(coupling_conductance, index, g)
-            np.add.at(coupling_potential_weighted, index, g * electrode.polarity)
-        coupled = unknown_flat & (coupling_conductance > 0)
-        numbers = unknown_number.ravel()[coupled]
-        np.add.at(diagonal, numbers, coupling_conductance[coupled])
-        np.add.at(rhs, numbers, coupling_potential_weighted[coupled])
-
-        if count == 0:
+            np.add.at(coupling, index, g)
+            np.add.at(coupling_weighted, index, g * electrode.polarity)
+        diagonal_extra += coupling.reshape(grid.shape)
+        rhs += coupling_weighted.reshape(grid.shape)
+        if not unknown.any():
             raise ValueError("the electric problem has no conducting tissue voxel")
-        # A vanishing shift keeps floating conducting islands (no path to any Dirichlet node) regular.
-        diagonal_with_shift = diagonal + 1e-12 * max(float(diagonal.max()), 1e-30)
-        rows.append(np.arange(count))
-        cols.append(np.arange(count))
-        values.append(diagonal_with_shift)
-        matrix = sparse.csr_matrix(
-            (np.concatenate(values), (np.concatenate(rows), np.concatenate(cols))), shape=(count, count)
-        )
-        guess = self._last_potential if self._last_potential is not None and self._last_potential.size == count else None
-        assembled = time.perf_counter()
-        solution, iterations = self.solver.solve(matrix, rhs, guess)
-        self._last_potential = solution
+        level = Level(faces[0], faces[1], faces[2], diagonal_extra, unknown.astype(np.uint8))
+        pieces = {
+            "sigma": sigma, "unknown": unknown, "is_metal": is_metal, "metal_potential": metal_potential,
+            "boundary": boundary, "coupling": coupling.reshape(grid.shape),
+            "coupling_weighted": coupling_weighted.reshape(grid.shape), "metal_faces": metal_faces,
+        }
+        return level, rhs, pieces
 
-        potential = np.zeros(grid.shape)
-        potential[unknown] = solution
-        potential[is_metal] = metal_potential[is_metal]
+    def solve(self, conductivity_s_per_m: np.ndarray) -> ElectricSolution:
+        """Solve at unit voltage for the given conductivity field (S/m, grid shape)."""
+        start = time.perf_counter()
+        grid = self.grid
+        level, rhs, pieces = self.assemble(conductivity_s_per_m)
+        with threadpool_limits(limits=1, user_api="blas"):
+            potential, iterations = self.solver.solve(level, rhs, self._last_potential)
+        self._last_potential = potential
+        unknown, is_metal = pieces["unknown"], pieces["is_metal"]
+        potential = np.where(unknown, potential, 0.0)
+        potential[is_metal] = pieces["metal_potential"][is_metal]
 
-        # Joule heat, face by face (W at 1 V), split between the two voxels.
+        # Joule heat (W at 1 V), face by face, split between the two voxels of each face;
+        # heat on a tissue-metal face belongs to the tissue voxel.
         heat = np.zeros(grid.shape)
-        for axis, low_t, high_t, conductance in face_records:
-            participating = (unknown[low_t] | is_metal[low_t]) & (unknown[high_t] | is_metal[high_t])
-            drop = potential[high_t] - potential[low_t]
-            power = np.where(participating, conductance * drop**2, 0.0)
-            metal_low, metal_high = is_metal[low_t], is_metal[high_t]
-            share_low = np.where(metal_low, 0.0, np.where(metal_high, 1.0, 0.5))
-            share_high = np.where(metal_high, 0.0, np.where(metal_low, 1.0, 0.5))
-            heat[low_t] += power * share_low
-            heat[high_t] += power * share_high
-            del axis
-        heat += boundary_conductance * np.where(unknown, potential, 0.0) ** 2
-        coupled_grid = coupled.reshape(grid.shape)
-        # Each coupled voxel's own coupling power: sum over electrodes g (V - p)^2.
-        coupling_power = np.zeros(grid.size)
-        potential_flat = potential.ravel()
+        for axis, conductance in enumerate((level.gx, level.gy, level.gz)):
+            low = [slice(None)] * 3
+            high = [slice(None)] * 3
+            low[axis] = slice(0, -1)
+            high[axis] = slice(1, None)
+            low_t, high_t = tuple(low), tuple(high)
+            power = conductance * (potential[high_t] - potential[low_t]) ** 2
+            heat[low_t] += 0.5 * power
+            heat[high_t] += 0.5 * power
+            _, _, to_high_metal, to_low_metal = pieces["metal_faces"][axis]
+            heat[low_t] += to_high_metal * (potential[low_t] - potential[high_t]) ** 2
+            heat[high_t] += to_low_metal * (potential[high_t] - potential[low_t]) ** 2
+        heat += pieces["boundary"] * potential**2
+        # Coupling power sum_e g (V - p_e)^2 = G V^2 - 2 V sum g p + sum g p^2.
+        coupling_square = np.zeros(grid.size)
         for electrode in self.electrodes:
-            index = electrode.coupling_index
-            keep = unknown_flat[index]
-            index = index[keep]
-            g = sigma_flat[index] * electrode.coupling_factor_m[keep]
-            np.add.at(coupling_power, index, g * (potential_flat[index] - electrode.polarity) ** 2)
-        heat += np.where(coupled_grid, coupling_power.reshape(grid.shape), 0.0)
-        total_power = float(heat.sum())
+            keep = unknown.ravel()[electrode.coupling_index]
+            index = electrode.coupling_index[keep]
+            g = pieces["sigma"].ravel()[index] * electrode.coupling_factor_m[keep]
+            np.add.at(coupling_square, index, g * electrode.polarity**2)
+        heat += np.where(
+            unknown,
+            pieces["coupling"] * potential**2 - 2.0 * potential * pieces["coupling_weighted"]
+            + coupling_square.reshape(grid.shape),
+            0.0,
+        )
+        sigma = pieces["sigma"]
         with np.errstate(divide="ignore", invalid="ignore"):
             heating_per_conductivity = np.where(sigma > 0, heat / (grid.voxel_volume_m3 * sigma), 0.0)
-        del assembled
+        heating_per_conductivity[is_metal] = 0.0
         return ElectricSolution(
             potential_v=potential,
             heating_per_conductivity=heating_per_conductivity,
-            conductance_s=total_power,
+            conductance_s=float(heat.sum()),
             solve_seconds=time.perf_counter() - start,
             iterations=iterations,
         )

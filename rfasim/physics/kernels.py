@@ -34,8 +34,21 @@ PARAMETER_NAMES = (
     "arrhenius_minimum_temperature_c",
     "voltage_squared_v2",
 )
-P_SPACING, P_DT, P_BLOOD_RHO_C, P_BLOOD_T, P_REF_T, P_VAP_ONSET, P_VAP_WIDTH, P_VAP_LOG_DROP, \
-    P_VAP_ON, P_ARR_A, P_ARR_THETA, P_ARR_MIN, P_V2 = range(len(PARAMETER_NAMES))
+(
+    P_SPACING,
+    P_DT,
+    P_BLOOD_RHO_C,
+    P_BLOOD_T,
+    P_REF_T,
+    P_VAP_ONSET,
+    P_VAP_WIDTH,
+    P_VAP_LOG_DROP,
+    P_VAP_ON,
+    P_ARR_A,
+    P_ARR_THETA,
+    P_ARR_MIN,
+    P_V2,
+) = range(len(PARAMETER_NAMES))
 
 #: Layout of the energy/diagnostic vector returned by :func:`heat_step`.
 TALLY_NAMES = (
@@ -52,8 +65,10 @@ TALLY_NAMES = (
 TALLY_COUNT = len(TALLY_NAMES)
 
 
-@numba.njit(cache=True, inline="always")
-def conductivity_at(sigma_reference: float, coefficient: float, temperature: float, parameters: np.ndarray) -> float:
+@numba.njit(cache=True)
+def conductivity_at(
+    sigma_reference: float, coefficient: float, temperature: float, parameters: np.ndarray
+) -> float:
     """sigma(T) (S/m): linear rise, then the log-linear vaporisation drop."""
     factor = 1.0 + coefficient * (temperature - parameters[P_REF_T])
     if factor < 0.05:
@@ -66,15 +81,189 @@ def conductivity_at(sigma_reference: float, coefficient: float, temperature: flo
     return sigma_reference * factor
 
 
-@numba.njit(cache=True, inline="always")
-def heat_capacity_at(density: float, specific_heat: float, latent: float, temperature: float, parameters: np.ndarray) -> float:
-    """Apparent volumetric heat capacity rho c_eff (J/(m^3 K)) including latent heat."""
-    capacity = specific_heat
-    if parameters[P_VAP_ON] > 0.0:
-        onset = parameters[P_VAP_ONSET]
-        if temperature >= onset and temperature < onset + parameters[P_VAP_WIDTH]:
-            capacity += latent / parameters[P_VAP_WIDTH]
-    return density * capacity
+@numba.njit(cache=True)
+def enthalpy_density(
+    density: float, specific_heat: float, latent: float, temperature: float, parameters: np.ndarray
+) -> float:
+    """Enthalpy (J/m^3) relative to the vaporisation onset, latent heat included."""
+    rho_c = density * specific_heat
+    enthalpy = rho_c * (temperature - parameters[P_VAP_ONSET])
+    if parameters[P_VAP_ON] > 0.0 and latent > 0.0:
+        fraction = (temperature - parameters[P_VAP_ONSET]) / parameters[P_VAP_WIDTH]
+        if fraction > 1.0:
+            fraction = 1.0
+        if fraction > 0.0:
+            enthalpy += density * latent * fraction
+    return enthalpy
+
+
+@numba.njit(cache=True)
+def heat_temperature(
+    density: float, specific_heat: float, latent: float, temperature: float, energy_density: float,
+    parameters: np.ndarray,
+) -> float:
+    """Temperature (degC) after adding ``energy_density`` (J/m^3) to tissue at ``temperature``.
+
+    Enthalpy method: H(T) rises with slope rho c, plus the latent heat rho L spread evenly over
+    the vaporisation window.  Inverting H exactly conserves energy and never lets a large step
+    jump over the latent plateau.
+    """
+    rho_c = density * specific_heat
+    if parameters[P_VAP_ON] <= 0.0 or latent <= 0.0:
+        return temperature + energy_density / rho_c
+    onset = parameters[P_VAP_ONSET]
+    width = parameters[P_VAP_WIDTH]
+    rho_latent = density * latent
+    fraction = (temperature - onset) / width
+    if fraction < 0.0:
+        fraction = 0.0
+    elif fraction > 1.0:
+        fraction = 1.0
+    enthalpy = rho_c * (temperature - onset) + rho_latent * fraction + energy_density
+    if enthalpy <= 0.0:
+        return onset + enthalpy / rho_c
+    if enthalpy <= (rho_c + rho_latent / width) * width:
+        return onset + enthalpy / (rho_c + rho_latent / width)
+    return onset + (enthalpy - rho_latent) / rho_c
+
+
+@numba.njit(cache=True)
+def _neighbour(i: int, j: int, k: int, neighbour: int) -> tuple[int, int, int]:
+    """Index of neighbour 0..5 (-x, +x, -y, +y, -z, +z) of voxel (i, j, k)."""
+    # prange hands out unsigned indices; unsigned + signed would promote to float.
+    i, j, k = np.int64(i), np.int64(j), np.int64(k)
+    offset = np.int64(2 * (neighbour % 2) - 1)
+    axis = neighbour // 2
+    if axis == 0:
+        return i + offset, j, k
+    if axis == 1:
+        return i, j + offset, k
+    return i, j, k + offset
+
+
+@numba.njit(cache=True)
+def _update_slab(
+    i,
+    temperature,
+    new_temperature,
+    material,
+    fixed,
+    damage,
+    cem43_minutes,
+    peak_temperature,
+    heating_per_conductivity,
+    solve_conductivity,
+    external_power,
+    density,
+    specific_heat,
+    half_resistance,
+    sigma_reference,
+    sigma_coefficient,
+    perfusion,
+    metabolic,
+    latent,
+    parameters,
+    rows,
+):
+    """Heat step for the x-slab ``i``; writes its tallies into ``rows[i]``."""
+    ny, nz = temperature.shape[1], temperature.shape[2]
+    h = parameters[P_SPACING]
+    dt = parameters[P_DT]
+    volume = h * h * h
+    area = h * h
+    v2 = parameters[P_V2]
+    blood_rho_c = parameters[P_BLOOD_RHO_C]
+    blood_t = parameters[P_BLOOD_T]
+    arr_a = parameters[P_ARR_A]
+    arr_theta = parameters[P_ARR_THETA]
+    arr_min = parameters[P_ARR_MIN]
+    has_external = external_power.size > 0
+
+    electrical = 0.0
+    external = 0.0
+    metabolic_total = 0.0
+    stored = 0.0
+    perfusion_loss = 0.0
+    fixed_sink = 0.0
+    deposited_fixed = 0.0
+    next_conductance = 0.0
+    drift = 0.0
+    for j in range(ny):
+        for k in range(nz):
+            m = material[i, j, k]
+            t_here = temperature[i, j, k]
+            hpc = heating_per_conductivity[i, j, k]
+            sigma_now = 0.0
+            if hpc > 0.0:
+                sigma_now = conductivity_at(
+                    sigma_reference[m], sigma_coefficient[m], t_here, parameters
+                )
+            joule = hpc * sigma_now * v2
+            extra = external_power[i, j, k] if has_external else 0.0
+            if fixed[i, j, k] != 0:
+                new_temperature[i, j, k] = t_here
+                deposited_fixed += (joule + extra) * volume * dt
+                electrical += joule * volume * dt
+                external += extra * volume * dt
+                if hpc > 0.0:
+                    next_conductance += hpc * sigma_now * volume
+                    drift += hpc * abs(sigma_now - solve_conductivity[i, j, k]) * volume
+                if t_here > peak_temperature[i, j, k]:
+                    peak_temperature[i, j, k] = t_here
+            else:
+                r_here = half_resistance[m]
+                # Six neighbours; free voxels never lie on the outer layer (it is fixed).
+                flux = 0.0
+                inflow_fixed = 0.0
+                for neighbour in range(6):
+                    ii, jj, kk = _neighbour(i, j, k, neighbour)
+                    resistance = r_here + half_resistance[material[ii, jj, kk]]
+                    if resistance < 1e300:
+                        q = area / resistance * (temperature[ii, jj, kk] - t_here)
+                        flux += q
+                        if fixed[ii, jj, kk] != 0:
+                            inflow_fixed += q
+                w = perfusion[m] if damage[i, j, k] < 1.0 else 0.0
+                perfusion_density = w * blood_rho_c * (t_here - blood_t)
+                rate = flux + (joule + extra + metabolic[m] - perfusion_density) * volume
+                t_new = heat_temperature(
+                    density[m], specific_heat[m], latent[m], t_here, dt * rate / volume, parameters
+                )
+                new_temperature[i, j, k] = t_new
+
+                electrical += joule * volume * dt
+                external += extra * volume * dt
+                metabolic_total += metabolic[m] * volume * dt
+                # Stored heat from the enthalpy change, independent of the update formula.
+                stored += volume * (
+                    enthalpy_density(density[m], specific_heat[m], latent[m], t_new, parameters)
+                    - enthalpy_density(density[m], specific_heat[m], latent[m], t_here, parameters)
+                )
+                perfusion_loss += perfusion_density * volume * dt
+                fixed_sink -= inflow_fixed * dt
+
+                if t_here > arr_min:
+                    damage[i, j, k] += dt * arr_a * math.exp(-arr_theta / (t_here + 273.15))
+                if t_here > 39.0:
+                    base = 0.5 if t_here >= 43.0 else 0.25
+                    cem43_minutes[i, j, k] += dt / 60.0 * base ** (43.0 - t_here)
+                if t_new > peak_temperature[i, j, k]:
+                    peak_temperature[i, j, k] = t_new
+                if hpc > 0.0:
+                    sigma_next = conductivity_at(
+                        sigma_reference[m], sigma_coefficient[m], t_new, parameters
+                    )
+                    next_conductance += hpc * sigma_next * volume
+                    drift += hpc * abs(sigma_next - solve_conductivity[i, j, k]) * volume
+    rows[i, 0] = electrical
+    rows[i, 1] = external
+    rows[i, 2] = metabolic_total
+    rows[i, 3] = stored
+    rows[i, 4] = perfusion_loss
+    rows[i, 5] = fixed_sink
+    rows[i, 6] = deposited_fixed
+    rows[i, 7] = next_conductance
+    rows[i, 8] = drift
 
 
 @numba.njit(parallel=True, cache=True)
@@ -105,110 +294,37 @@ def heat_step(
     ``external_power`` is a W/m^3 field of the grid's shape or an empty array.
     Returns the tallies of :data:`TALLY_NAMES` for this step.
     """
-    nx, ny, nz = temperature.shape
-    h = parameters[P_SPACING]
-    dt = parameters[P_DT]
-    volume = h * h * h
-    area = h * h
-    v2 = parameters[P_V2]
-    blood_rho_c = parameters[P_BLOOD_RHO_C]
-    blood_t = parameters[P_BLOOD_T]
-    arr_a = parameters[P_ARR_A]
-    arr_theta = parameters[P_ARR_THETA]
-    arr_min = parameters[P_ARR_MIN]
-    has_external = external_power.size > 0
-
-    electrical = 0.0
-    external = 0.0
-    metabolic_total = 0.0
-    stored = 0.0
-    perfusion_loss = 0.0
-    fixed_sink = 0.0
-    deposited_fixed = 0.0
-    next_conductance = 0.0
-    drift = 0.0
+    nx = temperature.shape[0]
+    # Per-slab partial tallies: a race-free parallel reduction with one owner per x-slab.
+    rows = np.zeros((nx, TALLY_COUNT))
     for i in numba.prange(nx):
-        for j in range(ny):
-            for k in range(nz):
-                m = material[i, j, k]
-                t_here = temperature[i, j, k]
-                hpc = heating_per_conductivity[i, j, k]
-                sigma_now = 0.0
-                if hpc > 0.0:
-                    sigma_now = conductivity_at(sigma_reference[m], sigma_coefficient[m], t_here, parameters)
-                joule = hpc * sigma_now * v2
-                extra = external_power[i, j, k] if has_external else 0.0
-                if fixed[i, j, k] != 0:
-                    new_temperature[i, j, k] = t_here
-                    deposited_fixed += (joule + extra) * volume * dt
-                    electrical += joule * volume * dt
-                    external += extra * volume * dt
-                    if hpc > 0.0:
-                        next_conductance += hpc * sigma_now * volume
-                        drift += hpc * abs(sigma_now - solve_conductivity[i, j, k]) * volume
-                    if t_here > peak_temperature[i, j, k]:
-                        peak_temperature[i, j, k] = t_here
-                    continue
-                r_here = half_resistance[m]
-                flux = 0.0
-                inflow_fixed = 0.0
-                # Six neighbours; free voxels never lie on the outer layer (it is fixed).
-                for step in range(6):
-                    ii, jj, kk = i, j, k
-                    if step == 0:
-                        ii = i - 1
-                    elif step == 1:
-                        ii = i + 1
-                    elif step == 2:
-                        jj = j - 1
-                    elif step == 3:
-                        jj = j + 1
-                    elif step == 4:
-                        kk = k - 1
-                    else:
-                        kk = k + 1
-                    resistance = r_here + half_resistance[material[ii, jj, kk]]
-                    if resistance < 1e300:
-                        g = area / resistance
-                        q = g * (temperature[ii, jj, kk] - t_here)
-                        flux += q
-                        if fixed[ii, jj, kk] != 0:
-                            inflow_fixed += q
-                w = perfusion[m] if damage[i, j, k] < 1.0 else 0.0
-                perfusion_density = w * blood_rho_c * (t_here - blood_t)
-                capacity = heat_capacity_at(density[m], specific_heat[m], latent[m], t_here, parameters) * volume
-                rate = flux + (joule + extra + metabolic[m] - perfusion_density) * volume
-                t_new = t_here + dt * rate / capacity
-                new_temperature[i, j, k] = t_new
-
-                electrical += joule * volume * dt
-                external += extra * volume * dt
-                metabolic_total += metabolic[m] * volume * dt
-                stored += capacity * (t_new - t_here)
-                perfusion_loss += perfusion_density * volume * dt
-                fixed_sink -= inflow_fixed * dt
-
-                if t_here > arr_min:
-                    damage[i, j, k] += dt * arr_a * math.exp(-arr_theta / (t_here + 273.15))
-                if t_here > 39.0:
-                    base = 0.5 if t_here >= 43.0 else 0.25
-                    cem43_minutes[i, j, k] += dt / 60.0 * base ** (43.0 - t_here)
-                if t_new > peak_temperature[i, j, k]:
-                    peak_temperature[i, j, k] = t_new
-                if hpc > 0.0:
-                    sigma_next = conductivity_at(sigma_reference[m], sigma_coefficient[m], t_new, parameters)
-                    next_conductance += hpc * sigma_next * volume
-                    drift += hpc * abs(sigma_next - solve_conductivity[i, j, k]) * volume
-    tallies = np.empty(TALLY_COUNT)
-    tallies[0] = electrical
-    tallies[1] = external
-    tallies[2] = metabolic_total
-    tallies[3] = stored
-    tallies[4] = perfusion_loss
-    tallies[5] = fixed_sink
-    tallies[6] = deposited_fixed
-    tallies[7] = next_conductance
-    tallies[8] = drift
+        _update_slab(
+            i,
+            temperature,
+            new_temperature,
+            material,
+            fixed,
+            damage,
+            cem43_minutes,
+            peak_temperature,
+            heating_per_conductivity,
+            solve_conductivity,
+            external_power,
+            density,
+            specific_heat,
+            half_resistance,
+            sigma_reference,
+            sigma_coefficient,
+            perfusion,
+            metabolic,
+            latent,
+            parameters,
+            rows,
+        )
+    tallies = np.zeros(TALLY_COUNT)
+    for slab in range(nx):
+        for n in range(TALLY_COUNT):
+            tallies[n] += rows[slab, n]
     return tallies
 
 
@@ -227,7 +343,9 @@ def conductivity_field(
         for j in range(ny):
             for k in range(nz):
                 m = material[i, j, k]
-                out[i, j, k] = conductivity_at(sigma_reference[m], sigma_coefficient[m], temperature[i, j, k], parameters)
+                out[i, j, k] = conductivity_at(
+                    sigma_reference[m], sigma_coefficient[m], temperature[i, j, k], parameters
+                )
 
 
 @numba.njit(parallel=True, cache=True)

@@ -34,14 +34,38 @@ def conductivity(sigma_reference: np.ndarray, coefficient: np.ndarray, temperatu
     return sigma_reference * factor
 
 
-def heat_capacity(density: np.ndarray, specific_heat: np.ndarray, latent: np.ndarray, temperature: np.ndarray, parameters: np.ndarray) -> np.ndarray:
-    """Apparent volumetric heat capacity (J/(m^3 K)) with latent heat in the vaporisation window."""
-    capacity = specific_heat.copy()
+def enthalpy_density(density, specific_heat, latent, temperature, parameters):
+    """Enthalpy (J/m^3) relative to the vaporisation onset, latent heat included."""
+    enthalpy = density * specific_heat * (temperature - parameters[P_VAP_ONSET])
     if parameters[P_VAP_ON] > 0:
-        onset, width = parameters[P_VAP_ONSET], parameters[P_VAP_WIDTH]
-        inside = (temperature >= onset) & (temperature < onset + width)
-        capacity = capacity + np.where(inside, latent / width, 0.0)
-    return density * capacity
+        fraction = np.clip((temperature - parameters[P_VAP_ONSET]) / parameters[P_VAP_WIDTH], 0.0, 1.0)
+        enthalpy = enthalpy + density * latent * fraction
+    return enthalpy
+
+
+def heat_temperature(density, specific_heat, latent, temperature, energy_density, parameters):
+    """Temperature after adding ``energy_density`` (J/m^3): the enthalpy method, vectorised."""
+    rho_c = density * specific_heat
+    if parameters[P_VAP_ON] <= 0:
+        return temperature + energy_density / rho_c
+    onset, width = parameters[P_VAP_ONSET], parameters[P_VAP_WIDTH]
+    rho_latent = density * latent
+
+    def enthalpy(t):
+        return rho_c * (t - onset) + rho_latent * np.clip((t - onset) / width, 0.0, 1.0)
+
+    target = enthalpy(temperature) + energy_density
+    plateau_top = rho_c * width + rho_latent
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(
+            target <= 0.0,
+            onset + target / rho_c,
+            np.where(
+                target <= plateau_top,
+                onset + target / (rho_c + rho_latent / width),
+                onset + (target - rho_latent) / rho_c,
+            ),
+        )
 
 
 def heat_step(
@@ -80,16 +104,17 @@ def heat_step(
 
     w = np.where(damage < 1.0, perfusion[m], 0.0)
     perfusion_density = w * parameters[P_BLOOD_RHO_C] * (t - parameters[P_BLOOD_T])
-    capacity = heat_capacity(density[m], specific_heat[m], latent[m], t, parameters) * volume
     rate = flux + (joule + extra + metabolic[m] - perfusion_density) * volume
-    updated = t + dt * rate / capacity
+    updated = heat_temperature(density[m], specific_heat[m], latent[m], t, dt * rate / volume, parameters)
     new_temperature[...] = np.where(free, updated, t)
 
     tallies = np.zeros(TALLY_COUNT)
     tallies[0] = np.sum(joule) * volume * dt
     tallies[1] = np.sum(extra) * volume * dt
     tallies[2] = np.sum(np.where(free, metabolic[m], 0.0)) * volume * dt
-    tallies[3] = np.sum(np.where(free, capacity * (updated - t), 0.0))
+    stored = (enthalpy_density(density[m], specific_heat[m], latent[m], updated, parameters)
+              - enthalpy_density(density[m], specific_heat[m], latent[m], t, parameters)) * volume
+    tallies[3] = np.sum(np.where(free, stored, 0.0))
     tallies[4] = np.sum(np.where(free, perfusion_density, 0.0)) * volume * dt
     tallies[5] = -np.sum(np.where(free, inflow_fixed, 0.0)) * dt
     tallies[6] = np.sum(np.where(free, 0.0, joule + extra)) * volume * dt
