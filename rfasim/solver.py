@@ -394,8 +394,9 @@ def simulate(
     temperature[boundary] = tissue.body_temperature_c
     for electrode in electrodes:
         if electrode.cooled:
-            fixed.ravel()[electrode.metal_index] = 1
-            temperature.ravel()[electrode.metal_index] = electrode.coolant_temperature_c
+            cooled = np.union1d(electrode.metal_index, electrode.cooled_index)
+            fixed.ravel()[cooled] = 1
+            temperature.ravel()[cooled] = electrode.coolant_temperature_c
     np.maximum(state.peak_temperature_c, temperature, out=state.peak_temperature_c)
 
     with np.errstate(divide="ignore"):

@@ -44,7 +44,11 @@ class ElectrodeRaster:
         Potential of this electrode relative to the applied voltage: 1 for monopolar electrodes
         against the ground, +0.5 / -0.5 for the two sides of a bipolar pair.
     cooled : bool
-        Internally cooled electrodes hold their metal voxels at ``coolant_temperature_c``.
+        Internally cooled electrodes hold their metal voxels (and ``cooled_index``) at
+        ``coolant_temperature_c``.
+    cooled_index : ndarray of int
+        Extra voxels held at the coolant temperature without being electrically fixed: the
+        voxels a thin cooled needle crosses when no voxel is wholly metal.
     coolant_temperature_c : float
         Coolant temperature (degC) for cooled electrodes.
     """
@@ -58,6 +62,7 @@ class ElectrodeRaster:
     polarity: float = 1.0
     cooled: bool = False
     coolant_temperature_c: float = 20.0
+    cooled_index: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
     def validate(self, grid: Grid) -> None:
         """Check indices against ``grid`` and the physical meaning of every field.
@@ -85,6 +90,7 @@ class ElectrodeRaster:
         self.thermocouple_index = _flat_indices(
             f"electrode {self.name!r} thermocouple_index", self.thermocouple_index, grid
         )
+        self.cooled_index = _flat_indices(f"electrode {self.name!r} cooled_index", self.cooled_index, grid)
         if self.metal_index.size == 0 and coupling_index.size == 0:
             raise ValueError(f"electrode {self.name!r} has zero active length: no voxel is active")
         if not np.isfinite(self.polarity) or self.polarity == 0:
