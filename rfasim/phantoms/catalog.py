@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -30,18 +31,17 @@ def _offset(offset: tuple[float, float, float]) -> tuple[float, float, float]:
     return tuple(float(c + o) for c, o in zip(CENTRE_MM, offset, strict=True))  # type: ignore[return-value]
 
 
-def _liver_25mm(**overrides: Any) -> PhantomSpec:
+def _liver_25mm() -> PhantomSpec:
     return PhantomSpec(
         name="liver-25mm",
         description="a 25 mm tumor deep in the liver, more than 15 mm from any vessel (the default)",
         tumors=(TumorSpec(_offset((0.0, 0.0, 0.0)), (25.0, 25.0, 25.0), vessel_clearance_mm=18.0),),
         centre_mm=CENTRE_MM,
         seed=25,
-        **overrides,
     )
 
 
-def _vessel_30mm(**overrides: Any) -> PhantomSpec:
+def _vessel_30mm() -> PhantomSpec:
     radius_tumor, radius_vessel = 15.0, 3.0
     # A 6 mm vein running head to foot (tilted) beside the tumor, on its posterior side.
     distance = radius_tumor + VESSEL_GAP_MM + radius_vessel
@@ -57,22 +57,20 @@ def _vessel_30mm(**overrides: Any) -> PhantomSpec:
         centre_mm=CENTRE_MM,
         seed=30,
         extra_vessels=(vessel,),
-        **overrides,
     )
 
 
-def _large_45mm(**overrides: Any) -> PhantomSpec:
+def _large_45mm() -> PhantomSpec:
     return PhantomSpec(
         name="large-45mm",
         description="a 45 mm tumor, larger than the 40 mm limit for RFA (not eligible)",
         tumors=(TumorSpec(_offset((0.0, 0.0, 0.0)), (45.0, 40.0, 38.0), vessel_clearance_mm=8.0),),
         centre_mm=CENTRE_MM,
         seed=45,
-        **overrides,
     )
 
 
-def _two_tumors(**overrides: Any) -> PhantomSpec:
+def _two_tumors() -> PhantomSpec:
     return PhantomSpec(
         name="two-tumors",
         description="two tumors, 20 mm and 15 mm, 40 mm apart (the case targets tumor 1, the larger)",
@@ -82,7 +80,6 @@ def _two_tumors(**overrides: Any) -> PhantomSpec:
         ),
         centre_mm=CENTRE_MM,
         seed=2,
-        **overrides,
     )
 
 
@@ -121,7 +118,7 @@ def make_spec(
         overrides["orientation"] = orientation
     if seed is not None:
         overrides["seed"] = int(seed)
-    return _CATALOG[name](**overrides)
+    return replace(_CATALOG[name](), **overrides)
 
 
 def make_phantom(
