@@ -63,15 +63,21 @@ def read_dicom_series(folder: Path) -> tuple[np.ndarray, np.ndarray]:
         except Exception:  # noqa: BLE001 - not a DICOM file: skip it
             continue
         if getattr(dataset, "Modality", "") == "SEG":
-            raise ImageError(f"{path}: DICOM-SEG objects are not supported yet; convert the mask to NIfTI")
+            raise ImageError(
+                f"{path}: DICOM-SEG objects are not supported yet; convert the mask to NIfTI"
+            )
         if "PixelData" not in dataset:
             continue
         slices.append((path, dataset))
     if not slices:
-        raise ImageError(f"{folder}: no DICOM image files found (not a NIfTI file or DICOM series folder)")
+        raise ImageError(
+            f"{folder}: no DICOM image files found (not a NIfTI file or DICOM series folder)"
+        )
     series = {str(getattr(d, "SeriesInstanceUID", "")) for _, d in slices}
     if len(series) > 1:
-        raise ImageError(f"{folder}: holds {len(series)} DICOM series; put each series in its own folder")
+        raise ImageError(
+            f"{folder}: holds {len(series)} DICOM series; put each series in its own folder"
+        )
 
     first_path, first = slices[0]
     try:
@@ -91,9 +97,13 @@ def read_dicom_series(folder: Path) -> tuple[np.ndarray, np.ndarray]:
     for path, dataset in slices:
         try:
             position = np.asarray([float(v) for v in dataset.ImagePositionPatient], dtype=float)
-            this_orientation = np.asarray([float(v) for v in dataset.ImageOrientationPatient], dtype=float)
+            this_orientation = np.asarray(
+                [float(v) for v in dataset.ImageOrientationPatient], dtype=float
+            )
         except (AttributeError, ValueError, TypeError):
-            raise ImageError(f"{path}: missing ImagePositionPatient or ImageOrientationPatient") from None
+            raise ImageError(
+                f"{path}: missing ImagePositionPatient or ImageOrientationPatient"
+            ) from None
         if np.max(np.abs(this_orientation - orientation)) > 1e-4:
             raise ImageError(f"{path}: slice orientation differs from {first_path.name}")
         positions.append(position)
@@ -120,7 +130,9 @@ def read_dicom_series(folder: Path) -> tuple[np.ndarray, np.ndarray]:
             reason = str(error).splitlines()[0] if str(error) else type(error).__name__
             raise ImageError(f"{path}: cannot decode DICOM pixel data ({reason})") from None
         if pixels.ndim != 2:
-            raise ImageError(f"{path}: multi-frame DICOM is not supported; expected one 2D slice per file")
+            raise ImageError(
+                f"{path}: multi-frame DICOM is not supported; expected one 2D slice per file"
+            )
         slope = float(getattr(dataset, "RescaleSlope", 1.0) or 1.0)
         intercept = float(getattr(dataset, "RescaleIntercept", 0.0) or 0.0)
         planes.append((pixels.T, slope, intercept, path))
@@ -130,7 +142,10 @@ def read_dicom_series(folder: Path) -> tuple[np.ndarray, np.ndarray]:
     rescaled = any(slope != 1.0 or intercept != 0.0 for _, slope, intercept, _ in planes)
     if rescaled:
         data = np.stack(
-            [plane.astype(np.float32) * np.float32(slope) + np.float32(intercept) for plane, slope, intercept, _ in planes],
+            [
+                plane.astype(np.float32) * np.float32(slope) + np.float32(intercept)
+                for plane, slope, intercept, _ in planes
+            ],
             axis=2,
         )
     else:
@@ -139,7 +154,9 @@ def read_dicom_series(folder: Path) -> tuple[np.ndarray, np.ndarray]:
     if gaps.size:
         slice_step = (positions_array[order[-1]] - positions_array[order[0]]) / (len(order) - 1)
     else:
-        thickness = float(getattr(first, "SpacingBetweenSlices", 0) or getattr(first, "SliceThickness", 0) or 1.0)
+        thickness = float(
+            getattr(first, "SpacingBetweenSlices", 0) or getattr(first, "SliceThickness", 0) or 1.0
+        )
         slice_step = normal * thickness
     affine_lps = np.eye(4)
     affine_lps[:3, 0] = row_direction * column_spacing

@@ -53,7 +53,9 @@ class Volume:
         if affine.shape != (4, 4) or not np.all(np.isfinite(affine)):
             raise ImageError(f"{self.name}: the affine must be a finite 4x4 matrix")
         if abs(np.linalg.det(affine[:3, :3])) < 1e-12:
-            raise ImageError(f"{self.name}: the affine is singular (zero voxel size or repeated axes)")
+            raise ImageError(
+                f"{self.name}: the affine is singular (zero voxel size or repeated axes)"
+            )
         if np.ndim(self.data) != 3:
             raise ImageError(f"{self.name}: expected a 3D image, got shape {np.shape(self.data)}")
         object.__setattr__(self, "affine", affine)
@@ -97,7 +99,12 @@ def corner_points_mm(affine: np.ndarray, shape: Sequence[int]) -> np.ndarray:
     """World RAS+ mm of the 8 outer corners (voxel faces, not centres) of an image, shape (8, 3)."""
     low = -0.5
     corners = np.array(
-        [[i, j, k] for i in (low, shape[0] - 0.5) for j in (low, shape[1] - 0.5) for k in (low, shape[2] - 0.5)]
+        [
+            [i, j, k]
+            for i in (low, shape[0] - 0.5)
+            for j in (low, shape[1] - 0.5)
+            for k in (low, shape[2] - 0.5)
+        ]
     )
     return apply_affine(affine, corners)
 
@@ -213,7 +220,9 @@ def check_same_space(
         raise ImageError(
             f"{second.name}: shape {second.shape} differs from {first.name} shape {first.shape}"
         )
-    offset = corner_points_mm(first.affine, first.shape) - corner_points_mm(second.affine, second.shape)
+    offset = corner_points_mm(first.affine, first.shape) - corner_points_mm(
+        second.affine, second.shape
+    )
     worst = float(np.max(np.linalg.norm(offset, axis=1)))
     if worst > tolerance_mm:
         raise ImageError(

@@ -58,13 +58,17 @@ TOTALSEGMENTATOR_TOTAL_V2: dict[str, list[int]] = {
         4,  # gallbladder
         6,  # stomach
         *range(10, 15),  # lung lobes (upper left .. lower right)
-        15, 16,  # esophagus, trachea
-        18, 19, 20,  # small bowel, duodenum, colon
+        15,
+        16,  # esophagus, trachea
+        18,
+        19,
+        20,  # small bowel, duodenum, colon
         25,  # sacrum
         *range(26, 51),  # vertebrae S1 .. C1
         51,  # heart
         *range(92, 116),  # ribs left 1-12, right 1-12
-        116, 117,  # sternum, costal cartilages
+        116,
+        117,  # sternum, costal cartilages
     ],
 }
 TOTALSEGMENTATOR_TOTAL_V2_CODES = range(1, 118)
@@ -79,9 +83,12 @@ TOTALSEGMENTATOR_TOTAL_V1: dict[str, list[int]] = {
         6,  # stomach
         *range(13, 18),  # lung lobes
         *range(18, 42),  # vertebrae L5 .. C1
-        42, 43,  # esophagus, trachea
+        42,
+        43,  # esophagus, trachea
         *range(44, 49),  # heart chambers and myocardium
-        55, 56, 57,  # small bowel, duodenum, colon
+        55,
+        56,
+        57,  # small bowel, duodenum, colon
         *range(58, 82),  # ribs
         92,  # sacrum
     ],
@@ -92,7 +99,9 @@ TOTALSEGMENTATOR_TOTAL_V1_CODES = range(1, 105)
 LIVER_VESSELS_OFFSET = 200
 
 
-def _totalsegmentator_preset(classes: dict[str, list[int]], all_codes: range) -> dict[str, list[int]]:
+def _totalsegmentator_preset(
+    classes: dict[str, list[int]], all_codes: range
+) -> dict[str, list[int]]:
     assigned = {code for codes in classes.values() for code in codes}
     preset = {name: list(codes) for name, codes in classes.items()}
     preset["background"] = [0]
@@ -104,8 +113,12 @@ def _totalsegmentator_preset(classes: dict[str, list[int]], all_codes: range) ->
 
 PRESETS: dict[str, dict[str, list[int]]] = {
     "rfasim": {"background": [0], "liver": [1], "tumor": [2], "vessel": [3]},
-    "totalsegmentator": _totalsegmentator_preset(TOTALSEGMENTATOR_TOTAL_V2, TOTALSEGMENTATOR_TOTAL_V2_CODES),
-    "totalsegmentator-v1": _totalsegmentator_preset(TOTALSEGMENTATOR_TOTAL_V1, TOTALSEGMENTATOR_TOTAL_V1_CODES),
+    "totalsegmentator": _totalsegmentator_preset(
+        TOTALSEGMENTATOR_TOTAL_V2, TOTALSEGMENTATOR_TOTAL_V2_CODES
+    ),
+    "totalsegmentator-v1": _totalsegmentator_preset(
+        TOTALSEGMENTATOR_TOTAL_V1, TOTALSEGMENTATOR_TOTAL_V1_CODES
+    ),
 }
 
 
@@ -136,14 +149,20 @@ class LabelMapping:
         cleaned: dict[str, list[int]] = {}
         for name, codes in self.classes.items():
             if name not in CLASS_BY_NAME:
-                raise LabelError(f"unknown tissue class {name!r}; valid: {', '.join(CLASS_BY_NAME)}")
+                raise LabelError(
+                    f"unknown tissue class {name!r}; valid: {', '.join(CLASS_BY_NAME)}"
+                )
             cleaned[name] = []
             for code in codes:
                 if isinstance(code, bool) or not isinstance(code, (int, np.integer)):
-                    raise LabelError(f"label codes of class {name!r} must be integers, got {code!r}")
+                    raise LabelError(
+                        f"label codes of class {name!r} must be integers, got {code!r}"
+                    )
                 code = int(code)
                 if code in owner and owner[code] != name:
-                    raise LabelError(f"label code {code} is in two classes: {owner[code]!r} and {name!r}")
+                    raise LabelError(
+                        f"label code {code} is in two classes: {owner[code]!r} and {name!r}"
+                    )
                 owner[code] = name
                 if code not in cleaned[name]:
                     cleaned[name].append(code)
@@ -187,10 +206,12 @@ class LabelMapping:
             )
         preset_name = table.get("preset", "rfasim")
         if not isinstance(preset_name, str) or preset_name not in PRESETS:
-            raise CaseFileError(f"{where}: preset must be one of {', '.join(PRESETS)}, got {preset_name!r}")
+            raise CaseFileError(
+                f"{where}: preset must be one of {', '.join(PRESETS)}, got {preset_name!r}"
+            )
         unmapped = table.get("unmapped", "error")
         if unmapped not in UNMAPPED_POLICIES:
-            raise CaseFileError(f"{where}: unmapped must be \"error\" or \"other\", got {unmapped!r}")
+            raise CaseFileError(f'{where}: unmapped must be "error" or "other", got {unmapped!r}')
         explicit: dict[str, list[int]] = {}
         for name in CLASS_BY_NAME:
             if name not in table:
@@ -201,11 +222,14 @@ class LabelMapping:
             if not isinstance(codes, list) or not all(
                 isinstance(c, (int, np.integer)) and not isinstance(c, bool) for c in codes
             ):
-                raise CaseFileError(f"{where}: {name} must be a list of integer label codes, got {codes!r}")
+                raise CaseFileError(
+                    f"{where}: {name} must be a list of integer label codes, got {codes!r}"
+                )
             explicit[name] = [int(c) for c in codes]
         claimed = {code for codes in explicit.values() for code in codes}
         classes = {
-            name: [c for c in codes if c not in claimed] for name, codes in PRESETS[preset_name].items()
+            name: [c for c in codes if c not in claimed]
+            for name, codes in PRESETS[preset_name].items()
         }
         classes.update(explicit)
         try:
@@ -268,7 +292,7 @@ class LabelMapping:
             if self.unmapped == "error":
                 raise LabelError(
                     f"{source}: label codes {listed} are in no class of the label mapping; "
-                    "map them or set unmapped = \"other\""
+                    'map them or set unmapped = "other"'
                 )
             warnings.append(f"{source}: unmapped label codes {listed} treated as other tissue")
         classes = lookup[inverse.reshape(labels.shape)]
@@ -278,7 +302,9 @@ class LabelMapping:
         return classes, warnings
 
 
-def merge_totalsegmentator_liver_vessels(total: np.ndarray, liver_vessels: np.ndarray) -> np.ndarray:
+def merge_totalsegmentator_liver_vessels(
+    total: np.ndarray, liver_vessels: np.ndarray
+) -> np.ndarray:
     """Merge TotalSegmentator's ``total`` and ``liver_vessels`` outputs into one label map.
 
     The ``liver_vessels`` codes (1 liver vessels, 2 liver tumor) are written over the ``total`` map
@@ -292,9 +318,10 @@ def merge_totalsegmentator_liver_vessels(total: np.ndarray, liver_vessels: np.nd
     total = np.asarray(total)
     liver_vessels = np.asarray(liver_vessels)
     if total.shape != liver_vessels.shape:
-        raise LabelError(f"liver_vessels shape {liver_vessels.shape} differs from total shape {total.shape}")
+        raise LabelError(
+            f"liver_vessels shape {liver_vessels.shape} differs from total shape {total.shape}"
+        )
     merged = total.astype(np.int32)
     for code in (1, 2):
         merged[liver_vessels == code] = LIVER_VESSELS_OFFSET + code
     return merged
-

@@ -214,7 +214,9 @@ def _sample(
                 values, np.moveaxis(coordinates, -1, 0), order=1, mode="nearest"
             )
             # An image covers its voxels up to half a voxel beyond the outer centres; fill beyond.
-            outside = np.any((coordinates < -0.5) | (coordinates > np.asarray(values.shape) - 0.5), axis=-1)
+            outside = np.any(
+                (coordinates < -0.5) | (coordinates > np.asarray(values.shape) - 0.5), axis=-1
+            )
             block = np.where(outside, np.float32(fill), block)
         output[:, :, start : start + slab] = block
     return output
@@ -292,7 +294,9 @@ def check_memory(
 def _largest_margin_that_fits(
     grid: Grid, margin_mm: float, available_bytes: int, bytes_per_voxel: int
 ) -> float | None:
-    core_mm = np.maximum(np.asarray(grid.shape) * grid.spacing_mm - 2.0 * margin_mm, grid.spacing_mm)
+    core_mm = np.maximum(
+        np.asarray(grid.shape) * grid.spacing_mm - 2.0 * margin_mm, grid.spacing_mm
+    )
 
     def need(margin: float) -> float:
         counts = np.ceil((core_mm + 2.0 * margin) / grid.spacing_mm) + 1

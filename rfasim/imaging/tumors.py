@@ -78,7 +78,14 @@ class Tumor:
         """World RAS+ mm of the 8 outer corners of its voxel bounding box, shape (8, 3)."""
         start = np.asarray(self.box_start, dtype=float) - 0.5
         stop = start + np.asarray(self.box_mask.shape, dtype=float)
-        corners = np.array([[a, b, c] for a in (start[0], stop[0]) for b in (start[1], stop[1]) for c in (start[2], stop[2])])
+        corners = np.array(
+            [
+                [a, b, c]
+                for a in (start[0], stop[0])
+                for b in (start[1], stop[1])
+                for c in (start[2], stop[2])
+            ]
+        )
         return apply_affine(self.affine, corners)
 
     def contains_mm(self, point_mm: Sequence[float]) -> bool:
@@ -162,7 +169,9 @@ def surface_points_mm(
 
     padded = np.pad(np.asarray(mask, dtype=np.float32), 1)
     vertices, _, _, _ = marching_cubes(padded, level=0.5)
-    return apply_affine(np.asarray(affine, dtype=float), vertices - 1.0 + np.asarray(start, dtype=float))
+    return apply_affine(
+        np.asarray(affine, dtype=float), vertices - 1.0 + np.asarray(start, dtype=float)
+    )
 
 
 def boundary_centres_mm(
@@ -215,7 +224,9 @@ def max_diameter_mm(
         return farthest_pair_distance(surface_points_mm(mask, affine, start))
     if method != "centres":
         raise ValueError(f"method must be 'centres' or 'surface', got {method!r}")
-    smallest_edge_mm = float(np.min(np.linalg.norm(np.asarray(affine, dtype=float)[:3, :3], axis=0)))
+    smallest_edge_mm = float(
+        np.min(np.linalg.norm(np.asarray(affine, dtype=float)[:3, :3], axis=0))
+    )
     return max(farthest_pair_distance(boundary_centres_mm(mask, affine, start)), smallest_edge_mm)
 
 
@@ -278,9 +289,7 @@ def select_target(
         for tumor in tumors:
             if tumor.id == tumor_id:
                 return tumor
-        raise TargetError(
-            f"target tumor_id = {tumor_id}: no such tumor (ids 1 to {len(tumors)})"
-        )
+        raise TargetError(f"target tumor_id = {tumor_id}: no such tumor (ids 1 to {len(tumors)})")
     if point_mm is not None:
         point = _as_point(point_mm, "point_mm")
         for tumor in tumors:
@@ -295,11 +304,17 @@ def select_target(
         point = _as_point(nearest_to_mm, "nearest_to_mm")
         return min(
             tumors,
-            key=lambda t: (t.distance_mm(point), float(np.linalg.norm(t.centroid_mm - point)), t.id),
+            key=lambda t: (
+                t.distance_mm(point),
+                float(np.linalg.norm(t.centroid_mm - point)),
+                t.id,
+            ),
         )
     if len(tumors) == 1:
         return tumors[0]
-    raise TargetError(f"{len(tumors)} tumors found: choose one with tumor_id, point_mm or nearest_to_probe")
+    raise TargetError(
+        f"{len(tumors)} tumors found: choose one with tumor_id, point_mm or nearest_to_probe"
+    )
 
 
 def _as_point(value: Sequence[float], name: str) -> np.ndarray:

@@ -48,7 +48,11 @@ def _vessel_30mm() -> PhantomSpec:
     direction = np.array([0.3, 0.0, 1.0]) / np.linalg.norm([0.3, 0.0, 1.0])
     passing = np.asarray(_offset((0.0, -distance, 0.0)))
     vessel = VesselSegment(
-        tuple(passing - 70.0 * direction), tuple(passing + 70.0 * direction), radius_vessel, "hepatic", 0
+        tuple(passing - 70.0 * direction),
+        tuple(passing + 70.0 * direction),
+        radius_vessel,
+        "hepatic",
+        0,
     )  # type: ignore[arg-type]
     return PhantomSpec(
         name="vessel-30mm",
@@ -113,7 +117,9 @@ def make_spec(
         raise InputError(f"unknown phantom {name!r}; known: {', '.join(_CATALOG)}")
     overrides: dict[str, Any] = {}
     if spacing_mm is not None:
-        overrides["spacing_mm"] = tuple(float(s) for s in np.broadcast_to(np.asarray(spacing_mm, dtype=float), (3,)))
+        overrides["spacing_mm"] = tuple(
+            float(s) for s in np.broadcast_to(np.asarray(spacing_mm, dtype=float), (3,))
+        )
     if orientation is not None:
         overrides["orientation"] = orientation
     if seed is not None:

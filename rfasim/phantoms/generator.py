@@ -151,13 +151,23 @@ def orientation_matrix(orientation: Any) -> np.ndarray:
         if orientation == "oblique":
             about_z, about_x = np.deg2rad(20.0), np.deg2rad(15.0)
             rotation_z = np.array(
-                [[np.cos(about_z), -np.sin(about_z), 0], [np.sin(about_z), np.cos(about_z), 0], [0, 0, 1]]
+                [
+                    [np.cos(about_z), -np.sin(about_z), 0],
+                    [np.sin(about_z), np.cos(about_z), 0],
+                    [0, 0, 1],
+                ]
             )
             rotation_x = np.array(
-                [[1, 0, 0], [0, np.cos(about_x), -np.sin(about_x)], [0, np.sin(about_x), np.cos(about_x)]]
+                [
+                    [1, 0, 0],
+                    [0, np.cos(about_x), -np.sin(about_x)],
+                    [0, np.sin(about_x), np.cos(about_x)],
+                ]
             )
             return rotation_x @ rotation_z @ np.diag([-1.0, -1.0, 1.0])
-        raise ValueError(f"orientation must be one of {ORIENTATIONS} or a 3x3 matrix, got {orientation!r}")
+        raise ValueError(
+            f"orientation must be one of {ORIENTATIONS} or a 3x3 matrix, got {orientation!r}"
+        )
     matrix = np.asarray(orientation, dtype=float)
     if matrix.shape != (3, 3) or not np.allclose(matrix.T @ matrix, np.eye(3), atol=1e-6):
         raise ValueError("an orientation matrix must be 3x3 orthonormal")
@@ -179,7 +189,11 @@ def phantom_affine(spec: PhantomSpec) -> tuple[np.ndarray, tuple[int, int, int]]
 def liver_ellipsoids(centre_mm: Sequence[float]) -> list[Ellipsoid]:
     """The liver: a union of three ellipsoids placed relative to the image centre (mm)."""
     c = np.asarray(centre_mm, dtype=float)
-    parts = [((-10.0, 0.0, 0.0), (48.0, 55.0, 50.0)), ((-35.0, 15.0, -20.0), (45.0, 45.0, 40.0)), ((5.0, -20.0, 25.0), (30.0, 35.0, 30.0))]
+    parts = [
+        ((-10.0, 0.0, 0.0), (48.0, 55.0, 50.0)),
+        ((-35.0, 15.0, -20.0), (45.0, 45.0, 40.0)),
+        ((5.0, -20.0, 25.0), (30.0, 35.0, 30.0)),
+    ]
     return [Ellipsoid(tuple(c + np.asarray(offset)), size) for offset, size in parts]  # type: ignore[arg-type]
 
 
@@ -196,22 +210,35 @@ class _WorldSampler:
         self.shape = shape
         self.inverse = np.linalg.inv(affine)
 
-    def block(self, low_mm: np.ndarray, high_mm: np.ndarray) -> tuple[tuple[slice, ...], tuple[np.ndarray, ...]] | None:
-        corners = np.array([[a, b, c] for a in (low_mm[0], high_mm[0]) for b in (low_mm[1], high_mm[1]) for c in (low_mm[2], high_mm[2])])
+    def block(
+        self, low_mm: np.ndarray, high_mm: np.ndarray
+    ) -> tuple[tuple[slice, ...], tuple[np.ndarray, ...]] | None:
+        corners = np.array(
+            [
+                [a, b, c]
+                for a in (low_mm[0], high_mm[0])
+                for b in (low_mm[1], high_mm[1])
+                for c in (low_mm[2], high_mm[2])
+            ]
+        )
         indices = corners @ self.inverse[:3, :3].T + self.inverse[:3, 3]
         start = np.maximum(np.floor(indices.min(axis=0)).astype(int) - 1, 0)
         stop = np.minimum(np.ceil(indices.max(axis=0)).astype(int) + 2, self.shape)
         if np.any(stop <= start):
             return None
         box = tuple(slice(int(a), int(b)) for a, b in zip(start, stop, strict=True))
-        i, j, k = np.meshgrid(*(np.arange(s.start, s.stop, dtype=np.float32) for s in box), indexing="ij", sparse=True)
+        i, j, k = np.meshgrid(
+            *(np.arange(s.start, s.stop, dtype=np.float32) for s in box), indexing="ij", sparse=True
+        )
         a = self.affine.astype(np.float32)
         world = tuple(a[r, 0] * i + a[r, 1] * j + a[r, 2] * k + a[r, 3] for r in range(3))
         return box, world
 
     def everywhere(self) -> tuple[tuple[slice, ...], tuple[np.ndarray, ...]]:
         box = tuple(slice(0, n) for n in self.shape)
-        i, j, k = np.meshgrid(*(np.arange(n, dtype=np.float32) for n in self.shape), indexing="ij", sparse=True)
+        i, j, k = np.meshgrid(
+            *(np.arange(n, dtype=np.float32) for n in self.shape), indexing="ij", sparse=True
+        )
         a = self.affine.astype(np.float32)
         return box, tuple(a[r, 0] * i + a[r, 1] * j + a[r, 2] * k + a[r, 3] for r in range(3))
 
@@ -237,7 +264,9 @@ def vessel_trees(spec: PhantomSpec, liver: list[Ellipsoid]) -> list[VesselSegmen
     def keep(segment: VesselSegment) -> bool:
         if segment.generation > 0 and not in_liver(np.asarray(segment.end_mm)):
             return False
-        return all(wall_gap_to_ellipsoid_mm(segment, t.ellipsoid) >= t.vessel_clearance_mm for t in tumors)
+        return all(
+            wall_gap_to_ellipsoid_mm(segment, t.ellipsoid) >= t.vessel_clearance_mm for t in tumors
+        )
 
     portal = grow_vessel_tree(c + (-62.0, -12.0, -45.0), (1.0, 0.35, 0.8), 6.0, rng, "portal", keep)
     hepatic = grow_vessel_tree(c + (-58.0, -8.0, 62.0), (1.0, 0.2, -0.9), 5.0, rng, "hepatic", keep)
@@ -270,7 +299,10 @@ def generate_phantom(spec: PhantomSpec) -> Phantom:
     fat = np.broadcast_to((x <= skin) & (x > skin - FAT_THICKNESS_MM), shape)
     for ellipsoid in liver:
         _paint(labels, sampler, ellipsoid, LABEL_CODES["liver"])
-    labels[np.broadcast_to(x > skin - FAT_THICKNESS_MM - MUSCLE_THICKNESS_MM, shape) & (labels == LABEL_CODES["liver"])] = LABEL_CODES["other"]
+    labels[
+        np.broadcast_to(x > skin - FAT_THICKNESS_MM - MUSCLE_THICKNESS_MM, shape)
+        & (labels == LABEL_CODES["liver"])
+    ] = LABEL_CODES["other"]
     for vessel in vessels:
         found = sampler.block(*vessel.bounds_mm())
         if found is None:
@@ -293,7 +325,9 @@ def generate_phantom(spec: PhantomSpec) -> Phantom:
         "description": spec.description,
         "seed": spec.seed,
         "spacing_mm": [float(s) for s in spec.spacing_mm],
-        "orientation": spec.orientation if isinstance(spec.orientation, str) else np.asarray(spec.orientation).tolist(),
+        "orientation": spec.orientation
+        if isinstance(spec.orientation, str)
+        else np.asarray(spec.orientation).tolist(),
         "shape": list(shape),
         "centre_mm": [float(v) for v in spec.centre_mm],
         "label_codes": dict(LABEL_CODES),

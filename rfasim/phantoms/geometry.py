@@ -167,7 +167,14 @@ def grow_vessel_tree(
     """
     segments: list[VesselSegment] = []
     direction = np.asarray(root_direction, dtype=float)
-    stack = [(np.asarray(root_start_mm, dtype=float), direction / np.linalg.norm(direction), float(root_radius_mm), 0)]
+    stack = [
+        (
+            np.asarray(root_start_mm, dtype=float),
+            direction / np.linalg.norm(direction),
+            float(root_radius_mm),
+            0,
+        )
+    ]
     while stack:
         start, direction, radius, generation = stack.pop(0)
         length = radius * length_per_radius * rng.uniform(0.75, 1.25) + 6.0
@@ -178,7 +185,9 @@ def grow_vessel_tree(
         segments.append(segment)
         if generation >= max_generations:
             continue
-        fraction = rng.uniform(0.55, 0.8)  # share of the parent's flow cube taken by the first child
+        fraction = rng.uniform(
+            0.55, 0.8
+        )  # share of the parent's flow cube taken by the first child
         child_radii = (radius * fraction ** (1 / 3), radius * (1 - fraction) ** (1 / 3))
         normal = _random_perpendicular(direction, rng)
         for side, child_radius in zip((1.0, -1.0), child_radii, strict=True):
@@ -186,7 +195,14 @@ def grow_vessel_tree(
                 continue
             angle = np.deg2rad(branch_angle_deg * rng.uniform(0.7, 1.3))
             child_direction = np.cos(angle) * direction + side * np.sin(angle) * normal
-            stack.append((end, child_direction / np.linalg.norm(child_direction), child_radius, generation + 1))
+            stack.append(
+                (
+                    end,
+                    child_direction / np.linalg.norm(child_direction),
+                    child_radius,
+                    generation + 1,
+                )
+            )
     return segments
 
 

@@ -19,7 +19,9 @@ def rotation(axis: str, degrees: float) -> np.ndarray:
 def make_affine(spacing_mm, directions: np.ndarray, origin_mm) -> np.ndarray:
     """Voxel-to-world affine with the given voxel edges, axis directions (columns) and origin."""
     affine = np.eye(4)
-    affine[:3, :3] = np.asarray(directions, dtype=float) @ np.diag(np.asarray(spacing_mm, dtype=float))
+    affine[:3, :3] = np.asarray(directions, dtype=float) @ np.diag(
+        np.asarray(spacing_mm, dtype=float)
+    )
     affine[:3, 3] = origin_mm
     return affine
 
@@ -31,7 +33,9 @@ ORIENTATIONS = {
 }
 
 
-def centred_affine(spacing_mm, orientation: str, shape, centre_mm=(12.0, -30.0, 45.0)) -> np.ndarray:
+def centred_affine(
+    spacing_mm, orientation: str, shape, centre_mm=(12.0, -30.0, 45.0)
+) -> np.ndarray:
     """Affine whose image (of ``shape``) is centred on ``centre_mm``."""
     directions = ORIENTATIONS[orientation]
     affine = make_affine(spacing_mm, directions, (0.0, 0.0, 0.0))

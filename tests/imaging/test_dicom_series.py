@@ -66,7 +66,9 @@ def write_series(
     (folder / "README.txt").write_text("not a DICOM file: skipped")
 
 
-def expected_affine_ras(row_direction, column_direction, pixel_spacing, slice_gap_mm, first_position_lps):
+def expected_affine_ras(
+    row_direction, column_direction, pixel_spacing, slice_gap_mm, first_position_lps
+):
     normal = np.cross(row_direction, column_direction)
     affine = np.eye(4)
     affine[:3, 0] = np.asarray(row_direction) * pixel_spacing[1]
@@ -90,7 +92,9 @@ def test_ct_series_round_trip(tmp_path, row_direction, column_direction):
     spacing = (0.7, 0.9)  # between rows, between columns
     gap = 2.5
     first = (-100.0, 40.0, 250.0)
-    write_series(tmp_path / "ct", stored, row_direction, column_direction, spacing, gap, first, 1.0, -1024.0)
+    write_series(
+        tmp_path / "ct", stored, row_direction, column_direction, spacing, gap, first, 1.0, -1024.0
+    )
     volume = load_ct(tmp_path / "ct")
     np.testing.assert_allclose(volume.data, stored.astype(np.float32) - 1024.0)
     expected = expected_affine_ras(row_direction, column_direction, spacing, gap, first)
@@ -98,7 +102,12 @@ def test_ct_series_round_trip(tmp_path, row_direction, column_direction):
     # Voxel (i, j, k) = (column, row, slice) sits at the DICOM position of that pixel, in RAS.
     i, j, k = 4, 2, 5
     normal = np.cross(row_direction, column_direction)
-    lps = np.asarray(first) + k * gap * normal + i * spacing[1] * np.asarray(row_direction) + j * spacing[0] * np.asarray(column_direction)
+    lps = (
+        np.asarray(first)
+        + k * gap * normal
+        + i * spacing[1] * np.asarray(row_direction)
+        + j * spacing[0] * np.asarray(column_direction)
+    )
     np.testing.assert_allclose(volume.index_to_world([i, j, k]), lps * [-1, -1, 1], atol=1e-3)
 
 
@@ -119,10 +128,21 @@ def test_empty_folder(tmp_path):
 
 def test_two_series_in_one_folder(tmp_path):
     stored = np.zeros((4, 4, 3), dtype=np.int16)
-    write_series(tmp_path / "mixed", stored, (1, 0, 0), (0, 1, 0), (1.0, 1.0), 1.0, (0, 0, 0), shuffle_seed=1)
+    write_series(
+        tmp_path / "mixed", stored, (1, 0, 0), (0, 1, 0), (1.0, 1.0), 1.0, (0, 0, 0), shuffle_seed=1
+    )
     for path in (tmp_path / "mixed").glob("IM*"):
         path.rename(path.with_name("A" + path.name))
-    write_series(tmp_path / "mixed", stored, (1, 0, 0), (0, 1, 0), (1.0, 1.0), 1.0, (0, 0, 50), shuffle_seed=2)
+    write_series(
+        tmp_path / "mixed",
+        stored,
+        (1, 0, 0),
+        (0, 1, 0),
+        (1.0, 1.0),
+        1.0,
+        (0, 0, 50),
+        shuffle_seed=2,
+    )
     with pytest.raises(ImageError, match=r"mixed: holds 2 DICOM series"):
         load_image(tmp_path / "mixed")
 
@@ -131,7 +151,9 @@ def test_missing_slice_is_detected(tmp_path):
     stored = np.zeros((4, 4, 5), dtype=np.int16)
     folder = tmp_path / "gap"
     write_series(folder, stored, (1, 0, 0), (0, 1, 0), (1.0, 1.0), 1.0, (0, 0, 0))
-    files = sorted(folder.glob("IM*"), key=lambda p: float(pydicom.dcmread(str(p)).ImagePositionPatient[2]))
+    files = sorted(
+        folder.glob("IM*"), key=lambda p: float(pydicom.dcmread(str(p)).ImagePositionPatient[2])
+    )
     files[2].unlink()
     with pytest.raises(ImageError, match=r"gap: slices are unevenly spaced"):
         load_image(folder)

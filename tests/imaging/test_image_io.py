@@ -31,7 +31,9 @@ def test_nifti_round_trip_keeps_orientation_and_spacing(tmp_path, orientation, s
     np.testing.assert_allclose(volume.affine, affine, atol=1e-4)
     np.testing.assert_allclose(volume.spacing_mm, spacing, atol=1e-5)
     # A voxel's world position is the same through the loaded affine.
-    np.testing.assert_allclose(volume.index_to_world([2, 3, 4]), (affine @ [2, 3, 4, 1])[:3], atol=1e-4)
+    np.testing.assert_allclose(
+        volume.index_to_world([2, 3, 4]), (affine @ [2, 3, 4, 1])[:3], atol=1e-4
+    )
     assert volume.source == path
     assert [p.name for p in tmp_path.iterdir()] == ["image.nii.gz"]  # no temporary left
 
@@ -44,7 +46,10 @@ def test_uncompressed_nifti_and_singleton_fourth_axis(tmp_path):
 
 
 def test_true_four_dimensional_image_is_refused(tmp_path):
-    nib.save(nib.Nifti1Image(np.ones((4, 4, 3, 2), dtype=np.uint8), np.eye(4)), str(tmp_path / "movie.nii.gz"))
+    nib.save(
+        nib.Nifti1Image(np.ones((4, 4, 3, 2), dtype=np.uint8), np.eye(4)),
+        str(tmp_path / "movie.nii.gz"),
+    )
     with pytest.raises(ImageError, match=r"movie\.nii\.gz.*3D"):
         load_image(tmp_path / "movie.nii.gz")
 
@@ -69,7 +74,11 @@ def test_single_dicom_file_asks_for_the_folder(tmp_path):
 
 
 def test_truncated_gzip_nifti(tmp_path):
-    good = save_nifti(tmp_path / "ct.nii.gz", np.random.default_rng(0).normal(size=(20, 20, 20)).astype(np.float32), np.eye(4))
+    good = save_nifti(
+        tmp_path / "ct.nii.gz",
+        np.random.default_rng(0).normal(size=(20, 20, 20)).astype(np.float32),
+        np.eye(4),
+    )
     raw = good.read_bytes()
     broken = tmp_path / "broken.nii.gz"
     broken.write_bytes(raw[: len(raw) // 2])
@@ -133,7 +142,9 @@ def test_same_space_accepts_rounding_and_refuses_real_offsets():
 def test_ct_and_labels_with_different_grids_name_the_file(tmp_path):
     ct = load_ct(save_nifti(tmp_path / "ct.nii.gz", np.zeros((6, 6, 6), dtype=np.int16), np.eye(4)))
     scaled = np.diag([1.0, 1.0, 1.01, 1.0])
-    labels = load_labels(save_nifti(tmp_path / "labels.nii.gz", np.zeros((6, 6, 6), dtype=np.uint8), scaled))
+    labels = load_labels(
+        save_nifti(tmp_path / "labels.nii.gz", np.zeros((6, 6, 6), dtype=np.uint8), scaled)
+    )
     with pytest.raises(ImageError, match=r"labels\.nii\.gz: affine differs from .*ct\.nii\.gz"):
         check_same_space(ct, labels)
 

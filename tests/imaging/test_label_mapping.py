@@ -20,7 +20,12 @@ def label_map(*codes: int) -> np.ndarray:
 def test_rfasim_preset():
     classes, warnings = LabelMapping.preset("rfasim").to_tissue_classes(label_map(0, 1, 2, 3))
     assert classes.dtype == np.uint8
-    assert classes.flat[:4].tolist() == [TissueClass.BACKGROUND, TissueClass.LIVER, TissueClass.TUMOR, TissueClass.VESSEL]
+    assert classes.flat[:4].tolist() == [
+        TissueClass.BACKGROUND,
+        TissueClass.LIVER,
+        TissueClass.TUMOR,
+        TissueClass.VESSEL,
+    ]
     assert warnings == []
 
 
@@ -38,7 +43,9 @@ def test_explicit_list_takes_codes_from_the_preset():
 
 def test_unmapped_code_is_an_error_naming_the_codes():
     with pytest.raises(LabelError, match=r"labels\.nii\.gz: label codes 7, 9 are in no class"):
-        LabelMapping.preset("rfasim").to_tissue_classes(label_map(1, 2, 7, 9), source="labels.nii.gz")
+        LabelMapping.preset("rfasim").to_tissue_classes(
+            label_map(1, 2, 7, 9), source="labels.nii.gz"
+        )
 
 
 def test_unmapped_other_gives_other_tissue_and_a_warning():
@@ -51,7 +58,9 @@ def test_unmapped_other_gives_other_tissue_and_a_warning():
 def test_empty_tumor_label():
     with pytest.raises(LabelError, match=r"seg\.nii\.gz: the tumor label \(codes \[2\]\) is empty"):
         LabelMapping.preset("rfasim").to_tissue_classes(label_map(0, 1, 3), source="seg.nii.gz")
-    classes, _ = LabelMapping.preset("rfasim").to_tissue_classes(label_map(0, 1), require_tumor=False)
+    classes, _ = LabelMapping.preset("rfasim").to_tissue_classes(
+        label_map(0, 1), require_tumor=False
+    )
     assert not np.any(classes == TissueClass.TUMOR)
 
 
@@ -93,8 +102,12 @@ def test_totalsegmentator_preset():
 
 
 def test_totalsegmentator_v1_codes_differ():
-    assert LabelMapping.preset("totalsegmentator-v1").class_of(9) == TissueClass.VESSEL  # portal vein in v1
-    assert LabelMapping.preset("totalsegmentator").class_of(9) == TissueClass.OTHER  # adrenal gland in v2
+    assert (
+        LabelMapping.preset("totalsegmentator-v1").class_of(9) == TissueClass.VESSEL
+    )  # portal vein in v1
+    assert (
+        LabelMapping.preset("totalsegmentator").class_of(9) == TissueClass.OTHER
+    )  # adrenal gland in v2
 
 
 def test_merge_liver_vessels_output():
@@ -102,7 +115,12 @@ def test_merge_liver_vessels_output():
     liver_vessels = label_map(0, 1, 2, 0)
     merged = merge_totalsegmentator_liver_vessels(total, liver_vessels)
     classes, _ = LabelMapping.preset("totalsegmentator").to_tissue_classes(merged)
-    assert classes.flat[:4].tolist() == [TissueClass.LIVER, TissueClass.VESSEL, TissueClass.TUMOR, TissueClass.OTHER]
+    assert classes.flat[:4].tolist() == [
+        TissueClass.LIVER,
+        TissueClass.VESSEL,
+        TissueClass.TUMOR,
+        TissueClass.OTHER,
+    ]
 
 
 def test_float_label_array_is_refused():

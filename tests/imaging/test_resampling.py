@@ -43,7 +43,9 @@ def test_grid_covers_points_and_margin_and_is_isotropic(orientation):
     high = low + (np.asarray(grid.shape) - 1) * grid.spacing_mm
     assert np.all(low <= points.min(axis=0) - 5.0 + 1e-9)
     assert np.all(high >= points.max(axis=0) + 5.0 - 1e-9)
-    assert np.all(high - low <= points.max(axis=0) - points.min(axis=0) + 10.0 + 2 * grid.spacing_mm)
+    assert np.all(
+        high - low <= points.max(axis=0) - points.min(axis=0) + 10.0 + 2 * grid.spacing_mm
+    )
 
 
 def test_grid_is_clipped_to_the_image(orientation):
@@ -55,7 +57,9 @@ def test_grid_is_clipped_to_the_image(orientation):
     assert np.all(low >= corners.min(axis=0) - grid.spacing_mm)
     assert np.all(high <= corners.max(axis=0) + grid.spacing_mm)
     with pytest.raises(ImageError, match="outside the image"):
-        simulation_grid(affine, SHAPE, np.array([[1000.0, 0.0, 0.0]]), margin_mm=5.0, spacing_mm=1.0)
+        simulation_grid(
+            affine, SHAPE, np.array([[1000.0, 0.0, 0.0]]), margin_mm=5.0, spacing_mm=1.0
+        )
 
 
 def test_round_trip_lands_in_the_input_space(orientation):
@@ -73,9 +77,13 @@ def test_round_trip_lands_in_the_input_space(orientation):
     grid_index = grid.world_to_index(world)
     covered = np.all((grid_index >= -0.5) & (grid_index <= np.asarray(grid.shape) - 0.5), axis=-1)
     np.testing.assert_array_equal(np.isfinite(back), covered)  # filled exactly outside the grid
-    between_centres = np.all((grid_index >= 0) & (grid_index <= np.asarray(grid.shape) - 1), axis=-1)
+    between_centres = np.all(
+        (grid_index >= 0) & (grid_index <= np.asarray(grid.shape) - 1), axis=-1
+    )
     assert between_centres.sum() > 1000
-    np.testing.assert_allclose(back[between_centres], linear_field(world)[between_centres], atol=5e-3)
+    np.testing.assert_allclose(
+        back[between_centres], linear_field(world)[between_centres], atol=5e-3
+    )
 
     # A point result: a zone voxel at a known world point comes back at that point.
     point = np.asarray(CENTRE) + np.array([2.0, -1.0, 1.5])
@@ -114,7 +122,9 @@ def test_resample_to_volume_keeps_the_input_shape():
     temperature = np.full(grid.shape, 90.0)
     back = resample_to_volume(temperature, grid, SHAPE, affine, order=1, fill=37.0)
     assert back.shape == SHAPE
-    centre_index = tuple(np.rint(np.linalg.solve(affine[:3, :3], np.asarray(CENTRE) - affine[:3, 3])).astype(int))
+    centre_index = tuple(
+        np.rint(np.linalg.solve(affine[:3, :3], np.asarray(CENTRE) - affine[:3, 3])).astype(int)
+    )
     assert back[centre_index] == pytest.approx(90.0)
     assert back[0, 0, 0] == pytest.approx(37.0)
     with pytest.raises(ValueError, match="differs from grid shape"):
@@ -131,7 +141,9 @@ def test_memory_estimate_and_check():
     grid = Grid((200, 200, 200), 0.5, (0.0, 0.0, 0.0))
     assert estimate_memory_bytes(grid) == 200**3 * 200
     assert check_memory(grid, available_bytes=10**10) == 200**3 * 200
-    with pytest.raises(ResourceError, match=r"spacing_mm = 0\.5.*use spacing_mm >= (\d+\.\d).*or margin_mm <= \d+") as caught:
+    with pytest.raises(
+        ResourceError, match=r"spacing_mm = 0\.5.*use spacing_mm >= (\d+\.\d).*or margin_mm <= \d+"
+    ) as caught:
         check_memory(grid, available_bytes=2 * 10**8, margin_mm=30.0)
     suggested = float(caught.value.args[0].split("spacing_mm >= ")[1].split()[0])
     extent_mm = (np.asarray(grid.shape) - 1) * grid.spacing_mm

@@ -42,7 +42,12 @@ def test_deterministic_and_seeded():
 
 @pytest.mark.parametrize(
     ("name", "diameters"),
-    [("liver-25mm", [25.0]), ("vessel-30mm", [30.0]), ("large-45mm", [45.0]), ("two-tumors", [20.0, 15.0])],
+    [
+        ("liver-25mm", [25.0]),
+        ("vessel-30mm", [30.0]),
+        ("large-45mm", [45.0]),
+        ("two-tumors", [20.0, 15.0]),
+    ],
 )
 def test_tumor_diameters(name, diameters):
     phantom = make_phantom(name)
@@ -64,7 +69,9 @@ def test_default_tumor_is_far_from_vessels():
     phantom = make_phantom("liver-25mm")
     assert tumor_to_vessel_gap_mm(phantom, phantom.labels == TUMOR) > 15.0
     # The tumor sits inside the liver: its outer shell of neighbours is liver.
-    shell = ndimage.binary_dilation(phantom.labels == TUMOR, iterations=2) & (phantom.labels != TUMOR)
+    shell = ndimage.binary_dilation(phantom.labels == TUMOR, iterations=2) & (
+        phantom.labels != TUMOR
+    )
     assert np.all(phantom.labels[shell] == LIVER)
 
 
@@ -101,7 +108,9 @@ def test_vessel_calibres_between_2_and_12_mm():
 def test_orientations_describe_the_same_anatomy(orientation):
     phantom = make_phantom("liver-25mm", spacing_mm=(0.8, 0.8, 1.5), orientation=orientation)
     (tumor,) = find_tumors(phantom.labels == TUMOR, phantom.affine)
-    np.testing.assert_allclose(tumor.centroid_mm, phantom.metadata["tumors"][0]["centre_mm"], atol=0.3)
+    np.testing.assert_allclose(
+        tumor.centroid_mm, phantom.metadata["tumors"][0]["centre_mm"], atol=0.3
+    )
     np.testing.assert_allclose(np.linalg.norm(phantom.affine[:3, :3], axis=0), [0.8, 0.8, 1.5])
     # CT values follow the tissues.
     assert abs(np.median(phantom.ct[phantom.labels == LIVER]) - 60) < 5

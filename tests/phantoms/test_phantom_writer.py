@@ -22,7 +22,11 @@ def test_written_case_is_ready(tmp_path, name):
     started = time.perf_counter()
     paths = write_phantom(name, tmp_path / "case")
     assert time.perf_counter() - started < 5.0  # about 0.5 s here
-    assert sorted(p.name for p in (tmp_path / "case").iterdir()) == ["case.toml", "ct.nii.gz", "labels.nii.gz"]
+    assert sorted(p.name for p in (tmp_path / "case").iterdir()) == [
+        "case.toml",
+        "ct.nii.gz",
+        "labels.nii.gz",
+    ]
     case = tomllib.loads(paths["case"].read_text())
     labels = load_labels(paths["case"].parent / case["images"]["labels"])
     ct = load_ct(paths["case"].parent / case["images"]["ct"])
