@@ -1,0 +1,158 @@
+"""Helpers shared by the 2D and 3D views: colours, the target's centre, probe pieces, metric text.
+
+Nothing here imports matplotlib or PyVista.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from rfasim.grid import Grid
+    from rfasim.plan.result import PlanResult
+
+#: Default safety margin (mm) when the plan's metrics do not give one.
+DEFAULT_MARGIN_TARGET_MM = 5.0
+
+#: Liver window of the CT (Hounsfield units).
+LIVER_WINDOW_WIDTH_HU = 350.0
+LIVER_WINDOW_LEVEL_HU = 50.0
+
+#: One colour per thing drawn, the same in every view.
+COLORS: dict[str, str] = {
+    "liver": "#b5735a",
+    "tumor": "#ffd92f",
+    "other_tumor": "#d9c27a",
+    "zone": "#ff8c1a",
+    "arrhenius_zone": "#ff5fd2",
+    "margin_shell": "#00e0ff",
+    "vessel": "#3d7bff",
+    "active": "#d0d4d8",
+    "insulated": "#2a2a2a",
+    "tine": "#e6e9ec",
+    "uncovered": "#e41a1c",
+    "thin_margin": "#ffd92f",
+    "margin_ok": "#2ca02c",
+    "isotherm_50": "#7fc8ff",
+    "isotherm_60": "#ffe066",
+    "isotherm_100": "#ff3b30",
+}
+
+
+def margin_target_mm(plan: PlanResult) -> float:
+    """The plan's margin target (mm), or :data:`DEFAULT_MARGIN_TARGET_MM` if it has none."""
+    margin = plan.metrics.get("margin") or {}
+    value = margin.get("target_mm")
+    return float(value) if value is not None else DEFAULT_MARGIN_TARGET_MM
+
+
+def mask_centroid_mm(mask: np.ndarray, grid: Grid) -> np.ndarray:
+    """World centroid (mm) of a boolean mask; the grid's centre when the mask is empty."""
+    indices = np.argwhere(mask)
+    if indices.size == 0:
+        return grid.index_to_world((np.asarray(grid.shape) - 1) / 2.0)
+    return grid.index_to_world(indices.mean(axis=0))
+
+
+def target_centroid_mm(plan: PlanResult) -> np.ndarray:
+    """World centroid (mm) of the target tumor (from the metrics when they hold it)."""
+    tumor = plan.metrics.get("tumor") or {}
+    centroid = tumor.get("centroid_mm")
+    if centroid is not None and np.all(np.isfinite(centroid)):
+        return np.asarray(centroid, dtype=float)
+    return mask_centroid_mm(plan.target_mask, plan.grid)
+
+
+def grid_bounds_mm(grid: Grid) -> tuple[np.ndarray, np.ndarray]:
+    """World box (mm) of the grid, voxel faces included: ``(lower, upper)``."""
+    origin = np.asarray(grid.origin_mm)
+    half = 0.5 * grid.spacing_mm
+    upper = origin + grid.spacing_mm * (np.asarray(grid.shape) - 1)
+    return origin - half, upper + half
+
+
+def clip_segment_to_box(
+    start: np.ndarray, end: np.ndarray, lower: np.ndarray, upper: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The part of segment ``start``-``end`` inside an axis-aligned box (Liang-Barsky), or None."""
+    start = np.asarray(start, dtype=float)
+    delta = np.asarray(end, dtype=float) - start
+    low, high = 0.0, 1.0
+    for axis in range(3):
+        if abs(delta[axis]) < 1e-12:
+            if start[axis] < lower[axis] or start[axis] > upper[axis]:
+                return None
+            continue
+        first = (lower[axis] - start[axis]) / delta[axis]
+        second = (upper[axis] - start[axis]) / delta[axis]
+        low = max(low, min(first, second))
+        high = min(high, max(first, second))
+        if low > high:
+            return None
+    return start + low * delta, start + high * delta
+
+
+@dataclass(frozen=True)
+class ProbePiece:
+    """One straight piece of a probe, for drawing: ``kind`` is active, insulated or tine."""
+
+    kind: str
+    start_mm: np.ndarray
+    end_mm: np.ndarray
+    radius_mm: float
+
+
+def probe_pieces(placements: list[Any]) -> Iterator[tuple[int, ProbePiece]]:
+    """Every drawable piece of every probe, as ``(probe index, piece)``.
+
+    Tines come from the sampled tine paths; the active capsules that make up a tine are not
+    repeated.
+    """
+    for index, placement in enumerate(placements):
+        geometry = placement.geometry()
+        for segment in geometry.active_segments:
+            if segment.rounded_ends and geometry.tine_paths_mm:
+                continue
+            yield index, ProbePiece("active", segment.start_mm, segment.end_mm, segment.radius_mm)
+        for segment in geometry.insulated_segments:
+            yield index, ProbePiece("insulated", segment.start_mm, segment.end_mm, segment.radius_mm)
+        tine_radius = min((s.radius_mm for s in geometry.active_segments if s.rounded_ends), default=0.2)
+        for path in geometry.tine_paths_mm:
+            for start, end in zip(path[:-1], path[1:], strict=True):
+                yield index, ProbePiece("tine", start, end, tine_radius)
+
+
+def _number(value: Any, pattern: str) -> str:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return "n/a"
+    return pattern.format(number) if np.isfinite(number) else "n/a"
+
+
+def metrics_title(plan: PlanResult) -> str:
+    """One line with the plan's key figures: eligibility, zone volume, coverage, minimum margin."""
+    metrics = plan.metrics
+    eligibility = metrics.get("eligibility") or {}
+    parts = []
+    if eligibility:
+        eligible = bool(eligibility.get("eligible"))
+        diameter = _number(eligibility.get("tumor_max_diameter_mm"), "{:.0f} mm")
+        parts.append(f"{'eligible' if eligible else 'NOT ELIGIBLE'} (tumor {diameter})")
+    zone = metrics.get("zone") or {}
+    if zone.get("volume_ml") is not None:
+        parts.append(f"zone {_number(zone['volume_ml'], '{:.1f}')} mL")
+    tumor = metrics.get("tumor") or {}
+    if tumor.get("coverage_pct") is not None:
+        parts.append(f"coverage {_number(tumor['coverage_pct'], '{:.1f}')} %")
+    margin = metrics.get("margin") or {}
+    if margin.get("min_mm") is not None:
+        target = _number(margin.get("target_mm", DEFAULT_MARGIN_TARGET_MM), "{:g}")
+        parts.append(f"min margin {_number(margin['min_mm'], '{:.1f}')} mm (target {target} mm)")
+    if not plan.simulated:
+        parts.append("not simulated")
+    return "  |  ".join(parts) if parts else "rfasim plan"
