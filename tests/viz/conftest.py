@@ -9,6 +9,8 @@ along z.  One Cool-tip 17G 3 cm needle enters from anterior-superior-right.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -107,3 +109,11 @@ def plan() -> PlanResult:
 @pytest.fixture(scope="session")
 def plan_without_ct() -> PlanResult:
     return make_plan(with_ct=False)
+
+
+@pytest.fixture
+def compare_image() -> Callable[[Path, str], float]:
+    """``compare(image_path, name)``: assert the image matches ``image_cache/name.png``."""
+    from image_regression import compare_with_cache
+
+    return compare_with_cache
