@@ -322,6 +322,7 @@ def build_scene(
             pyvista.merge(probe_meshes["tine"]), color=COLORS["tine"], specular=1.0, specular_power=60,
             smooth_shading=True, name="probe_tines",
         )
+        legend.append(("tines", COLORS["tine"]))
 
     if show_ct_plane and plan.ct_hu is not None:
         centroid = target_centroid_mm(plan)
@@ -340,7 +341,23 @@ def build_scene(
             face="rectangle",
         )
     plotter.add_text(metrics_title(plan), position="lower_left", font_size=9, color="white", name="metrics")
-    plotter.add_axes(xlabel="R", ylabel="A", zlabel="S", line_width=4, viewport=(0.0, 0.04, 0.16, 0.24))
+    # Orientation cube with the patient's six directions on its faces (RAS+ world axes).
+    cube = pyvista.create_axes_orientation_box(
+        xlabel="R", ylabel="A", zlabel="S", color_box=True, opacity=0.85, label_color="white",
+        x_face_color="#b03a2e", y_face_color="#2e7d32", z_face_color="#1f4e9c",
+    )
+    parts = cube.GetParts()
+    parts.InitTraversal()
+    for _ in range(parts.GetNumberOfItems()):
+        part = parts.GetNextProp()
+        if part.IsA("vtkAnnotatedCubeActor"):
+            part.SetXPlusFaceText("R")
+            part.SetYPlusFaceText("A")
+            part.SetZPlusFaceText("S")
+            part.SetXMinusFaceText("L")
+            part.SetYMinusFaceText("P")
+            part.SetZMinusFaceText("I")
+    plotter.add_orientation_widget(cube, viewport=(0.0, 0.05, 0.15, 0.25))
     position, focal, up = default_camera(plan)
     plotter.camera_position = [tuple(position), tuple(focal), tuple(up)]
     plotter.camera.view_angle = 30.0
