@@ -119,8 +119,13 @@ def probe_pieces(placements: list[Any]) -> Iterator[tuple[int, ProbePiece]]:
                 continue
             yield index, ProbePiece("active", segment.start_mm, segment.end_mm, segment.radius_mm)
         for segment in geometry.insulated_segments:
-            yield index, ProbePiece("insulated", segment.start_mm, segment.end_mm, segment.radius_mm)
-        tine_radius = min((s.radius_mm for s in geometry.active_segments if s.rounded_ends), default=0.2)
+            yield (
+                index,
+                ProbePiece("insulated", segment.start_mm, segment.end_mm, segment.radius_mm),
+            )
+        tine_radius = min(
+            (s.radius_mm for s in geometry.active_segments if s.rounded_ends), default=0.2
+        )
         for path in geometry.tine_paths_mm:
             for start, end in zip(path[:-1], path[1:], strict=True):
                 yield index, ProbePiece("tine", start, end, tine_radius)

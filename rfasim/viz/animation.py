@@ -80,7 +80,9 @@ def animate_heating(
     times = list(snapshots.times_s)
     fields = list(snapshots.temperatures_c)
     if not times or len(times) != len(fields):
-        raise ValueError("animate_heating needs at least one snapshot, with one time per temperature field")
+        raise ValueError(
+            "animate_heating needs at least one snapshot, with one time per temperature field"
+        )
     if point_mm is None:
         if plan is not None:
             point_mm = target_centroid_mm(plan)
@@ -94,15 +96,22 @@ def animate_heating(
     use_ffmpeg = output.suffix.lower() == ".mp4" and animation.writers.is_available("ffmpeg")
     if output.suffix.lower() == ".mp4" and not use_ffmpeg:
         output = output.with_suffix(".gif")
-        warnings.warn(f"ffmpeg is not available: writing {output.name} instead of an MP4", stacklevel=2)
+        warnings.warn(
+            f"ffmpeg is not available: writing {output.name} instead of an MP4", stacklevel=2
+        )
 
     figure = Figure(figsize=(6.0, 5.4), facecolor="black")
     FigureCanvasAgg(figure)
     axes = figure.subplots(1, 1)
     left, right, bottom, top = slice_plane.extent_mm
     image = axes.imshow(
-        slices[0], cmap="inferno", vmin=temperature_range_c[0], vmax=temperature_range_c[1], origin="lower",
-        extent=slice_plane.extent_mm, interpolation="bilinear",
+        slices[0],
+        cmap="inferno",
+        vmin=temperature_range_c[0],
+        vmax=temperature_range_c[1],
+        origin="lower",
+        extent=slice_plane.extent_mm,
+        interpolation="bilinear",
     )
     colorbar = figure.colorbar(image, ax=axes, fraction=0.046, pad=0.03)
     colorbar.set_label("temperature (°C)", color="white")
@@ -115,17 +124,24 @@ def animate_heating(
         if plan.zone_mask is not None:
             final = slice_plane.sample_mask(plan.zone_mask, grid)
             if final.max() > 0.5:
-                axes.contour(u, v, final, levels=[0.5], colors="#7cfc00", linewidths=1.2, linestyles="--")
+                axes.contour(
+                    u, v, final, levels=[0.5], colors="#7cfc00", linewidths=1.2, linestyles="--"
+                )
     axes.set_xlim((right, left) if slice_plane.invert_horizontal else (left, right))
     axes.set_ylim(bottom, top)
     axes.tick_params(colors="#b0b0b0", labelsize=8)
-    axes.set_title(f"{plane} through ({', '.join(f'{c:.0f}' for c in np.asarray(point_mm, dtype=float))}) mm", color="white")
+    axes.set_title(
+        f"{plane} through ({', '.join(f'{c:.0f}' for c in np.asarray(point_mm, dtype=float))}) mm",
+        color="white",
+    )
     _draw_orientation(axes, slice_plane)
     label = axes.text(0.06, 0.9, "", transform=axes.transAxes, color="white", va="top", fontsize=11)
     zone_lines: list[Any] = []
 
     writer: Any = (
-        animation.FFMpegWriter(fps=frames_per_second) if use_ffmpeg else animation.PillowWriter(fps=frames_per_second)
+        animation.FFMpegWriter(fps=frames_per_second)
+        if use_ffmpeg
+        else animation.PillowWriter(fps=frames_per_second)
     )
     with atomic_path(output) as temporary:
         with writer.saving(figure, str(temporary), dpi=dpi):
@@ -136,7 +152,9 @@ def animate_heating(
                 zone_lines.clear()
                 peak = running_max[index]
                 if np.nanmax(peak) >= ZONE_THRESHOLD_C:
-                    contour = axes.contour(u, v, peak, levels=[ZONE_THRESHOLD_C], colors="white", linewidths=1.6)
+                    contour = axes.contour(
+                        u, v, peak, levels=[ZONE_THRESHOLD_C], colors="white", linewidths=1.6
+                    )
                     zone_lines.append(contour)
                 label.set_text(f"t = {time_s:.0f} s   max {np.nanmax(slices[index]):.0f} °C")
                 writer.grab_frame(facecolor="black")

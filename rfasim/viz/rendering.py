@@ -92,7 +92,9 @@ def _probe(backend: str, timeout_s: float) -> str:
         return f"{backend}: {error}"
     if completed.returncode == 0 and completed.stdout.strip().endswith("renders"):
         return ""
-    last_line = (completed.stderr.strip().splitlines() or [completed.stdout.strip() or "no output"])[-1]
+    last_line = (
+        completed.stderr.strip().splitlines() or [completed.stdout.strip() or "no output"]
+    )[-1]
     return f"{backend}: exit {completed.returncode}: {last_line[:200]}"
 
 

@@ -123,7 +123,9 @@ def mask_surface(
     indices = np.argwhere(mask)
     low = np.maximum(indices.min(axis=0) - 1, 0)
     high = np.minimum(indices.max(axis=0) + 2, mask.shape)
-    cropped = mask[low[0] : high[0] : subsample, low[1] : high[1] : subsample, low[2] : high[2] : subsample]
+    cropped = mask[
+        low[0] : high[0] : subsample, low[1] : high[1] : subsample, low[2] : high[2] : subsample
+    ]
     padded = np.pad(cropped, 1).astype(np.float32)
     spacing = grid.spacing_mm * subsample
     origin = np.asarray(grid.index_to_world(low)) - spacing
@@ -160,11 +162,17 @@ def _probe_meshes(plan: PlanResult) -> dict[str, list[pyvista.PolyData]]:
         length = float(np.linalg.norm(end - start))
         if length < 1e-6:
             continue
-        radius = max(piece.radius_mm, MINIMUM_DRAWN_RADIUS_MM * (0.5 if piece.kind == "tine" else 1.0))
+        radius = max(
+            piece.radius_mm, MINIMUM_DRAWN_RADIUS_MM * (0.5 if piece.kind == "tine" else 1.0)
+        )
         meshes[piece.kind].append(
             pyvista.Cylinder(
-                center=(start + end) / 2.0, direction=end - start, radius=radius, height=length,
-                resolution=24, capping=True,
+                center=(start + end) / 2.0,
+                direction=end - start,
+                radius=radius,
+                height=length,
+                resolution=24,
+                capping=True,
             )
         )
     return meshes
@@ -256,26 +264,45 @@ def build_scene(
         liver = np.isin(classes, [TissueClass.LIVER, TissueClass.TUMOR, TissueClass.VESSEL])
         surface = mask_surface(liver, grid, smoothing_iterations=20)
         if surface.n_points:
-            plotter.add_mesh(surface, color=COLORS["liver"], opacity=0.12, name="liver", smooth_shading=True)
+            plotter.add_mesh(
+                surface, color=COLORS["liver"], opacity=0.12, name="liver", smooth_shading=True
+            )
             legend.append(("liver", COLORS["liver"]))
 
     vessels = mask_surface(classes == TissueClass.VESSEL, grid)
     if vessels.n_points:
-        plotter.add_mesh(vessels, color=COLORS["vessel"], name="vessels", smooth_shading=True, specular=0.3)
+        plotter.add_mesh(
+            vessels, color=COLORS["vessel"], name="vessels", smooth_shading=True, specular=0.3
+        )
         legend.append(("vessels", COLORS["vessel"]))
 
     if plan.margin_surface is not None and len(plan.margin_surface.faces):
         colormap, limits = margin_colormap(target)
         plotter.add_mesh(
-            margin_polydata(plan.margin_surface), scalars=MARGIN_SCALARS, cmap=colormap, clim=limits,
-            name="tumor", smooth_shading=True,
+            margin_polydata(plan.margin_surface),
+            scalars=MARGIN_SCALARS,
+            cmap=colormap,
+            clim=limits,
+            name="tumor",
+            smooth_shading=True,
             scalar_bar_args={
-                "title": MARGIN_SCALARS, "n_labels": 4, "fmt": "%.0f", "vertical": True,
-                "position_x": 0.88, "position_y": 0.25, "height": 0.5, "width": 0.06,
+                "title": MARGIN_SCALARS,
+                "n_labels": 4,
+                "fmt": "%.0f",
+                "vertical": True,
+                "position_x": 0.88,
+                "position_y": 0.25,
+                "height": 0.5,
+                "width": 0.06,
                 "color": "white",
             },
         )
-        legend.append((f"tumor (margin: red < 0, yellow < {target:g}, green >= {target:g} mm)", COLORS["tumor"]))
+        legend.append(
+            (
+                f"tumor (margin: red < 0, yellow < {target:g}, green >= {target:g} mm)",
+                COLORS["tumor"],
+            )
+        )
     else:
         tumor = mask_surface(plan.target_mask, grid)
         if tumor.n_points:
@@ -285,21 +312,31 @@ def build_scene(
     others = [mask_surface(mask, grid) for mask in plan.other_tumor_masks]
     others = [surface for surface in others if surface.n_points]
     if others:
-        plotter.add_mesh(pyvista.merge(others), color=COLORS["other_tumor"], opacity=0.6, name="other_tumors")
+        plotter.add_mesh(
+            pyvista.merge(others), color=COLORS["other_tumor"], opacity=0.6, name="other_tumors"
+        )
         legend.append(("other tumors", COLORS["other_tumor"]))
 
     if plan.zone_mask is not None:
         zone = mask_surface(plan.zone_mask, grid)
         if zone.n_points:
-            plotter.add_mesh(zone, color=COLORS["zone"], opacity=0.25, name="zone", smooth_shading=True)
+            plotter.add_mesh(
+                zone, color=COLORS["zone"], opacity=0.25, name="zone", smooth_shading=True
+            )
             criterion = (plan.metrics.get("zone") or {}).get("criterion")
-            legend.append((f"necrosis zone ({criterion})" if criterion else "necrosis zone", COLORS["zone"]))
+            legend.append(
+                (f"necrosis zone ({criterion})" if criterion else "necrosis zone", COLORS["zone"])
+            )
     if plan.arrhenius_zone_mask is not None:
         arrhenius = mask_surface(plan.arrhenius_zone_mask, grid)
         if arrhenius.n_points:
             arrhenius = arrhenius.decimate(0.6) if arrhenius.n_cells > 4000 else arrhenius
             plotter.add_mesh(
-                arrhenius, color=COLORS["arrhenius_zone"], style="wireframe", opacity=0.25, line_width=1,
+                arrhenius,
+                color=COLORS["arrhenius_zone"],
+                style="wireframe",
+                opacity=0.25,
+                line_width=1,
                 name="arrhenius_zone",
             )
             legend.append(("Arrhenius zone (Omega >= 1)", COLORS["arrhenius_zone"]))
@@ -307,44 +344,77 @@ def build_scene(
     probe_meshes = _probe_meshes(plan)
     if probe_meshes["active"]:
         plotter.add_mesh(
-            pyvista.merge(probe_meshes["active"]), color=COLORS["active"], specular=1.0, specular_power=60,
-            diffuse=0.6, ambient=0.25, smooth_shading=True, name="probe_active",
+            pyvista.merge(probe_meshes["active"]),
+            color=COLORS["active"],
+            specular=1.0,
+            specular_power=60,
+            diffuse=0.6,
+            ambient=0.25,
+            smooth_shading=True,
+            name="probe_active",
         )
         legend.append(("electrode (active)", COLORS["active"]))
     if probe_meshes["insulated"]:
         plotter.add_mesh(
-            pyvista.merge(probe_meshes["insulated"]), color=COLORS["insulated"], specular=0.4,
-            smooth_shading=True, name="probe_insulated",
+            pyvista.merge(probe_meshes["insulated"]),
+            color=COLORS["insulated"],
+            specular=0.4,
+            smooth_shading=True,
+            name="probe_insulated",
         )
         legend.append(("insulated shaft", "#6b6b6b"))
     if probe_meshes["tine"]:
         plotter.add_mesh(
-            pyvista.merge(probe_meshes["tine"]), color=COLORS["tine"], specular=1.0, specular_power=60,
-            smooth_shading=True, name="probe_tines",
+            pyvista.merge(probe_meshes["tine"]),
+            color=COLORS["tine"],
+            specular=1.0,
+            specular_power=60,
+            smooth_shading=True,
+            name="probe_tines",
         )
         legend.append(("tines", COLORS["tine"]))
 
     if show_ct_plane and plan.ct_hu is not None:
         centroid = target_centroid_mm(plan)
-        image = pyvista.ImageData(dimensions=grid.shape, spacing=(grid.spacing_mm,) * 3, origin=grid.origin_mm)
+        image = pyvista.ImageData(
+            dimensions=grid.shape, spacing=(grid.spacing_mm,) * 3, origin=grid.origin_mm
+        )
         image.point_data["CT (HU)"] = np.asarray(plan.ct_hu, dtype=np.float32).ravel(order="F")
         plane = image.slice(normal="z", origin=centroid)
         half = LIVER_WINDOW_WIDTH_HU / 2.0
         plotter.add_mesh(
-            plane, scalars="CT (HU)", cmap="gray", opacity=0.85, name="ct_plane", show_scalar_bar=False,
+            plane,
+            scalars="CT (HU)",
+            cmap="gray",
+            opacity=0.85,
+            name="ct_plane",
+            show_scalar_bar=False,
             clim=(LIVER_WINDOW_LEVEL_HU - half, LIVER_WINDOW_LEVEL_HU + half),
         )
 
     if legend:
         plotter.add_legend(
-            legend, bcolor=(0.05, 0.07, 0.1), border=False, size=(0.3, 0.032 * len(legend)), loc="upper left",
+            legend,
+            bcolor=(0.05, 0.07, 0.1),
+            border=False,
+            size=(0.3, 0.032 * len(legend)),
+            loc="upper left",
             face="rectangle",
         )
-    plotter.add_text(metrics_title(plan), position="lower_left", font_size=9, color="white", name="metrics")
+    plotter.add_text(
+        metrics_title(plan), position="lower_left", font_size=9, color="white", name="metrics"
+    )
     # Orientation cube with the patient's six directions on its faces (RAS+ world axes).
     cube = pyvista.create_axes_orientation_box(
-        xlabel="R", ylabel="A", zlabel="S", color_box=True, opacity=0.85, label_color="white",
-        x_face_color="#b03a2e", y_face_color="#2e7d32", z_face_color="#1f4e9c",
+        xlabel="R",
+        ylabel="A",
+        zlabel="S",
+        color_box=True,
+        opacity=0.85,
+        label_color="white",
+        x_face_color="#b03a2e",
+        y_face_color="#2e7d32",
+        z_face_color="#1f4e9c",
     )
     parts = cube.GetParts()
     parts.InitTraversal()
@@ -366,7 +436,10 @@ def build_scene(
 
 
 def render_scene_png(
-    plan: PlanResult, path: str | os.PathLike[str], window_size: tuple[int, int] = (1024, 768), **scene_options: Any
+    plan: PlanResult,
+    path: str | os.PathLike[str],
+    window_size: tuple[int, int] = (1024, 768),
+    **scene_options: Any,
 ) -> None:
     """Render :func:`build_scene` off-screen and write it to a PNG atomically.
 

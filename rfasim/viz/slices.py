@@ -108,7 +108,12 @@ class SlicePlane:
         """``imshow`` extent (pixel edges, mm): left, right, bottom, top before any inversion."""
         du = self.u_mm[1] - self.u_mm[0] if len(self.u_mm) > 1 else 1.0
         dv = self.v_mm[1] - self.v_mm[0] if len(self.v_mm) > 1 else 1.0
-        return (self.u_mm[0] - du / 2, self.u_mm[-1] + du / 2, self.v_mm[0] - dv / 2, self.v_mm[-1] + dv / 2)
+        return (
+            self.u_mm[0] - du / 2,
+            self.u_mm[-1] + du / 2,
+            self.v_mm[0] - dv / 2,
+            self.v_mm[-1] + dv / 2,
+        )
 
     def world_points_mm(self) -> np.ndarray:
         """World coordinates (mm) of every sample, shape ``(len(v_mm), len(u_mm), 3)``."""
@@ -123,7 +128,9 @@ class SlicePlane:
         offset = np.asarray(points_mm, dtype=float) - self.origin_mm
         return np.stack([offset @ self.u_axis, offset @ self.v_axis], axis=-1)
 
-    def sample(self, volume: np.ndarray, grid: Grid, *, order: int = 1, fill: float = 0.0) -> np.ndarray:
+    def sample(
+        self, volume: np.ndarray, grid: Grid, *, order: int = 1, fill: float = 0.0
+    ) -> np.ndarray:
         """Values of a grid volume on the plane, float32, shape ``(len(v_mm), len(u_mm))``.
 
         Parameters
@@ -141,11 +148,19 @@ class SlicePlane:
             array = np.ascontiguousarray(array).view(np.uint8)
         indices = grid.world_to_index(self.world_points_mm()).reshape(-1, 3).T
         values = ndimage.map_coordinates(
-            array, indices, order=order, mode="constant", cval=fill, output=np.float32, prefilter=False
+            array,
+            indices,
+            order=order,
+            mode="constant",
+            cval=fill,
+            output=np.float32,
+            prefilter=False,
         )
         return values.reshape(len(self.v_mm), len(self.u_mm))
 
-    def sample_mask(self, mask: np.ndarray, grid: Grid, *, smoothing_voxels: float = 0.6) -> np.ndarray:
+    def sample_mask(
+        self, mask: np.ndarray, grid: Grid, *, smoothing_voxels: float = 0.6
+    ) -> np.ndarray:
         """A boolean mask on the plane as a smooth 0-1 field whose 0.5 level is the outline.
 
         Linear interpolation of a voxel mask draws staircase outlines; a Gaussian of
@@ -154,11 +169,15 @@ class SlicePlane:
         field = self.sample(mask, grid, order=1, fill=0.0)
         if smoothing_voxels > 0 and len(self.u_mm) > 1:
             step_mm = abs(float(self.u_mm[1] - self.u_mm[0]))
-            field = ndimage.gaussian_filter(field, smoothing_voxels * grid.spacing_mm / step_mm, mode="nearest")
+            field = ndimage.gaussian_filter(
+                field, smoothing_voxels * grid.spacing_mm / step_mm, mode="nearest"
+            )
         return field
 
     @classmethod
-    def orthogonal(cls, name: str, point_mm: Sequence[float], grid: Grid, oversampling: int = 2) -> SlicePlane:
+    def orthogonal(
+        cls, name: str, point_mm: Sequence[float], grid: Grid, oversampling: int = 2
+    ) -> SlicePlane:
         """Axial, coronal or sagittal plane through a world point, covering the grid.
 
         In-plane coordinates are world mm; the image axes follow the radiological convention.
@@ -182,13 +201,25 @@ class SlicePlane:
 
         def samples(axis: int) -> np.ndarray:
             count = min(MAXIMUM_SAMPLES_PER_SIDE, (len(coordinates[axis]) - 1) * oversampling + 1)
-            return np.linspace(coordinates[axis][0], coordinates[axis][-1], max(count, 2)) if count else np.arange(1) * step
+            return (
+                np.linspace(coordinates[axis][0], coordinates[axis][-1], max(count, 2))
+                if count
+                else np.arange(1) * step
+            )
 
         u_axis, v_axis = unit[horizontal], unit[vertical]
         if name == "coronal":
             # (x, z) with x to the right and z up would face posterior; the normal is anterior.
             v_axis = unit[2]
-        plane = cls(name, origin, u_axis, v_axis, samples(horizontal), samples(vertical), invert_horizontal=True)
+        plane = cls(
+            name,
+            origin,
+            u_axis,
+            v_axis,
+            samples(horizontal),
+            samples(vertical),
+            invert_horizontal=True,
+        )
         return plane
 
     @classmethod
@@ -219,7 +250,12 @@ class SlicePlane:
         v_axis /= np.linalg.norm(v_axis)
         u_axis = np.cross(v_axis, normal_vector)
         lower, upper = grid_bounds_mm(grid)
-        corners = np.array([[c[0], c[1], c[2]] for c in np.stack(np.meshgrid(*zip(lower, upper, strict=True)), -1).reshape(-1, 3)])
+        corners = np.array(
+            [
+                [c[0], c[1], c[2]]
+                for c in np.stack(np.meshgrid(*zip(lower, upper, strict=True)), -1).reshape(-1, 3)
+            ]
+        )
         offsets = corners - origin
         step = grid.spacing_mm / oversampling
 
@@ -269,7 +305,9 @@ def _draw_tumor_outline(axes: Axes, plan: PlanResult, plane: SlicePlane, tumor: 
     if not lines:
         return
     # One dark underlay for the whole outline keeps it readable on any background.
-    axes.add_collection(LineCollection(lines, colors="black", linewidths=4.0, zorder=6, capstyle="round"))
+    axes.add_collection(
+        LineCollection(lines, colors="black", linewidths=4.0, zorder=6, capstyle="round")
+    )
     surface = plan.margin_surface
     if surface is None or len(surface.vertices_mm) == 0:
         axes.add_collection(LineCollection(lines, colors=COLORS["tumor"], linewidths=2.0, zorder=6))
@@ -287,22 +325,32 @@ def _draw_tumor_outline(axes: Axes, plan: PlanResult, plane: SlicePlane, tumor: 
         classes = _margin_classes(np.asarray(surface.margin_mm)[nearest], target)
         segments.extend(np.stack([line[:-1], line[1:]], axis=1))
         colors.extend(palette[classes])
-    axes.add_collection(LineCollection(segments, colors=colors, linewidths=2.2, zorder=6, capstyle="round"))
+    axes.add_collection(
+        LineCollection(segments, colors=colors, linewidths=2.2, zorder=6, capstyle="round")
+    )
 
 
-def _distance_outside_mm(mask: np.ndarray, grid: Grid, reach_mm: float) -> tuple[np.ndarray, np.ndarray]:
+def _distance_outside_mm(
+    mask: np.ndarray, grid: Grid, reach_mm: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Distance (mm) from ``mask`` within its box grown by ``reach_mm``; returns (field, low index)."""
     indices = np.argwhere(mask)
     pad = int(math.ceil(reach_mm / grid.spacing_mm)) + 2
     low = np.maximum(indices.min(axis=0) - pad, 0)
     high = np.minimum(indices.max(axis=0) + pad + 1, mask.shape)
     cropped = mask[low[0] : high[0], low[1] : high[1], low[2] : high[2]]
-    return ndimage.distance_transform_edt(~cropped, sampling=grid.spacing_mm).astype(np.float32), low
+    return ndimage.distance_transform_edt(~cropped, sampling=grid.spacing_mm).astype(
+        np.float32
+    ), low
 
 
-def _sample_cropped(plane: SlicePlane, field: np.ndarray, low: np.ndarray, grid: Grid, fill: float) -> np.ndarray:
+def _sample_cropped(
+    plane: SlicePlane, field: np.ndarray, low: np.ndarray, grid: Grid, fill: float
+) -> np.ndarray:
     indices = (grid.world_to_index(plane.world_points_mm()) - low).reshape(-1, 3).T
-    values = ndimage.map_coordinates(field, indices, order=1, mode="constant", cval=fill, output=np.float32, prefilter=False)
+    values = ndimage.map_coordinates(
+        field, indices, order=1, mode="constant", cval=fill, output=np.float32, prefilter=False
+    )
     return values.reshape(len(plane.v_mm), len(plane.u_mm))
 
 
@@ -322,13 +370,27 @@ def _draw_probes(axes: Axes, plan: PlanResult, plane: SlicePlane) -> None:
         ends = plane.to_plane_mm(np.stack(clipped))
         style = styles[piece.kind]
         axes.plot(
-            ends[:, 0], ends[:, 1], color=style["color"], linewidth=style["linewidth"], solid_capstyle="butt",
+            ends[:, 0],
+            ends[:, 1],
+            color=style["color"],
+            linewidth=style["linewidth"],
+            solid_capstyle="butt",
             zorder=8 if piece.kind != "insulated" else 7,
-            path_effects=[patheffects.withStroke(linewidth=style["edge_width"], foreground=style["edge"])],
+            path_effects=[
+                patheffects.withStroke(linewidth=style["edge_width"], foreground=style["edge"])
+            ],
         )
     for placement in plan.placements:
         tip = plane.to_plane_mm(np.asarray(placement.tip_mm, dtype=float))
-        axes.plot([tip[0]], [tip[1]], marker="o", markersize=3.5, color="white", markeredgecolor="black", zorder=9)
+        axes.plot(
+            [tip[0]],
+            [tip[1]],
+            marker="o",
+            markersize=3.5,
+            color="white",
+            markeredgecolor="black",
+            zorder=9,
+        )
 
 
 def _draw_orientation(axes: Axes, plane: SlicePlane) -> None:
@@ -341,8 +403,17 @@ def _draw_orientation(axes: Axes, plane: SlicePlane) -> None:
     )
     for x, y, letter, horizontal, vertical in placements:
         axes.text(
-            x, y, letter, transform=axes.transAxes, color="white", fontsize=13, fontweight="bold",
-            ha=horizontal, va=vertical, zorder=10, path_effects=_outlined(3.0),
+            x,
+            y,
+            letter,
+            transform=axes.transAxes,
+            color="white",
+            fontsize=13,
+            fontweight="bold",
+            ha=horizontal,
+            va=vertical,
+            zorder=10,
+            path_effects=_outlined(3.0),
         )
 
 
@@ -353,10 +424,25 @@ def _draw_scale_bar(axes: Axes, length_mm: float = 10.0) -> None:
     end_x = right - sign * 0.06 * abs(right - left)
     start_x = end_x - sign * length_mm
     y = bottom + 0.07 * (top - bottom)
-    axes.plot([start_x, end_x], [y, y], color="white", linewidth=3, solid_capstyle="butt", zorder=10, path_effects=_outlined(5))
+    axes.plot(
+        [start_x, end_x],
+        [y, y],
+        color="white",
+        linewidth=3,
+        solid_capstyle="butt",
+        zorder=10,
+        path_effects=_outlined(5),
+    )
     axes.text(
-        (start_x + end_x) / 2, y + 0.015 * (top - bottom), f"{length_mm:g} mm", color="white", ha="center",
-        va="bottom", fontsize=9, zorder=10, path_effects=_outlined(3),
+        (start_x + end_x) / 2,
+        y + 0.015 * (top - bottom),
+        f"{length_mm:g} mm",
+        color="white",
+        ha="center",
+        va="bottom",
+        fontsize=9,
+        zorder=10,
+        path_effects=_outlined(3),
     )
 
 
@@ -379,11 +465,19 @@ def _draw_plane(
         for tissue, grey in CLASS_GREY_LEVELS.items():
             lookup[int(tissue)] = grey
         classes = plane.sample(plan.tissue_classes, grid, order=0, fill=np.nan)
-        background = np.where(np.isnan(classes), np.nan, lookup[np.nan_to_num(classes).astype(np.uint8)])
+        background = np.where(
+            np.isnan(classes), np.nan, lookup[np.nan_to_num(classes).astype(np.uint8)]
+        )
         limits = (0.0, 1.0)
     axes.imshow(
-        background, cmap="gray", vmin=limits[0], vmax=limits[1], origin="lower", extent=plane.extent_mm,
-        interpolation="bilinear", zorder=0,
+        background,
+        cmap="gray",
+        vmin=limits[0],
+        vmax=limits[1],
+        origin="lower",
+        extent=plane.extent_mm,
+        interpolation="bilinear",
+        zorder=0,
     )
     u, v = plane.u_mm, plane.v_mm
     vessels = plane.sample_mask(plan.tissue_classes == TissueClass.VESSEL, grid)
@@ -392,28 +486,59 @@ def _draw_plane(
     for mask in plan.other_tumor_masks:
         other = plane.sample_mask(mask, grid)
         if other.max() > 0.5:
-            axes.contour(u, v, other, levels=[0.5], colors=COLORS["other_tumor"], linewidths=1.0, linestyles="--", zorder=3)
+            axes.contour(
+                u,
+                v,
+                other,
+                levels=[0.5],
+                colors=COLORS["other_tumor"],
+                linewidths=1.0,
+                linestyles="--",
+                zorder=3,
+            )
     if plan.zone_mask is not None:
         zone = plane.sample_mask(plan.zone_mask, grid)
         if zone.max() > 0.5:
-            axes.contourf(u, v, zone, levels=[0.5, 2.0], colors=[COLORS["zone"]], alpha=0.28, zorder=2)
+            axes.contourf(
+                u, v, zone, levels=[0.5, 2.0], colors=[COLORS["zone"]], alpha=0.28, zorder=2
+            )
             axes.contour(u, v, zone, levels=[0.5], colors=COLORS["zone"], linewidths=1.6, zorder=4)
     if plan.arrhenius_zone_mask is not None:
         arrhenius = plane.sample_mask(plan.arrhenius_zone_mask, grid)
         if arrhenius.max() > 0.5:
-            axes.contour(u, v, arrhenius, levels=[0.5], colors=COLORS["arrhenius_zone"], linewidths=1.2, linestyles="--", zorder=4)
+            axes.contour(
+                u,
+                v,
+                arrhenius,
+                levels=[0.5],
+                colors=COLORS["arrhenius_zone"],
+                linewidths=1.2,
+                linestyles="--",
+                zorder=4,
+            )
     if margin_distance is not None:
         distance, low = margin_distance
         shell = _sample_cropped(plane, distance, low, grid, fill=1e6)
         target = margin_target_mm(plan)
         if shell.min() < target < shell.max():
-            axes.contour(u, v, shell, levels=[target], colors=COLORS["margin_shell"], linewidths=1.3, linestyles=":", zorder=5)
+            axes.contour(
+                u,
+                v,
+                shell,
+                levels=[target],
+                colors=COLORS["margin_shell"],
+                linewidths=1.3,
+                linestyles=":",
+                zorder=5,
+            )
     if isotherms_c and plan.peak_temperature_c is not None:
         temperature = plane.sample(plan.peak_temperature_c, grid, fill=np.nan)
         for level in isotherms_c:
             if np.nanmin(temperature) < level < np.nanmax(temperature):
                 color = COLORS.get(f"isotherm_{level:g}", "#ffffff")
-                lines = axes.contour(u, v, temperature, levels=[level], colors=color, linewidths=1.1, zorder=5)
+                lines = axes.contour(
+                    u, v, temperature, levels=[level], colors=color, linewidths=1.1, zorder=5
+                )
                 axes.clabel(lines, fmt=f"{level:g} °C", fontsize=8, inline=True)
     _draw_tumor_outline(axes, plan, plane, plane.sample_mask(plan.target_mask, grid))
     _draw_probes(axes, plan, plane)
@@ -438,24 +563,62 @@ def _legend_handles(plan: PlanResult, isotherms_c: Sequence[float] = ()) -> list
     if plan.margin_surface is not None:
         handles += [
             Line2D([], [], color=COLORS["uncovered"], linewidth=2.2, label="tumor, margin < 0 mm"),
-            Line2D([], [], color=COLORS["thin_margin"], linewidth=2.2, label=f"tumor, margin < {target:g} mm"),
-            Line2D([], [], color=COLORS["margin_ok"], linewidth=2.2, label=f"tumor, margin >= {target:g} mm"),
+            Line2D(
+                [],
+                [],
+                color=COLORS["thin_margin"],
+                linewidth=2.2,
+                label=f"tumor, margin < {target:g} mm",
+            ),
+            Line2D(
+                [],
+                [],
+                color=COLORS["margin_ok"],
+                linewidth=2.2,
+                label=f"tumor, margin >= {target:g} mm",
+            ),
         ]
     else:
         handles.append(Line2D([], [], color=COLORS["tumor"], linewidth=2.0, label="tumor"))
     if plan.zone_mask is not None:
         criterion = (plan.metrics.get("zone") or {}).get("criterion")
-        handles.append(Patch(facecolor=COLORS["zone"], edgecolor=COLORS["zone"], alpha=0.6,
-                             label=f"zone ({criterion})" if criterion else "necrosis zone"))
+        handles.append(
+            Patch(
+                facecolor=COLORS["zone"],
+                edgecolor=COLORS["zone"],
+                alpha=0.6,
+                label=f"zone ({criterion})" if criterion else "necrosis zone",
+            )
+        )
     if plan.arrhenius_zone_mask is not None:
-        handles.append(Line2D([], [], color=COLORS["arrhenius_zone"], linestyle="--", label="Arrhenius zone"))
-    handles.append(Line2D([], [], color=COLORS["margin_shell"], linestyle=":", linewidth=1.5, label=f"tumor + {target:g} mm"))
+        handles.append(
+            Line2D([], [], color=COLORS["arrhenius_zone"], linestyle="--", label="Arrhenius zone")
+        )
+    handles.append(
+        Line2D(
+            [],
+            [],
+            color=COLORS["margin_shell"],
+            linestyle=":",
+            linewidth=1.5,
+            label=f"tumor + {target:g} mm",
+        )
+    )
     for level in isotherms_c:
-        handles.append(Line2D([], [], color=COLORS.get(f"isotherm_{level:g}", "#ffffff"), label=f"{level:g} °C isotherm"))
+        handles.append(
+            Line2D(
+                [],
+                [],
+                color=COLORS.get(f"isotherm_{level:g}", "#ffffff"),
+                label=f"{level:g} °C isotherm",
+            )
+        )
     if (np.asarray(plan.tissue_classes) == TissueClass.VESSEL).any():
         handles.append(Line2D([], [], color=COLORS["vessel"], label="vessel"))
     if plan.placements:
-        handles.append(Line2D([], [], color=COLORS["active"], linewidth=3, label="probe (projected)"))
+        handles.append(
+            Line2D([], [], color=COLORS["active"], linewidth=3, label="probe (projected)")
+        )
     return handles
 
 
@@ -472,7 +635,9 @@ def _margin_distance(plan: PlanResult) -> tuple[np.ndarray, np.ndarray] | None:
     return _distance_outside_mm(plan.target_mask, plan.grid, margin_target_mm(plan) + 2.0)
 
 
-def plot_summary(plan: PlanResult, path: str | os.PathLike[str] | None = None, *, dpi: float = 110.0) -> Figure:
+def plot_summary(
+    plan: PlanResult, path: str | os.PathLike[str] | None = None, *, dpi: float = 110.0
+) -> Figure:
     """Three orthogonal slices (axial, coronal, sagittal) through the target tumor's centroid.
 
     Each slice shows the CT in the liver window (W 350 / L 50 HU; the tissue classes in grey
@@ -511,14 +676,25 @@ def plot_summary(plan: PlanResult, path: str | os.PathLike[str] | None = None, *
         _draw_plane(axes, plan, plane, margin_distance=distance)
         normal_axis = int(np.argmax(np.abs(plane.normal)))
         axis_name = "xyz"[normal_axis]
-        axes.set_title(f"{name}  {axis_name} = {centroid[normal_axis]:.1f} mm", color="white", fontsize=11)
-        labels = {"axial": ("x (mm)", "y (mm)"), "coronal": ("x (mm)", "z (mm)"), "sagittal": ("y (mm)", "z (mm)")}[name]
+        axes.set_title(
+            f"{name}  {axis_name} = {centroid[normal_axis]:.1f} mm", color="white", fontsize=11
+        )
+        labels = {
+            "axial": ("x (mm)", "y (mm)"),
+            "coronal": ("x (mm)", "z (mm)"),
+            "sagittal": ("y (mm)", "z (mm)"),
+        }[name]
         axes.set_xlabel(labels[0], color="#b0b0b0", fontsize=9)
         axes.set_ylabel(labels[1], color="#b0b0b0", fontsize=9)
     figure.suptitle(metrics_title(plan), color="white", fontsize=12)
     handles = _legend_handles(plan)
     figure.legend(
-        handles=handles, loc="lower center", ncol=min(len(handles), 5), frameon=False, labelcolor="white", fontsize=9,
+        handles=handles,
+        loc="lower center",
+        ncol=min(len(handles), 5),
+        frameon=False,
+        labelcolor="white",
+        fontsize=9,
     )
     figure.subplots_adjust(left=0.04, right=0.99, top=0.88, bottom=0.2, wspace=0.18)
     _save(figure, path, dpi)
@@ -573,13 +749,20 @@ def plot_slice(
     point = ", ".join(f"{c:.1f}" for c in np.asarray(plane_point_mm, dtype=float))
     axes.set_title(
         f"plane through ({point}) mm, normal ({', '.join(f'{c:.2f}' for c in normal_vector)})",
-        color="white", fontsize=10,
+        color="white",
+        fontsize=10,
     )
-    axes.set_xlabel(f"mm along ({', '.join(f'{c:.2f}' for c in plane.u_axis)})", color="#b0b0b0", fontsize=9)
-    axes.set_ylabel(f"mm along ({', '.join(f'{c:.2f}' for c in plane.v_axis)})", color="#b0b0b0", fontsize=9)
+    axes.set_xlabel(
+        f"mm along ({', '.join(f'{c:.2f}' for c in plane.u_axis)})", color="#b0b0b0", fontsize=9
+    )
+    axes.set_ylabel(
+        f"mm along ({', '.join(f'{c:.2f}' for c in plane.v_axis)})", color="#b0b0b0", fontsize=9
+    )
     figure.suptitle(metrics_title(plan), color="white", fontsize=9)
     handles = _legend_handles(plan, isotherms_c if plan.peak_temperature_c is not None else ())
-    figure.legend(handles=handles, loc="lower center", ncol=3, frameon=False, labelcolor="white", fontsize=8)
+    figure.legend(
+        handles=handles, loc="lower center", ncol=3, frameon=False, labelcolor="white", fontsize=8
+    )
     figure.subplots_adjust(left=0.1, right=0.97, top=0.88, bottom=0.24)
     _save(figure, path, dpi)
     return figure

@@ -43,7 +43,9 @@ def state_spans(time_s: Sequence[float], states: Sequence[str]) -> list[tuple[st
 
 def _columns(timeseries: Any) -> tuple[dict[str, np.ndarray], list[str]]:
     if isinstance(timeseries, Mapping):
-        arrays = {name: np.asarray(values) for name, values in timeseries.items() if name != "state"}
+        arrays = {
+            name: np.asarray(values) for name, values in timeseries.items() if name != "state"
+        }
         states = list(timeseries.get("state", []))
     else:
         arrays = timeseries.as_arrays()
@@ -53,7 +55,9 @@ def _columns(timeseries: Any) -> tuple[dict[str, np.ndarray], list[str]]:
     return arrays, states
 
 
-def plot_generator(timeseries: Any, path: str | os.PathLike[str] | None = None, *, dpi: float = 110.0) -> Figure:
+def plot_generator(
+    timeseries: Any, path: str | os.PathLike[str] | None = None, *, dpi: float = 110.0
+) -> Figure:
     """Power (W), impedance (ohm) and tip temperature (degC) against time (s), on shared axes.
 
     Roll-offs are shaded red (with a line at each onset), pauses grey, switching between probe
@@ -96,14 +100,22 @@ def plot_generator(timeseries: Any, path: str | os.PathLike[str] | None = None, 
     for panel, (column, label, color) in zip(axes, panels, strict=True):
         values = arrays.get(column)
         if values is not None and len(values) == len(time):
-            panel.plot(time, values, color=color, linewidth=1.3, drawstyle="steps-post" if column == "power_w" else "default")
+            panel.plot(
+                time,
+                values,
+                color=color,
+                linewidth=1.3,
+                drawstyle="steps-post" if column == "power_w" else "default",
+            )
         panel.set_ylabel(label)
         panel.grid(True, alpha=0.3)
     spans = state_spans(time, states) if states else []
     for state, start, end in spans:
         for panel in axes:
             if end > start:
-                panel.axvspan(start, end, color=STATE_COLORS[state], alpha=0.18, linewidth=0, label=state)
+                panel.axvspan(
+                    start, end, color=STATE_COLORS[state], alpha=0.18, linewidth=0, label=state
+                )
             if state == "roll-off":
                 panel.axvline(start, color=STATE_COLORS[state], linewidth=0.9, alpha=0.8)
     axes[-1].set_xlabel("time (s)")
@@ -117,7 +129,9 @@ def plot_generator(timeseries: Any, path: str | os.PathLike[str] | None = None, 
     present = [state for state in STATE_COLORS if any(span[0] == state for span in spans)]
     if present:
         axes[0].legend(
-            handles=[Patch(color=STATE_COLORS[s], alpha=0.35, label=s) for s in present], loc="upper right", fontsize=8
+            handles=[Patch(color=STATE_COLORS[s], alpha=0.35, label=s) for s in present],
+            loc="upper right",
+            fontsize=8,
         )
     figure.tight_layout()
     if path is not None:

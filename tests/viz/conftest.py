@@ -26,16 +26,26 @@ ZONE_OFFSET_MM = np.array([5.0, 0.0, 0.0])
 MARGIN_TARGET_MM = 5.0
 
 
-def uv_sphere(radius_mm: float, center_mm: np.ndarray, rings: int = 24, sectors: int = 48) -> tuple[np.ndarray, np.ndarray]:
+def uv_sphere(
+    radius_mm: float, center_mm: np.ndarray, rings: int = 24, sectors: int = 48
+) -> tuple[np.ndarray, np.ndarray]:
     """Vertices and triangles of a latitude-longitude sphere."""
     vertices = [center_mm + [0.0, 0.0, radius_mm]]
     for ring in range(1, rings):
         polar = math.pi * ring / rings
         for sector in range(sectors):
             azimuth = 2 * math.pi * sector / sectors
-            vertices.append(center_mm + radius_mm * np.array(
-                [math.sin(polar) * math.cos(azimuth), math.sin(polar) * math.sin(azimuth), math.cos(polar)]
-            ))
+            vertices.append(
+                center_mm
+                + radius_mm
+                * np.array(
+                    [
+                        math.sin(polar) * math.cos(azimuth),
+                        math.sin(polar) * math.sin(azimuth),
+                        math.cos(polar),
+                    ]
+                )
+            )
     vertices.append(center_mm + [0.0, 0.0, -radius_mm])
     faces = []
     bottom = len(vertices) - 1
@@ -85,19 +95,49 @@ def make_plan(with_ct: bool = True) -> PlanResult:
     vertices, faces = uv_sphere(TUMOR_RADIUS_MM, center)
     # Exact distance from a tumor surface point to the zone sphere, signed (inside zone positive).
     margin = ZONE_RADIUS_MM - np.linalg.norm(vertices - (center + ZONE_OFFSET_MM), axis=1)
-    probe = ProbePlacement("cooltip-17g-3cm", tip_mm=center + [5.0, -3.0, -12.0], entry_mm=center + [40.0, 60.0, 70.0])
+    probe = ProbePlacement(
+        "cooltip-17g-3cm", tip_mm=center + [5.0, -3.0, -12.0], entry_mm=center + [40.0, 60.0, 70.0]
+    )
     covered = float((zone & target).sum() / target.sum() * 100.0)
     metrics = {
-        "eligibility": {"eligible": True, "tumor_max_diameter_mm": 16.0, "limit_mm": 40.0, "reason": ""},
-        "tumor": {"id": 1, "volume_ml": float(target.sum()) * grid.voxel_volume_ml, "centroid_mm": center.tolist(), "coverage_pct": covered},
-        "zone": {"criterion": "T >= 100 degC", "threshold_c": 100.0, "volume_ml": float(zone.sum()) * grid.voxel_volume_ml, "axes_mm": [24.0, 24.0, 24.0]},
-        "margin": {"min_mm": float(margin.min()), "target_mm": MARGIN_TARGET_MM, "surface_pct_at_target": 40.0, "ok": False,
-                   "thinnest_at_mm": vertices[np.argmin(margin)].tolist()},
+        "eligibility": {
+            "eligible": True,
+            "tumor_max_diameter_mm": 16.0,
+            "limit_mm": 40.0,
+            "reason": "",
+        },
+        "tumor": {
+            "id": 1,
+            "volume_ml": float(target.sum()) * grid.voxel_volume_ml,
+            "centroid_mm": center.tolist(),
+            "coverage_pct": covered,
+        },
+        "zone": {
+            "criterion": "T >= 100 degC",
+            "threshold_c": 100.0,
+            "volume_ml": float(zone.sum()) * grid.voxel_volume_ml,
+            "axes_mm": [24.0, 24.0, 24.0],
+        },
+        "margin": {
+            "min_mm": float(margin.min()),
+            "target_mm": MARGIN_TARGET_MM,
+            "surface_pct_at_target": 40.0,
+            "ok": False,
+            "thinnest_at_mm": vertices[np.argmin(margin)].tolist(),
+        },
     }
     return PlanResult(
-        grid=grid, tissue_classes=classes, target_mask=target, ct_hu=ct, zone_mask=zone,
-        arrhenius_zone_mask=arrhenius, peak_temperature_c=peak, damage=None, placements=[probe],
-        margin_surface=MarginSurface(vertices, faces, margin), metrics=metrics,
+        grid=grid,
+        tissue_classes=classes,
+        target_mask=target,
+        ct_hu=ct,
+        zone_mask=zone,
+        arrhenius_zone_mask=arrhenius,
+        peak_temperature_c=peak,
+        damage=None,
+        placements=[probe],
+        margin_surface=MarginSurface(vertices, faces, margin),
+        metrics=metrics,
     )
 
 

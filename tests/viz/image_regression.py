@@ -32,7 +32,9 @@ def _store_cached(image_path: Path, cached_path: Path) -> None:
     image = Image.open(image_path).convert("L")
     height = max(1, round(image.height * CACHED_WIDTH_PX / image.width))
     cached_path.parent.mkdir(parents=True, exist_ok=True)
-    image.resize((CACHED_WIDTH_PX, height), Image.Resampling.LANCZOS).save(cached_path, optimize=True)
+    image.resize((CACHED_WIDTH_PX, height), Image.Resampling.LANCZOS).save(
+        cached_path, optimize=True
+    )
 
 
 def regenerating() -> bool:

@@ -17,14 +17,18 @@ def _snapshots(plan, count: int) -> SnapshotTracker:
     for index in range(count):
         fraction = index / (count - 1)
         tracker.times_s.append(60.0 * index)
-        tracker.temperatures_c.append((37.0 + (plan.peak_temperature_c - 37.0) * fraction).astype(np.float32))
+        tracker.temperatures_c.append(
+            (37.0 + (plan.peak_temperature_c - 37.0) * fraction).astype(np.float32)
+        )
     return tracker
 
 
 def test_gif_has_one_frame_per_snapshot(plan, tmp_path: Path) -> None:
     from PIL import Image
 
-    written = animate_heating(_snapshots(plan, 5), plan.grid, plan, tmp_path / "heating.gif", plane="coronal")
+    written = animate_heating(
+        _snapshots(plan, 5), plan.grid, plan, tmp_path / "heating.gif", plane="coronal"
+    )
     assert written == tmp_path / "heating.gif"
     with Image.open(written) as image:
         assert image.n_frames == 5
@@ -40,7 +44,9 @@ def test_mp4_request_without_plan(plan, tmp_path: Path) -> None:
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        written = animate_heating(_snapshots(plan, 3), plan.grid, path=tmp_path / "heating.mp4", plane="sagittal")
+        written = animate_heating(
+            _snapshots(plan, 3), plan.grid, path=tmp_path / "heating.mp4", plane="sagittal"
+        )
     if animation.writers.is_available("ffmpeg"):
         assert written.suffix == ".mp4"
     else:

@@ -26,7 +26,8 @@ from rfasim.viz.scene import (
 SMALL_WINDOW = (320, 240)
 
 needs_rendering = pytest.mark.skipif(
-    not rendering_available(), reason="no off-screen OpenGL context (EGL, OSMesa, X or Xvfb) on this machine"
+    not rendering_available(),
+    reason="no off-screen OpenGL context (EGL, OSMesa, X or Xvfb) on this machine",
 )
 
 
@@ -35,7 +36,9 @@ def test_import_does_not_load_pyvista() -> None:
         "import sys, rfasim.viz, rfasim.viz.scene, rfasim.viz.slices;"
         "print(sorted(m for m in ('pyvista', 'vtkmodules', 'matplotlib.pyplot') if m in sys.modules))"
     )
-    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    completed = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert completed.stdout.strip() == "[]"
 
 
@@ -43,7 +46,16 @@ def test_scene_holds_every_part(plan) -> None:
     plotter = build_scene(plan, show_ct_plane=True, window_size=SMALL_WINDOW)
     try:
         names = set(plotter.actors)
-        expected = {"liver", "tumor", "zone", "arrhenius_zone", "vessels", "probe_active", "probe_insulated", "ct_plane"}
+        expected = {
+            "liver",
+            "tumor",
+            "zone",
+            "arrhenius_zone",
+            "vessels",
+            "probe_active",
+            "probe_insulated",
+            "ct_plane",
+        }
         assert expected <= names
         assert MARGIN_SCALARS in plotter.scalar_bars
         tumor = plotter.actors["tumor"].mapper.dataset
@@ -117,11 +129,15 @@ def test_image_regression_notices_a_missing_zone(plan, tmp_path: Path) -> None:
     from dataclasses import replace
 
     path = tmp_path / "scene.png"
-    render_scene_png(replace(plan, zone_mask=None, arrhenius_zone_mask=None), path, window_size=SMALL_WINDOW)
+    render_scene_png(
+        replace(plan, zone_mask=None, arrhenius_zone_mask=None), path, window_size=SMALL_WINDOW
+    )
     assert image_difference(path, IMAGE_CACHE / "scene.png") > IMAGE_TOLERANCE
 
 
-def test_unavailable_rendering_raises_and_show_falls_back(plan, tmp_path: Path, monkeypatch) -> None:
+def test_unavailable_rendering_raises_and_show_falls_back(
+    plan, tmp_path: Path, monkeypatch
+) -> None:
     monkeypatch.setattr(rendering, "_chosen_backend", None)
     monkeypatch.setattr(rendering, "_failure", None)
     monkeypatch.setenv("RFASIM_RENDERING_BACKEND", "none")

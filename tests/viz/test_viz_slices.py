@@ -54,17 +54,28 @@ def test_summary_margin_colours_follow_the_uncovered_side(plan) -> None:
     else:
         pytest.fail("no margin-coloured tumor outline")
     assert 0 < is_red.sum() < len(segments)
-    red_x = np.mean([segment[:, 0].mean() for segment, flag in zip(segments, is_red, strict=True) if flag])
+    red_x = np.mean(
+        [segment[:, 0].mean() for segment, flag in zip(segments, is_red, strict=True) if flag]
+    )
     assert red_x < plan.metrics["tumor"]["centroid_mm"][0] - 5.0
 
 
-def test_summary_without_ct_and_for_a_refused_plan(plan_without_ct, tmp_path: Path, compare_image) -> None:
+def test_summary_without_ct_and_for_a_refused_plan(
+    plan_without_ct, tmp_path: Path, compare_image
+) -> None:
     path = tmp_path / "summary_labels.png"
     assert len(plot_summary(plan_without_ct, path).axes) == 3
     compare_image(path, "summary_labels")
     refused = replace(
-        plan_without_ct, zone_mask=None, arrhenius_zone_mask=None, peak_temperature_c=None, margin_surface=None,
-        placements=[], metrics={"eligibility": {"eligible": False, "tumor_max_diameter_mm": 46.0, "limit_mm": 40.0}},
+        plan_without_ct,
+        zone_mask=None,
+        arrhenius_zone_mask=None,
+        peak_temperature_c=None,
+        margin_surface=None,
+        placements=[],
+        metrics={
+            "eligibility": {"eligible": False, "tumor_max_diameter_mm": 46.0, "limit_mm": 40.0}
+        },
     )
     figure = plot_summary(refused, tmp_path / "refused.png")
     assert "NOT ELIGIBLE" in figure._suptitle.get_text()
@@ -87,7 +98,9 @@ def test_oblique_plane_samples_fields_exactly() -> None:
     linear = (2.0 * x - y + 0.5 * z + np.zeros(grid.shape)).astype(np.float32)
     plane = SlicePlane.oblique((6.0, -2.0, 11.0), (1.0, 2.0, -0.5), grid)
     np.testing.assert_allclose(plane.u_axis @ plane.v_axis, 0.0, atol=1e-12)
-    np.testing.assert_allclose(plane.normal, np.array([1.0, 2.0, -0.5]) / np.linalg.norm([1.0, 2.0, -0.5]))
+    np.testing.assert_allclose(
+        plane.normal, np.array([1.0, 2.0, -0.5]) / np.linalg.norm([1.0, 2.0, -0.5])
+    )
     values = plane.sample(linear, grid, fill=np.nan)
     points = plane.world_points_mm()
     expected = 2.0 * points[..., 0] - points[..., 1] + 0.5 * points[..., 2]
@@ -99,7 +112,9 @@ def test_oblique_plane_samples_fields_exactly() -> None:
 def test_orthogonal_planes_and_letters() -> None:
     grid = Grid.centered(extent_mm=20.0, spacing_mm=1.0)
     axial = SlicePlane.orthogonal("axial", (0.0, 0.0, 3.2), grid)
-    assert np.ptp(axial.world_points_mm()[..., 2]) == 0 and axial.world_points_mm()[0, 0, 2] == pytest.approx(3.2)
+    assert np.ptp(axial.world_points_mm()[..., 2]) == 0 and axial.world_points_mm()[
+        0, 0, 2
+    ] == pytest.approx(3.2)
     coronal = SlicePlane.orthogonal("coronal", (0.0, -1.0, 0.0), grid)
     assert direction_letter(coronal.v_axis) == "S" and direction_letter(-coronal.u_axis) == "L"
     with pytest.raises(ValueError, match="plane must be"):

@@ -14,18 +14,31 @@ def _timeseries() -> TimeSeries:
     series = TimeSeries()
     for index in range(120):
         time = 5.0 * index
-        state = "roll-off" if 200 <= time < 230 or 400 <= time < 420 else "paused" if 500 <= time < 510 else "on"
+        state = (
+            "roll-off"
+            if 200 <= time < 230 or 400 <= time < 420
+            else "paused"
+            if 500 <= time < 510
+            else "on"
+        )
         on = state == "on"
         series.append(
-            time_s=time, power_w=60.0 if on else 0.0, voltage_v=50.0, current_a=1.0,
-            impedance_ohm=70.0 if on else 110.0, tip_temperature_c=20.0 + time / 60.0,
-            energy_j=60.0 * time, state=state,
+            time_s=time,
+            power_w=60.0 if on else 0.0,
+            voltage_v=50.0,
+            current_a=1.0,
+            impedance_ohm=70.0 if on else 110.0,
+            tip_temperature_c=20.0 + time / 60.0,
+            energy_j=60.0 * time,
+            state=state,
         )
     return series
 
 
 def test_state_spans() -> None:
-    spans = state_spans([0, 1, 2, 3, 4, 5], ["on", "roll-off", "roll-off", "on", "paused", "paused"])
+    spans = state_spans(
+        [0, 1, 2, 3, 4, 5], ["on", "roll-off", "roll-off", "on", "paused", "paused"]
+    )
     assert spans == [("roll-off", 1.0, 3.0), ("paused", 4.0, 5.0)]
     assert state_spans([0, 1], ["on", "on"]) == []
 
@@ -36,7 +49,11 @@ def test_generator_plot_marks_rolloffs(tmp_path: Path) -> None:
     path = tmp_path / "generator.png"
     figure = plot_generator(_timeseries(), path)
     assert len(figure.axes) == 3
-    assert [axes.get_ylabel() for axes in figure.axes] == ["power (W)", "impedance (Ω)", "tip temperature (°C)"]
+    assert [axes.get_ylabel() for axes in figure.axes] == [
+        "power (W)",
+        "impedance (Ω)",
+        "tip temperature (°C)",
+    ]
     for axes in figure.axes:
         spans = [p for p in axes.patches if isinstance(p, Polygon | Rectangle)]
         assert len(spans) == 3  # two roll-offs, one pause
