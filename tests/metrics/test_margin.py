@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import cap_fraction_at_least, radius_from, sphere_intersection_volume
+from metrics_helpers import cap_fraction_at_least, radius_from, sphere_intersection_volume
 
 from rfasim.grid import Grid
 from rfasim.metrics import margin_metrics

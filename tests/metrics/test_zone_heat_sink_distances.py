@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import radius_from
+from metrics_helpers import radius_from
 
 from rfasim.grid import Grid
 from rfasim.metrics import (
