@@ -512,8 +512,8 @@ def run_heat_sink(
     vessel_diameter_mm: float | None,
     wall_distance_mm: float = 6.0,
     spacing_mm: float = 1.0,
-    extent_mm: float = 64.0,
-    probe: str = "cooltip-17g-3cm",
+    extent_mm: float = 56.0,
+    probe: str = "cooltip-17g-2cm",
     duration_s: float = 720.0,
 ) -> HeatSinkResult:
     """Cooled needle in perfused liver next to a straight vessel (``TissueClass.VESSEL`` cylinder).
@@ -528,7 +528,7 @@ def run_heat_sink(
     spacing_mm, extent_mm : float
         Grid spacing and box edge (mm).
     probe : str
-        Catalog probe (default the 3 cm Cool-tip needle).
+        Catalog probe (default the 2 cm Cool-tip needle, whose in vivo zone fits a 56 mm box).
     duration_s : float
         Ablation time (s), catalog impedance-controlled protocol.
 
