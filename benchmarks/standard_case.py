@@ -1,0 +1,293 @@
+"""The standard case: one Cool-tip 17G 3 cm needle, 12 min impedance control at 200 W.
+
+One ``cooltip-17g-3cm`` needle along z through the centre (active part from z = -15 to +15 mm),
+``ImpedanceControlled(power_w=200, duration_s=720)``, 1 mm voxels over an 80 mm cube of
+perfused liver.  The parent process runs the case in child processes:
+
+- ``cold``: a fresh process with an empty ``NUMBA_CACHE_DIR`` (JIT compilation included), then a
+  second run in the same process (``warm_in_process``);
+- ``warm_process``: a second fresh process sharing that (now filled) cache: with ``cache=True``
+  it loads the kernels instead of compiling them.
+
+Each run reports wall seconds, the time spent in ``kernels.heat_step`` (timed call by call, by
+wrapping the module attribute the solver calls) and its voxel-updates per second, the electric
+solves (count, total and per-solve seconds, CG iterations, recorded by wrapping
+``ElectricProblem.solve``), the zone volume (peak >= 100 degC), the roll-offs and the child's
+peak memory (``ru_maxrss``; also its increase over the resident size just before ``simulate``,
+per voxel).
+
+``--compare multigrid,amg,cg`` runs a warm process per electric solver on the same case
+(use ``--duration`` to shorten it: pyamg rebuilds its hierarchy at every solve).
+
+Usage::
+
+    python benchmarks/standard_case.py [--spacing 1] [--extent 80] [--duration 720]
+        [--solver multigrid|amg|cg] [--compare multigrid,amg] [--skip-cold] [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def child(args: argparse.Namespace) -> dict:
+    """Run the case ``args.runs`` times in this process; JSON-able figures."""
+    start_import = time.perf_counter()
+    import numba
+    import numpy as np
+
+    from rfasim.generators import ImpedanceControlled
+    from rfasim.grid import Grid
+    from rfasim.physics import electric, kernels
+    from rfasim.probes import ProbePlacement, rasterize_probes
+    from rfasim.solver import SimulationOptions, simulate
+    from rfasim.tissue import TissueClass
+
+    import_seconds = time.perf_counter() - start_import
+
+    heat = {"seconds": 0.0, "calls": 0}
+    original_heat_step = kernels.heat_step
+
+    def timed_heat_step(*a):
+        t0 = time.perf_counter()
+        out = original_heat_step(*a)
+        heat["seconds"] += time.perf_counter() - t0
+        heat["calls"] += 1
+        return out
+
+    kernels.heat_step = timed_heat_step  # simulate() calls kernels.heat_step through the module
+    solves: list[tuple[float, int]] = []
+    original_solve = electric.ElectricProblem.solve
+
+    def recorded_solve(self, conductivity):
+        solution = original_solve(self, conductivity)
+        solves.append((solution.solve_seconds, solution.iterations))
+        return solution
+
+    electric.ElectricProblem.solve = recorded_solve
+
+    grid = Grid.centered(args.extent, args.spacing)
+    material = np.full(grid.shape, TissueClass.LIVER, np.uint8)
+    half = 15.0
+    placement = ProbePlacement(
+        "cooltip-17g-3cm", tip_mm=[0.0, 0.0, -half], entry_mm=[0.0, 0.0, args.extent]
+    )
+    electrodes = rasterize_probes([placement], grid, material)
+    options = SimulationOptions(electric_solver=args.solver)
+
+    runs = []
+    for _ in range(args.runs):
+        heat.update(seconds=0.0, calls=0)
+        solves.clear()
+        rss_before = _rss_bytes()
+        generator = ImpedanceControlled(power_w=args.power, duration_s=args.duration)
+        result = simulate(grid, material, generator, electrodes, options=options)
+        iterations = [n for _, n in solves]
+        solve_seconds = [s for s, _ in solves]
+        maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        runs.append(
+            {
+                "wall_seconds": result.wall_seconds,
+                "heat_steps": result.heat_steps,
+                "time_step_s": result.time_step_s,
+                "heat_seconds": heat["seconds"],
+                "heat_voxel_updates_per_s": grid.size * result.heat_steps / heat["seconds"]
+                if heat["seconds"]
+                else None,
+                "heat_ms_per_step": 1e3 * heat["seconds"] / max(result.heat_steps, 1),
+                "electric_solves": result.electric_solves,
+                "electric_seconds": result.electric_seconds,
+                "electric_seconds_per_solve": result.electric_seconds
+                / max(result.electric_solves, 1),
+                "electric_seconds_first_solve": solve_seconds[0] if solve_seconds else None,
+                "cg_iterations_total": int(sum(iterations)),
+                "cg_iterations_mean": float(np.mean(iterations)) if iterations else None,
+                "cg_iterations_max": int(max(iterations)) if iterations else None,
+                "other_seconds": result.wall_seconds - heat["seconds"] - result.electric_seconds,
+                "zone_volume_ml_100c": result.zone_volume_ml(100.0),
+                "zone_volume_ml_60c": result.zone_volume_ml(60.0),
+                "damage_volume_ml_omega1": float((result.damage >= 1.0).sum())
+                * grid.voxel_volume_ml,
+                "peak_temperature_c": float(result.peak_temperature_c.max()),
+                "rolloffs": result.rolloffs,
+                "energy_delivered_j": float(result.energy.electrical_j),
+                "energy_residual_j": float(result.energy.residual_j),
+                "rss_before_simulate_bytes": rss_before,
+                "maxrss_after_bytes": maxrss,
+            }
+        )
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    baseline = runs[0]["rss_before_simulate_bytes"]
+    return {
+        "solver": args.solver,
+        "grid_shape": list(grid.shape),
+        "voxels": grid.size,
+        "import_seconds": import_seconds,
+        "numba_threads": numba.get_num_threads(),
+        "numba_threading_layer": numba.threading_layer(),
+        "numba_cache_dir": os.environ.get("NUMBA_CACHE_DIR"),
+        "runs": runs,
+        "peak_memory": {
+            "ru_maxrss_bytes": peak,
+            "ru_maxrss_bytes_per_voxel": peak / grid.size,
+            "rss_before_first_simulate_bytes": baseline,
+            "increase_bytes": peak - baseline,
+            "increase_bytes_per_voxel": (peak - baseline) / grid.size,
+        },
+    }
+
+
+def spawn(
+    args: argparse.Namespace, cache_dir: str, runs: int, solver: str, duration: float
+) -> dict:
+    env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
+    command = [
+        sys.executable,
+        os.path.abspath(__file__),
+        "--child",
+        "--runs",
+        str(runs),
+        "--solver",
+        solver,
+        "--spacing",
+        str(args.spacing),
+        "--extent",
+        str(args.extent),
+        "--duration",
+        str(duration),
+        "--power",
+        str(args.power),
+    ]
+    start = time.perf_counter()
+    completed = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - start
+    if completed.returncode != 0:
+        raise RuntimeError(f"child failed ({completed.returncode}):\n{completed.stderr[-4000:]}")
+    figures = json.loads(completed.stdout)
+    figures["process_seconds"] = elapsed  # interpreter start + imports + cache load + runs
+    return figures
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--spacing", type=float, default=1.0, help="voxel size (mm)")
+    parser.add_argument("--extent", type=float, default=80.0, help="cube edge (mm)")
+    parser.add_argument("--duration", type=float, default=720.0, help="protocol length (s)")
+    parser.add_argument("--power", type=float, default=200.0, help="generator power cap (W)")
+    parser.add_argument("--solver", default="multigrid", choices=("multigrid", "amg", "cg"))
+    parser.add_argument(
+        "--compare", default="", help="comma-separated solvers to compare (warm processes)"
+    )
+    parser.add_argument(
+        "--compare-duration", type=float, default=None, help="duration for --compare (s)"
+    )
+    parser.add_argument(
+        "--skip-cold", action="store_true", help="only the warm process (cache filled first)"
+    )
+    parser.add_argument("--out", help="also write the JSON here")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--runs", type=int, default=2, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.child:
+        print(json.dumps(child(args)))
+        return {}
+
+    report: dict = {
+        "benchmark": "standard_case",
+        "case": {
+            "probe": "cooltip-17g-3cm along z through the centre",
+            "generator": f"ImpedanceControlled(power_w={args.power:g}, duration_s={args.duration:g})",
+            "extent_mm": args.extent,
+            "spacing_mm": args.spacing,
+            "tissue": "perfused liver",
+            "solver": args.solver,
+        },
+        "environment": {
+            "cpus": os.cpu_count(),
+            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "unset"),
+            "numba_threading_layer": os.environ.get("NUMBA_THREADING_LAYER", "default"),
+            "load_average_start": list(os.getloadavg()),
+        },
+    }
+    with tempfile.TemporaryDirectory(prefix="rfasim-numba-cache-") as cache_dir:
+        if args.skip_cold:
+            # Fill the cache with a tiny case first, so the measured process is warm.
+            spawn(
+                argparse.Namespace(**{**vars(args), "extent": 12.0 * args.spacing + 32.0}),
+                cache_dir,
+                1,
+                args.solver,
+                2.0,
+            )
+        else:
+            cold = spawn(args, cache_dir, 2, args.solver, args.duration)
+            report["cold_process"] = cold
+        warm = spawn(args, cache_dir, 1, args.solver, args.duration)
+        report["warm_process"] = warm
+        summary = {
+            "voxels": warm["voxels"],
+            "wall_seconds_warm_process": warm["runs"][0]["wall_seconds"],
+            "process_seconds_warm": warm["process_seconds"],
+            "heat_voxel_updates_per_s": warm["runs"][0]["heat_voxel_updates_per_s"],
+            "electric_solves": warm["runs"][0]["electric_solves"],
+            "electric_seconds": warm["runs"][0]["electric_seconds"],
+            "zone_volume_ml_100c": warm["runs"][0]["zone_volume_ml_100c"],
+            "rolloffs": warm["runs"][0]["rolloffs"],
+            "peak_memory_bytes_per_voxel_total": warm["peak_memory"]["ru_maxrss_bytes_per_voxel"],
+            "peak_memory_bytes_per_voxel_increase": warm["peak_memory"]["increase_bytes_per_voxel"],
+        }
+        if not args.skip_cold:
+            summary["wall_seconds_cold"] = cold["runs"][0]["wall_seconds"]
+            summary["process_seconds_cold"] = cold["process_seconds"]
+            summary["wall_seconds_warm_in_process"] = cold["runs"][1]["wall_seconds"]
+            summary["jit_seconds_estimate"] = (
+                cold["runs"][0]["wall_seconds"] - cold["runs"][1]["wall_seconds"]
+            )
+        report["summary"] = summary
+        if args.compare:
+            duration = args.compare_duration or args.duration
+            comparison = {}
+            for solver in [s.strip() for s in args.compare.split(",") if s.strip()]:
+                figures = spawn(args, cache_dir, 1, solver, duration)
+                run = figures["runs"][0]
+                comparison[solver] = {
+                    key: run[key]
+                    for key in (
+                        "wall_seconds",
+                        "electric_solves",
+                        "electric_seconds",
+                        "electric_seconds_per_solve",
+                        "electric_seconds_first_solve",
+                        "cg_iterations_mean",
+                        "cg_iterations_max",
+                        "zone_volume_ml_100c",
+                        "rolloffs",
+                    )
+                }
+                comparison[solver]["ru_maxrss_bytes"] = figures["peak_memory"]["ru_maxrss_bytes"]
+            report["solver_comparison"] = {"duration_s": duration, "solvers": comparison}
+    report["environment"]["load_average_end"] = list(os.getloadavg())
+    text = json.dumps(report, indent=2)
+    print(text)
+    if args.out:
+        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+        with open(args.out, "w") as handle:
+            handle.write(text + "\n")
+    return report
+
+
+if __name__ == "__main__":
+    main()
