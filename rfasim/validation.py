@@ -426,7 +426,11 @@ class ExperimentResult:
 
 
 def run_experiment(
-    name: str, spacing_mm: float = 1.5, extent_mm: float = 80.0, keep_simulation: bool = False
+    name: str,
+    spacing_mm: float = 1.5,
+    extent_mm: float = 80.0,
+    keep_simulation: bool = False,
+    tissue: TissueModel | None = None,
 ) -> ExperimentResult:
     """Reproduce one published experiment in rfasim.
 
@@ -441,6 +445,9 @@ def run_experiment(
         held at the initial temperature.
     keep_simulation : bool
         Keep the full :class:`~rfasim.solver.SimulationResult` (for figures).
+    tissue : TissueModel, optional
+        Replace the experiment's tissue set (sensitivity studies only; the validation table
+        always uses :func:`tissue_for`).
 
     Returns
     -------
@@ -455,7 +462,8 @@ def run_experiment(
     electrodes = rasterize_probes([placement], grid, material)
     generator = generator_for(experiment.probe, experiment.duration_s)
     start = time.perf_counter()
-    result = simulate(grid, material, generator, electrodes, tissue=tissue_for(experiment.setting))
+    model = tissue if tissue is not None else tissue_for(experiment.setting)
+    result = simulate(grid, material, generator, electrodes, tissue=model)
     wall = time.perf_counter() - start
     direction = placement.unit_direction
     return ExperimentResult(
@@ -488,6 +496,10 @@ class HeatSinkResult:
         measured from the needle axis to the outer face of the last zone voxel (mm).
     indentation_mm : float
         ``radius_away_mm - radius_toward_vessel_mm``.
+    cuff_ablated_fraction : float
+        Fraction of the liver voxels touching the vessel (face neighbours, mid-plane) that are
+        coagulated: 1 means the zone wraps the vessel; viable perivascular tissue lowers it
+        (the heat-sink sign Lu et al. 2002 scored at histology).  NaN without a vessel.
     zone : ZoneAxes
     slice_damage : ndarray
         Damage in the mid-plane (x, y) for figures.
@@ -502,10 +514,30 @@ class HeatSinkResult:
     radius_toward_vessel_mm: float
     radius_away_mm: float
     indentation_mm: float
+    cuff_ablated_fraction: float
     zone: ZoneAxes
     slice_damage: np.ndarray = field(repr=False)
     slice_material: np.ndarray = field(repr=False)
     extent_mm: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+
+
+def vessel_cuff(material_plane: np.ndarray) -> np.ndarray:
+    """Liver pixels of a 2D material plane that share an edge with a vessel pixel.
+
+    Examples
+    --------
+    >>> plane = np.full((5, 5), int(TissueClass.LIVER))
+    >>> plane[2, 2] = TissueClass.VESSEL
+    >>> int(vessel_cuff(plane).sum())
+    4
+    """
+    vessel = material_plane == TissueClass.VESSEL
+    near = np.zeros_like(vessel)
+    near[1:, :] |= vessel[:-1, :]
+    near[:-1, :] |= vessel[1:, :]
+    near[:, 1:] |= vessel[:, :-1]
+    near[:, :-1] |= vessel[:, 1:]
+    return near & (material_plane == TissueClass.LIVER)
 
 
 def run_heat_sink(
@@ -560,12 +592,16 @@ def run_heat_sink(
     away = axes_x[(axes_x <= 0) & row]
     radius_toward = float(toward.max()) + half if toward.size else 0.0
     radius_away = float(-away.min()) + half if away.size else 0.0
+    plane_zone = zone[:, :, k]
+    cuff = vessel_cuff(result.material[:, :, k])
+    cuff_fraction = float((plane_zone & cuff).sum() / cuff.sum()) if cuff.any() else math.nan
     return HeatSinkResult(
         vessel_diameter_mm=vessel_diameter_mm,
         vessel_axis_offset_mm=offset,
         radius_toward_vessel_mm=radius_toward,
         radius_away_mm=radius_away,
         indentation_mm=radius_away - radius_toward,
+        cuff_ablated_fraction=cuff_fraction,
         zone=zone_axes(zone, grid, placement.unit_direction),
         slice_damage=result.damage[:, :, k].copy(),
         slice_material=result.material[:, :, k].copy(),

@@ -15,6 +15,7 @@ import argparse
 import csv
 import json
 import platform
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -32,15 +33,33 @@ from rfasim.validation import (  # noqa: E402
     HeatSinkResult,
     PyPdeComparison,
     compare_with_py_pde,
+    in_vivo_tissue,
     run_experiment,
     run_heat_sink,
+    vessel_cuff,
 )
+
+#: Liver perfusion rates (1/s) of the sensitivity study: the default's 2.5x and 4x (1.0-1.5 mL/min/g).
+SENSITIVITY_PERFUSION_PER_S = (0.016, 0.025)
 
 QUANTITIES = (
     ("long_axis", "long axis (mm)", "long_axis_mm"),
     ("short_axis", "short axis (mm)", "short_axis_mm"),
     ("volume", "volume (mL)", "volume_ml"),
 )
+
+
+def source_state() -> dict[str, object]:
+    """Commit and locally modified rfasim files the results come from (reproducibility)."""
+    def git(*command: str) -> str:
+        try:
+            return subprocess.run(["git", *command], capture_output=True, text=True, check=True).stdout.rstrip()
+        except (OSError, subprocess.CalledProcessError):
+            return ""
+
+    modified = [line[3:] for line in git("status", "--porcelain", "--", "rfasim").splitlines()
+                if line[:2].strip() and not line.startswith("??")]
+    return {"commit": git("rev-parse", "HEAD"), "modified_rfasim_files": modified}
 
 
 def _format(value: float | None, digits: int = 1) -> str:
@@ -156,7 +175,10 @@ def plot_heat_sink(results: list[HeatSinkResult], path: Path) -> None:
         axis.imshow(zone.T, origin="lower", extent=result.extent_mm, cmap="Oranges", vmin=0, vmax=1.5)
         vessel = (result.slice_material == TissueClass.VESSEL).astype(float)
         if vessel.any():
-            axis.contour(vessel.T, levels=[0.5], origin="lower", extent=result.extent_mm, colors="tab:blue")
+            spacing = (result.extent_mm[1] - result.extent_mm[0]) / vessel.shape[0]
+            x = np.linspace(result.extent_mm[0] + spacing / 2, result.extent_mm[1] - spacing / 2, vessel.shape[0])
+            y = np.linspace(result.extent_mm[2] + spacing / 2, result.extent_mm[3] - spacing / 2, vessel.shape[1])
+            axis.contour(x, y, vessel.T, levels=[0.5], colors="tab:blue")
         axis.plot(0, 0, "k+", ms=10)
         title = "no vessel" if result.vessel_diameter_mm is None else f"{result.vessel_diameter_mm:g} mm vessel"
         axis.set_title(f"{title}\nradius +x {result.radius_toward_vessel_mm:.1f} mm, "
@@ -196,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--spacing", type=float, default=1.5, help="grid spacing of the experiments (mm)")
     parser.add_argument("--heat-sink-spacing", type=float, default=1.5, help="grid spacing of the heat-sink runs (mm)")
     parser.add_argument("--only", nargs="*", default=None, help="experiment names (default: all)")
-    parser.add_argument("--skip", nargs="*", default=(), choices=("experiments", "heat-sink", "pypde"))
+    parser.add_argument("--skip", nargs="*", default=(), choices=("experiments", "heat-sink", "pypde", "sensitivity"))
     parser.add_argument("--reuse", action="store_true",
                         help="keep experiment runs already stored under OUT/runs (slow machines)")
     parser.add_argument("--threads", type=int, default=None,
@@ -209,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     out: Path = arguments.out
     out.mkdir(parents=True, exist_ok=True)
     environment = {"python": sys.version.split()[0], "machine": platform.machine(),
-                   "generated": time.strftime("%Y-%m-%d %H:%M:%S")}
+                   "generated": time.strftime("%Y-%m-%d %H:%M:%S"), **source_state()}
 
     if "experiments" not in arguments.skip:
         runs = out / "runs"
@@ -238,11 +260,20 @@ def main(argv: list[str] | None = None) -> int:
         for diameter in (None, 8.0, 2.0):
             sink = run_heat_sink(diameter, spacing_mm=arguments.heat_sink_spacing)
             print(f"heat sink {diameter}: toward {sink.radius_toward_vessel_mm:.1f} mm, away "
-                  f"{sink.radius_away_mm:.1f} mm, {sink.zone.volume_ml:.2f} mL", flush=True)
+                  f"{sink.radius_away_mm:.1f} mm, {sink.zone.volume_ml:.2f} mL, cuff ablated "
+                  f"{sink.cuff_ablated_fraction:.2f}", flush=True)
             sinks.append(sink)
+        reference = sinks[0]
         records = [
             {
                 "vessel_diameter_mm": sink.vessel_diameter_mm,
+                "cuff_ablated_fraction": sink.cuff_ablated_fraction,
+                # The same cuff pixels in the run without a vessel: what the sink took away.
+                "cuff_ablated_fraction_without_vessel": float(
+                    (reference.slice_damage[vessel_cuff(sink.slice_material)] >= 1.0).mean()
+                ) if sink.vessel_diameter_mm is not None else None,
+                "rasterized_diameter_mm": float(2.0 * np.sqrt(
+                    (sink.slice_material == TissueClass.VESSEL).sum() / np.pi) * arguments.heat_sink_spacing),
                 "vessel_axis_offset_mm": sink.vessel_axis_offset_mm,
                 "radius_toward_vessel_mm": sink.radius_toward_vessel_mm,
                 "radius_away_mm": sink.radius_away_mm,
@@ -269,6 +300,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"py-pde: {record}", flush=True)
         (out / "pypde_comparison.json").write_text(json.dumps({"environment": environment, **record}, indent=1))
         plot_pypde(comparison, out / "pypde_profile.png")
+    if "sensitivity" not in arguments.skip:
+        # Not part of the validation: how far the in vivo zones move with perfusion alone.
+        records = []
+        for perfusion in SENSITIVITY_PERFUSION_PER_S:
+            for name in ("lee2009-cooled-2cm-in-vivo",):
+                tissue = in_vivo_tissue().with_class(TissueClass.LIVER, perfusion_rate_per_s=perfusion)
+                result = run_experiment(name, spacing_mm=arguments.spacing, tissue=tissue)
+                print(f"sensitivity {name} w_b={perfusion}: {result.predicted}", flush=True)
+                records.append({"experiment": name, "perfusion_rate_per_s": perfusion,
+                                **experiment_rows([result])[0]})
+        (out / "sensitivity_perfusion.json").write_text(json.dumps({"environment": environment, "runs": records},
+                                                                   indent=1))
     return 0
 
 
