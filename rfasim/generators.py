@@ -149,8 +149,9 @@ class ImpedanceControlled(Generator):
     """Cool-tip style impedance control.
 
     Power is delivered at the maximum the limits allow.  When the impedance rises
-    ``impedance_rise_ohm`` above its baseline (the lowest impedance seen while on), the
-    generator cuts the power for ``pause_s`` and then resumes; each such event is a roll-off.
+    ``impedance_rise_ohm`` above its baseline (the impedance measured when the ablation starts,
+    as the Cool-tip generator does), the generator cuts the power for ``pause_s`` and then
+    resumes; each such event is a roll-off.
 
     Parameters
     ----------
@@ -194,7 +195,8 @@ class ImpedanceControlled(Generator):
             self._paused_until = reading.time_s + self.pause_s
             self._power = 0.0
             return GeneratorCommand(power_w=0.0, state="roll-off")
-        self._baseline = min(self._baseline, reading.impedance_ohm)
+        if not math.isfinite(self._baseline):
+            self._baseline = reading.impedance_ohm
         self._power = min(self.power_w, self._power + self.ramp_w_per_s * reading.time_step_s)
         return GeneratorCommand(power_w=self._power)
 

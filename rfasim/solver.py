@@ -387,7 +387,8 @@ def simulate(
     temperature = state.temperature_c
     fixed_materials = np.flatnonzero(table.thermally_fixed)
     for code in fixed_materials:
-        temperature[material == code] = table.fixed_temperature_c[code]
+        if np.isfinite(table.fixed_temperature_c[code]):
+            temperature[material == code] = table.fixed_temperature_c[code]
     boundary = np.ones(grid.shape, bool)
     boundary[1:-1, 1:-1, 1:-1] = False
     fixed[boundary] = 1
@@ -395,6 +396,7 @@ def simulate(
     for electrode in electrodes:
         if electrode.cooled:
             cooled = np.union1d(electrode.metal_index, electrode.cooled_index)
+            material.ravel()[cooled] = TissueClass.COOLED_METAL
             fixed.ravel()[cooled] = 1
             temperature.ravel()[cooled] = electrode.coolant_temperature_c
     np.maximum(state.peak_temperature_c, temperature, out=state.peak_temperature_c)
@@ -498,6 +500,11 @@ def simulate(
                 conductance_estimate = active.conductance_s
                 impedance = 1.0 / conductance_estimate
             power_command = 0.0 if stopped else command.power_w
+            if power_command > 0 and drift > options.electric_update_tolerance:
+                solve(active)  # the field went stale during a pause
+                conductance_estimate = active.conductance_s
+                impedance = 1.0 / conductance_estimate
+                drift = 0.0
             voltage = generator.limits.voltage_for(power_command, impedance)
             generator_state = command.state
         power = voltage**2 / impedance if voltage > 0 else 0.0
@@ -536,7 +543,8 @@ def simulate(
         if active is not None:
             conductance_estimate = tallies[7]
             drift = tallies[8] / max(active.conductance_s, 1e-300)
-            if drift > options.electric_update_tolerance:
+            # While the generator is off the field heats nothing: re-solve only when power flows.
+            if drift > options.electric_update_tolerance and power > 0:
                 solve(active)
                 conductance_estimate = active.conductance_s
 

@@ -27,6 +27,7 @@ class TissueClass(IntEnum):
     OTHER = 4  #: any other tissue inside the body
     FORBIDDEN = 5  #: structures a needle must not cross (lung, bone, bowel, gallbladder)
     INSULATOR = 6  #: insulated electrode shaft: carries no current
+    COOLED_METAL = 7  #: metal of an internally cooled electrode: isothermal at the coolant temperature
 
 
 #: Class names as used in case files, keyed by class.
@@ -241,6 +242,9 @@ def _default_classes() -> dict[TissueClass, TissueProperties]:
             conductivity_temperature_coefficient_per_k=0.0,
             perfusion_rate_per_s=0.0,
         ),
+        # Thermal conductivity is replaced by infinity in the property table (isothermal metal);
+        # electrically the metal is a Dirichlet node, so sigma is not used.
+        TissueClass.COOLED_METAL: replace(LIVER, perfusion_rate_per_s=0.0, water_mass_fraction=0.0),
     }
 
 
@@ -343,6 +347,10 @@ class TissueModel:
                 # Well-mixed lumen: no conduction resistance inside, only the wall film.
                 conductivity[TissueClass.VESSEL] = np.inf
                 wall[TissueClass.VESSEL] = 1.0 / self.vessels.wall_heat_transfer_w_per_m2_k
+        # Cooled metal is isothermal: no conduction resistance inside, the tissue voxel sees the
+        # metal surface half a voxel away (as in the electric problem).
+        conductivity[TissueClass.COOLED_METAL] = np.inf
+        fixed[TissueClass.COOLED_METAL] = 1
         water = column("water_mass_fraction")
         latent = water * (self.vaporization.latent_heat_j_per_kg if self.vaporization.enabled else 0.0)
         return PropertyTable(

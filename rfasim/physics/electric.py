@@ -110,7 +110,7 @@ class MultigridSolver:
         Relative residual (to the right-hand side) at which CG stops.
     """
 
-    relative_tolerance: float = 1e-7
+    relative_tolerance: float = 1e-6
     setups: int = 0
 
     def solve(self, level: Level, rhs: np.ndarray, guess: np.ndarray | None) -> tuple[np.ndarray, int]:

@@ -65,6 +65,10 @@ class PlanResult:
         The :class:`rfasim.solver.SimulationResult` (time series, energy balance...).
     snapshots : object or None
         A :class:`rfasim.trackers.SnapshotTracker` with temperature snapshots, if recorded.
+    input_shape, input_affine : tuple, ndarray
+        Shape and affine of the input label image (where the NIfTI outputs go).
+    warnings : list of str
+        Everything the user should see (also in ``metrics["warnings"]``).
     """
 
     grid: Grid
@@ -81,6 +85,9 @@ class PlanResult:
     metrics: dict[str, Any] = field(default_factory=dict)
     simulation: Any = None
     snapshots: Any = None
+    input_shape: tuple[int, int, int] | None = None
+    input_affine: np.ndarray | None = None
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def simulated(self) -> bool:

@@ -1,0 +1,401 @@
+"""The case file (``case.toml``): parsing and validation.
+
+The format is documented in ``docs/case-file.md``.  Unknown keys are errors; every error is a
+:class:`~rfasim.errors.CaseFileError` naming the file, the field and the value at fault.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from rfasim.errors import CaseFileError
+from rfasim.generators import (
+    ConstantPower,
+    Generator,
+    GeneratorLimits,
+    ImpedanceControlled,
+    RampSchedule,
+    Switched,
+    TemperatureControlled,
+)
+from rfasim.tissue import (
+    ArrheniusParameters,
+    TissueClass,
+    TissueModel,
+    TissueProperties,
+    VaporizationModel,
+    VesselModel,
+    homogeneous_liver,
+)
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+SECTIONS = ("images", "labels", "target", "probes", "generator", "zone", "grid", "margin", "tissue", "options")
+ZONE_CRITERIA = ("isotherm", "arrhenius", "cem43")
+PROBE_SCHEDULES = ("simultaneous", "switched", "sequential")
+
+#: Generator keys per mode (besides mode, duration_s, probe_schedule and the limits).
+GENERATOR_KEYS: dict[str, tuple[str, ...]] = {
+    "constant-power": ("power_w",),
+    "impedance": ("power_w", "impedance_rise_ohm", "pause_s", "ramp_w_per_s"),
+    "temperature": (
+        "power_w", "target_temperature_c", "proportional_w_per_k", "integral_w_per_k_s", "derivative_w_s_per_k",
+    ),
+    "ramp": ("power_w", "start_power_w", "step_w_per_min", "rolloff_impedance_factor", "pause_s", "resume_fraction"),
+}
+COMMON_GENERATOR_KEYS = (
+    "mode", "duration_s", "max_voltage_v", "max_current_a", "probe_schedule", "switch_dwell_s", "reposition_s",
+)
+
+
+@dataclass(frozen=True)
+class ProbeSpec:
+    """One ``[[probes]]`` entry: catalog model and placement in world RAS mm."""
+
+    model: str
+    tip_mm: tuple[float, float, float]
+    entry_mm: tuple[float, float, float] | None = None
+    direction: tuple[float, float, float] | None = None
+    deployment_diameter_mm: float | None = None
+    rotation_deg: float = 0.0
+
+
+@dataclass
+class Case:
+    """A validated case file.
+
+    Attributes
+    ----------
+    path : Path
+        The case file (paths inside it are relative to its folder).
+    labels_path, ct_path : Path, Path or None
+        Label map and optional CT.
+    labels_table : dict
+        The ``[labels]`` table (parsed by :class:`rfasim.imaging.LabelMapping`).
+    target_tumor_id, target_point_mm : int or None, tuple or None
+        Target selection; neither: the tumor nearest the first probe's tip.
+    probes : list of ProbeSpec
+    generator_table : dict
+        The ``[generator]`` table ({} = each probe model's default protocol).
+    zone_criterion : str
+        ``"isotherm"``, ``"arrhenius"`` or ``"cem43"``.
+    zone_threshold_c : float or None
+        Isotherm temperature (degC) for the isotherm criterion.
+    spacing_mm, roi_margin_mm : float
+        Simulation spacing and region-of-interest margin (mm).
+    margin_target_mm : float
+        Safety-margin target (mm).
+    tissue_table : dict
+        Tissue overrides (see :func:`build_tissue_model`).
+    """
+
+    path: Path
+    labels_path: Path
+    ct_path: Path | None = None
+    labels_table: dict[str, Any] = field(default_factory=dict)
+    target_tumor_id: int | None = None
+    target_point_mm: tuple[float, float, float] | None = None
+    probes: list[ProbeSpec] = field(default_factory=list)
+    generator_table: dict[str, Any] = field(default_factory=dict)
+    zone_criterion: str = "isotherm"
+    zone_threshold_c: float | None = 100.0
+    spacing_mm: float = 1.0
+    roi_margin_mm: float = 20.0
+    margin_target_mm: float = 5.0
+    tissue_table: dict[str, Any] = field(default_factory=dict)
+    options_table: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def folder(self) -> Path:
+        """Folder of the case file."""
+        return self.path.parent
+
+
+def _fail(where: str, message: str) -> CaseFileError:
+    return CaseFileError(f"{where}: {message}")
+
+
+def _check_keys(table: dict[str, Any], allowed: tuple[str, ...], where: str) -> None:
+    unknown = sorted(set(table) - set(allowed))
+    if unknown:
+        raise _fail(where, f"unknown key {unknown[0]!r} (valid keys: {', '.join(allowed)})")
+
+
+def _number(value: Any, where: str, positive: bool = False, allow_zero: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise _fail(where, f"expected a finite number, got {value!r}")
+    if positive and (value < 0 or (value == 0 and not allow_zero)):
+        raise _fail(where, f"must be {'non-negative' if allow_zero else 'positive'}, got {value!r}")
+    return float(value)
+
+
+def _point(value: Any, where: str) -> tuple[float, float, float]:
+    if not isinstance(value, list) or len(value) != 3:
+        raise _fail(where, f"expected three numbers [x, y, z] in mm, got {value!r}")
+    return tuple(_number(v, where) for v in value)  # type: ignore[return-value]
+
+
+def load_case(path: str | Path) -> Case:
+    """Read and validate a case file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The ``case.toml``.
+
+    Returns
+    -------
+    Case
+
+    Raises
+    ------
+    CaseFileError
+        Naming the file, the field and the value at fault.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CaseFileError(f"{path}: case file not found")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise CaseFileError(f"{path}: not valid TOML ({error})") from None
+    return parse_case(data, path)
+
+
+def parse_case(data: dict[str, Any], path: Path) -> Case:
+    """Validate a parsed case table (see :func:`load_case`)."""
+    name = str(path)
+    _check_keys(data, SECTIONS, name)
+    images = data.get("images")
+    if not isinstance(images, dict) or "labels" not in images:
+        raise _fail(f"{name} [images]", "a 'labels' image is required")
+    _check_keys(images, ("labels", "ct"), f"{name} [images]")
+    folder = path.parent
+    labels_path = folder / str(images["labels"])
+    ct_path = folder / str(images["ct"]) if "ct" in images else None
+
+    case = Case(path=path, labels_path=labels_path, ct_path=ct_path)
+    labels = data.get("labels", {"preset": "rfasim"})
+    if not isinstance(labels, dict):
+        raise _fail(f"{name} [labels]", "expected a table")
+    case.labels_table = labels
+
+    target = data.get("target", {})
+    _check_keys(target, ("tumor_id", "point_mm", "nearest_to_probe"), f"{name} [target]")
+    chosen = [key for key in ("tumor_id", "point_mm") if key in target]
+    if len(chosen) > 1:
+        raise _fail(f"{name} [target]", "give tumor_id or point_mm, not both")
+    if "tumor_id" in target:
+        tumor_id = target["tumor_id"]
+        if isinstance(tumor_id, bool) or not isinstance(tumor_id, int) or tumor_id < 1:
+            raise _fail(f"{name} [target] tumor_id", f"expected a positive integer, got {tumor_id!r}")
+        case.target_tumor_id = tumor_id
+    if "point_mm" in target:
+        case.target_point_mm = _point(target["point_mm"], f"{name} [target] point_mm")
+
+    probes = data.get("probes")
+    if not isinstance(probes, list) or not probes:
+        raise _fail(f"{name} [[probes]]", "at least one probe is required")
+    for number, table in enumerate(probes, start=1):
+        where = f"{name} [[probes]] #{number}"
+        if not isinstance(table, dict):
+            raise _fail(where, "expected a table")
+        _check_keys(table, ("model", "tip_mm", "entry_mm", "direction", "deployment_diameter_mm", "rotation_deg"), where)
+        if "model" not in table or "tip_mm" not in table:
+            raise _fail(where, "'model' and 'tip_mm' are required")
+        if ("entry_mm" in table) == ("direction" in table):
+            raise _fail(where, "give exactly one of 'entry_mm' or 'direction'")
+        model = str(table["model"])
+        if model.endswith(".toml"):
+            model = str((folder / model).resolve())
+        case.probes.append(
+            ProbeSpec(
+                model=model,
+                tip_mm=_point(table["tip_mm"], f"{where} tip_mm"),
+                entry_mm=_point(table["entry_mm"], f"{where} entry_mm") if "entry_mm" in table else None,
+                direction=_point(table["direction"], f"{where} direction") if "direction" in table else None,
+                deployment_diameter_mm=(
+                    _number(table["deployment_diameter_mm"], f"{where} deployment_diameter_mm", positive=True)
+                    if "deployment_diameter_mm" in table else None
+                ),
+                rotation_deg=_number(table.get("rotation_deg", 0.0), f"{where} rotation_deg"),
+            )
+        )
+
+    generator = data.get("generator", {})
+    if not isinstance(generator, dict):
+        raise _fail(f"{name} [generator]", "expected a table")
+    if generator:
+        mode = generator.get("mode")
+        if mode not in GENERATOR_KEYS:
+            raise _fail(f"{name} [generator] mode", f"unknown mode {mode!r} (valid: {', '.join(GENERATOR_KEYS)})")
+        _check_keys(generator, COMMON_GENERATOR_KEYS + GENERATOR_KEYS[mode], f"{name} [generator]")
+        schedule = generator.get("probe_schedule", "simultaneous")
+        if schedule not in PROBE_SCHEDULES:
+            raise _fail(f"{name} [generator] probe_schedule", f"unknown {schedule!r} (valid: {', '.join(PROBE_SCHEDULES)})")
+        for key, value in generator.items():
+            if key not in ("mode", "probe_schedule"):
+                _number(value, f"{name} [generator] {key}", positive=True, allow_zero=key in ("pause_s", "reposition_s"))
+    case.generator_table = generator
+
+    zone = data.get("zone", {})
+    _check_keys(zone, ("criterion", "threshold_c"), f"{name} [zone]")
+    criterion = zone.get("criterion", "isotherm")
+    if criterion not in ZONE_CRITERIA:
+        raise _fail(f"{name} [zone] criterion", f"unknown {criterion!r} (valid: {', '.join(ZONE_CRITERIA)})")
+    case.zone_criterion = criterion
+    if criterion == "isotherm":
+        case.zone_threshold_c = _number(zone.get("threshold_c", 100.0), f"{name} [zone] threshold_c")
+        if not 40.0 <= case.zone_threshold_c <= 150.0:
+            raise _fail(f"{name} [zone] threshold_c", f"must lie between 40 and 150 degC, got {case.zone_threshold_c}")
+    elif "threshold_c" in zone:
+        raise _fail(f"{name} [zone] threshold_c", f"only the isotherm criterion takes a threshold, not {criterion!r}")
+    else:
+        case.zone_threshold_c = None
+
+    grid = data.get("grid", {})
+    _check_keys(grid, ("spacing_mm", "margin_mm"), f"{name} [grid]")
+    case.spacing_mm = _number(grid.get("spacing_mm", 1.0), f"{name} [grid] spacing_mm", positive=True)
+    if not 0.2 <= case.spacing_mm <= 5.0:
+        raise _fail(f"{name} [grid] spacing_mm", f"must lie between 0.2 and 5 mm, got {case.spacing_mm}")
+    case.roi_margin_mm = _number(grid.get("margin_mm", 20.0), f"{name} [grid] margin_mm", positive=True)
+
+    margin = data.get("margin", {})
+    _check_keys(margin, ("target_mm",), f"{name} [margin]")
+    case.margin_target_mm = _number(margin.get("target_mm", 5.0), f"{name} [margin] target_mm", positive=True, allow_zero=True)
+
+    tissue = data.get("tissue", {})
+    if not isinstance(tissue, dict):
+        raise _fail(f"{name} [tissue]", "expected a table")
+    case.tissue_table = tissue
+    build_tissue_model(tissue, f"{name} [tissue]")  # validate now, before any work
+
+    options = data.get("options", {})
+    _check_keys(options, ("electric_update_tolerance", "maximum_time_step_s", "snapshot_interval_s"), f"{name} [options]")
+    for key, value in options.items():
+        _number(value, f"{name} [options] {key}", positive=True)
+    case.options_table = options
+    return case
+
+
+TISSUE_GLOBAL_KEYS = (
+    "perfused", "body_temperature_c", "vessel_model", "vessel_heat_transfer_w_per_m2_k",
+    "arrhenius_frequency_factor_per_s", "arrhenius_activation_energy_j_per_mol",
+    "vaporization", "vaporization_onset_c", "vaporization_conductivity_drop_factor",
+)
+TISSUE_CLASS_TABLES = ("liver", "tumor", "vessel", "other", "forbidden")
+
+
+def build_tissue_model(table: dict[str, Any], where: str = "[tissue]") -> TissueModel:
+    """The :class:`~rfasim.tissue.TissueModel` described by a ``[tissue]`` table.
+
+    Keys: ``perfused`` (bool), ``body_temperature_c``, ``vessel_model``
+    (``"convective"``/``"lumen"``/``"none"``), ``vessel_heat_transfer_w_per_m2_k``,
+    ``arrhenius_frequency_factor_per_s``, ``arrhenius_activation_energy_j_per_mol``,
+    ``vaporization`` (bool), ``vaporization_onset_c``, ``vaporization_conductivity_drop_factor``,
+    and per-class sub-tables (``[tissue.liver]`` ...) with :class:`~rfasim.tissue.TissueProperties` fields.
+    """
+    _check_keys(table, TISSUE_GLOBAL_KEYS + TISSUE_CLASS_TABLES, where)
+    perfused = table.get("perfused", True)
+    if not isinstance(perfused, bool):
+        raise _fail(f"{where} perfused", f"expected true or false, got {perfused!r}")
+    model = homogeneous_liver(perfused=perfused)
+    try:
+        if "body_temperature_c" in table:
+            model = _replace(model, body_temperature_c=_number(table["body_temperature_c"], f"{where} body_temperature_c"))
+        vessel = model.vessels
+        if "vessel_model" in table or "vessel_heat_transfer_w_per_m2_k" in table:
+            vessel = VesselModel(
+                kind=str(table.get("vessel_model", vessel.kind)),
+                wall_heat_transfer_w_per_m2_k=_number(
+                    table.get("vessel_heat_transfer_w_per_m2_k", vessel.wall_heat_transfer_w_per_m2_k),
+                    f"{where} vessel_heat_transfer_w_per_m2_k", positive=True,
+                ),
+                blood_temperature_c=model.body_temperature_c,
+            )
+        model = _replace(model, vessels=vessel)
+        if "arrhenius_frequency_factor_per_s" in table or "arrhenius_activation_energy_j_per_mol" in table:
+            model = _replace(model, arrhenius=ArrheniusParameters(
+                frequency_factor_per_s=_number(table.get("arrhenius_frequency_factor_per_s", 7.39e39), f"{where} arrhenius_frequency_factor_per_s", positive=True),
+                activation_energy_j_per_mol=_number(table.get("arrhenius_activation_energy_j_per_mol", 2.577e5), f"{where} arrhenius_activation_energy_j_per_mol", positive=True),
+            ))
+        vaporization = model.vaporization
+        enabled = table.get("vaporization", vaporization.enabled)
+        if not isinstance(enabled, bool):
+            raise _fail(f"{where} vaporization", f"expected true or false, got {enabled!r}")
+        model = _replace(model, vaporization=VaporizationModel(
+            onset_c=_number(table.get("vaporization_onset_c", vaporization.onset_c), f"{where} vaporization_onset_c"),
+            width_c=vaporization.width_c,
+            conductivity_drop_factor=_number(
+                table.get("vaporization_conductivity_drop_factor", vaporization.conductivity_drop_factor),
+                f"{where} vaporization_conductivity_drop_factor", positive=True,
+            ),
+            latent_heat_j_per_kg=vaporization.latent_heat_j_per_kg,
+            enabled=enabled,
+        ))
+        valid = tuple(f.name for f in fields(TissueProperties))
+        for class_name in TISSUE_CLASS_TABLES:
+            overrides = table.get(class_name)
+            if overrides is None:
+                continue
+            if not isinstance(overrides, dict):
+                raise _fail(f"{where}.{class_name}", "expected a table")
+            _check_keys(overrides, valid, f"{where}.{class_name}")
+            values = {key: _number(value, f"{where}.{class_name} {key}") for key, value in overrides.items()}
+            model = model.with_class(TissueClass[class_name.upper()], **values)
+    except CaseFileError:
+        raise
+    except ValueError as error:
+        raise _fail(where, str(error)) from None
+    return model
+
+
+def _replace(model: TissueModel, **changes: Any) -> TissueModel:
+    from dataclasses import replace
+
+    return replace(model, **changes)
+
+
+def build_generator(
+    table: dict[str, Any], probe_groups: list[list[int]], where: str = "[generator]"
+) -> tuple[Generator, str, float]:
+    """The generator described by a ``[generator]`` table.
+
+    ``probe_groups`` lists, per probe, the indices of its electrodes (a switched generator
+    connects one probe at a time).
+
+    Returns the generator, the probe schedule (``simultaneous``, ``switched``, ``sequential``)
+    and the repositioning time between sequential ablations (s).
+    """
+    mode = table["mode"]
+    limits = GeneratorLimits(
+        max_power_w=float(table.get("power_w", 200.0)),
+        max_voltage_v=float(table.get("max_voltage_v", 200.0)),
+        max_current_a=float(table.get("max_current_a", 2.0)),
+    )
+    parameters = {key: float(table[key]) for key in GENERATOR_KEYS[mode] if key in table}
+    duration = float(table.get("duration_s", 720.0))
+    classes = {
+        "constant-power": ConstantPower,
+        "impedance": ImpedanceControlled,
+        "temperature": TemperatureControlled,
+        "ramp": RampSchedule,
+    }
+    try:
+        generator: Generator = classes[mode](duration_s=duration, limits=limits, **parameters)
+    except (TypeError, ValueError) as error:
+        raise CaseFileError(f"{where}: {error}") from None
+    schedule = table.get("probe_schedule", "simultaneous")
+    if schedule == "switched" and len(probe_groups) > 1:
+        generator = Switched(
+            inner=generator, groups=probe_groups,
+            dwell_s=float(table.get("switch_dwell_s", 30.0)),
+        )
+    return generator, schedule, float(table.get("reposition_s", 60.0))
