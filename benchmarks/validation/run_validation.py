@@ -267,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         records = [
             {
                 "vessel_diameter_mm": sink.vessel_diameter_mm,
-                "cuff_ablated_fraction": sink.cuff_ablated_fraction,
+                "cuff_ablated_fraction": None if np.isnan(sink.cuff_ablated_fraction) else sink.cuff_ablated_fraction,
                 # The same cuff pixels in the run without a vessel: what the sink took away.
                 "cuff_ablated_fraction_without_vessel": float(
                     (reference.slice_damage[vessel_cuff(sink.slice_material)] >= 1.0).mean()
