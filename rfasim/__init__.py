@@ -6,4 +6,11 @@ with Numba, running on CT-derived liver volumes with electrodes placed in world 
 
 from __future__ import annotations
 
+import os
+
+# Numba's OpenMP layer spin-waits between parallel regions by default; on a busy machine each
+# of the ~140 launches of a multigrid V-cycle then costs a scheduler slice (measured: 30x slower
+# V-cycles, benchmarks/README.md).  Passive waiting costs nothing measurable on large kernels.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 __version__ = "0.1.0"

@@ -164,13 +164,13 @@ def _update_slab(
     latent,
     parameters,
     rows,
+    face_conductance,
 ):
     """Heat step for the x-slab ``i``; writes its tallies into ``rows[i]``."""
     ny, nz = temperature.shape[1], temperature.shape[2]
     h = parameters[P_SPACING]
     dt = parameters[P_DT]
     volume = h * h * h
-    area = h * h
     v2 = parameters[P_V2]
     blood_rho_c = parameters[P_BLOOD_RHO_C]
     blood_t = parameters[P_BLOOD_T]
@@ -178,6 +178,8 @@ def _update_slab(
     arr_theta = parameters[P_ARR_THETA]
     arr_min = parameters[P_ARR_MIN]
     has_external = external_power.size > 0
+    onset = parameters[P_VAP_ONSET] if parameters[P_VAP_ON] > 0.0 else np.inf
+    face = face_conductance
 
     electrical = 0.0
     external = 0.0
@@ -211,34 +213,58 @@ def _update_slab(
                 if t_here > peak_temperature[i, j, k]:
                     peak_temperature[i, j, k] = t_here
             else:
-                r_here = half_resistance[m]
-                # Six neighbours; free voxels never lie on the outer layer (it is fixed).
-                flux = 0.0
+                # Six neighbours, read directly (free voxels never lie on the outer layer).
+                # face[m, n] = A / (r_m + r_n): harmonic mean of k, plus wall films.
+                t_xm = temperature[i - 1, j, k]
+                t_xp = temperature[i + 1, j, k]
+                t_ym = temperature[i, j - 1, k]
+                t_yp = temperature[i, j + 1, k]
+                t_zm = temperature[i, j, k - 1]
+                t_zp = temperature[i, j, k + 1]
+                q_xm = face[m, material[i - 1, j, k]] * (t_xm - t_here)
+                q_xp = face[m, material[i + 1, j, k]] * (t_xp - t_here)
+                q_ym = face[m, material[i, j - 1, k]] * (t_ym - t_here)
+                q_yp = face[m, material[i, j + 1, k]] * (t_yp - t_here)
+                q_zm = face[m, material[i, j, k - 1]] * (t_zm - t_here)
+                q_zp = face[m, material[i, j, k + 1]] * (t_zp - t_here)
+                flux = q_xm + q_xp + q_ym + q_yp + q_zm + q_zp
                 inflow_fixed = 0.0
-                for neighbour in range(6):
-                    ii, jj, kk = _neighbour(i, j, k, neighbour)
-                    resistance = r_here + half_resistance[material[ii, jj, kk]]
-                    if resistance < 1e300:
-                        q = area / resistance * (temperature[ii, jj, kk] - t_here)
-                        flux += q
-                        if fixed[ii, jj, kk] != 0:
-                            inflow_fixed += q
+                if fixed[i - 1, j, k] != 0:
+                    inflow_fixed += q_xm
+                if fixed[i + 1, j, k] != 0:
+                    inflow_fixed += q_xp
+                if fixed[i, j - 1, k] != 0:
+                    inflow_fixed += q_ym
+                if fixed[i, j + 1, k] != 0:
+                    inflow_fixed += q_yp
+                if fixed[i, j, k - 1] != 0:
+                    inflow_fixed += q_zm
+                if fixed[i, j, k + 1] != 0:
+                    inflow_fixed += q_zp
                 w = perfusion[m] if damage[i, j, k] < 1.0 else 0.0
                 perfusion_density = w * blood_rho_c * (t_here - blood_t)
                 rate = flux + (joule + extra + metabolic[m] - perfusion_density) * volume
-                t_new = heat_temperature(
-                    density[m], specific_heat[m], latent[m], t_here, dt * rate / volume, parameters
-                )
+                energy_density = dt * rate / volume
+                rho_c = density[m] * specific_heat[m]
+                t_new = t_here + energy_density / rho_c
+                sensible = t_here < onset and t_new < onset  # the common case: no latent heat
+                if not sensible:
+                    t_new = heat_temperature(
+                        density[m], specific_heat[m], latent[m], t_here, energy_density, parameters
+                    )
                 new_temperature[i, j, k] = t_new
 
                 electrical += joule * volume * dt
                 external += extra * volume * dt
                 metabolic_total += metabolic[m] * volume * dt
                 # Stored heat from the enthalpy change, independent of the update formula.
-                stored += volume * (
-                    enthalpy_density(density[m], specific_heat[m], latent[m], t_new, parameters)
-                    - enthalpy_density(density[m], specific_heat[m], latent[m], t_here, parameters)
-                )
+                if sensible:
+                    stored += volume * rho_c * (t_new - t_here)
+                else:
+                    stored += volume * (
+                        enthalpy_density(density[m], specific_heat[m], latent[m], t_new, parameters)
+                        - enthalpy_density(density[m], specific_heat[m], latent[m], t_here, parameters)
+                    )
                 perfusion_loss += perfusion_density * volume * dt
                 fixed_sink -= inflow_fixed * dt
 
@@ -295,6 +321,16 @@ def heat_step(
     Returns the tallies of :data:`TALLY_NAMES` for this step.
     """
     nx = temperature.shape[0]
+    # Face conductance per material pair, A / (r_m + r_n) (W/K): no division per voxel.
+    area = parameters[P_SPACING] * parameters[P_SPACING]
+    materials = half_resistance.size
+    face_conductance = np.zeros((materials, materials))
+    for a in range(materials):
+        for b in range(materials):
+            resistance = half_resistance[a] + half_resistance[b]
+            # Zero resistance joins two isothermal (fixed) materials: never a free voxel's face.
+            if 0.0 < resistance < 1e300:
+                face_conductance[a, b] = area / resistance
     # Per-slab partial tallies: a race-free parallel reduction with one owner per x-slab.
     rows = np.zeros((nx, TALLY_COUNT))
     for i in numba.prange(nx):
@@ -320,6 +356,7 @@ def heat_step(
             latent,
             parameters,
             rows,
+            face_conductance,
         )
     tallies = np.zeros(TALLY_COUNT)
     for slab in range(nx):

@@ -43,6 +43,16 @@ def enthalpy_density(density, specific_heat, latent, temperature, parameters):
     return enthalpy
 
 
+def apparent_heat_capacity(density, specific_heat, latent, temperature, parameters):
+    """Apparent volumetric heat capacity dH/dT (J/(m^3 K)), latent heat spread over the window."""
+    capacity = density * specific_heat
+    if parameters[P_VAP_ON] > 0:
+        onset, width = parameters[P_VAP_ONSET], parameters[P_VAP_WIDTH]
+        inside = (temperature >= onset) & (temperature < onset + width)
+        capacity = capacity + np.where(inside, density * latent / width, 0.0)
+    return capacity
+
+
 def heat_temperature(density, specific_heat, latent, temperature, energy_density, parameters):
     """Temperature after adding ``energy_density`` (J/m^3): the enthalpy method, vectorised."""
     rho_c = density * specific_heat

@@ -151,9 +151,10 @@ def check_trajectories(
         if tumor_mask is not None:
             inside, active_on_grid = _voxel_values(np.asarray(tumor_mask, bool), grid, active)
             fraction_in_tumor = float(np.mean(inside & active_on_grid))
-            tip_inside, _ = _voxel_values(np.asarray(tumor_mask, bool), grid, tip[None, :])
-            if not tip_inside[0]:
-                warnings.append(f"{label}: active tip at {_format(tip)} mm is outside the target tumor")
+            # The tip itself usually sits a few mm beyond the distal tumor edge (so that the
+            # active part spans the tumor): warn on the active part, not on the tip point.
+            if fraction_in_tumor == 0.0:
+                warnings.append(f"{label}: the active part (tip at {_format(tip)} mm) does not reach the target tumor")
             elif fraction_in_tumor < 0.5:
                 warnings.append(f"{label}: only {100 * fraction_in_tumor:.0f} % of the active part lies in the target tumor")
         nearest = None

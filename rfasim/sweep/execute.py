@@ -11,6 +11,7 @@ import logging
 import os
 import time
 import traceback
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -284,11 +285,12 @@ def run_sweep(spec: SweepSpec, out: str | Path | None = None, *, workers: int | 
 
         show(True)
         by_key = {}
+        attempt = uuid.uuid4().hex[:8]  # a fresh key: a retried run must not meet its old erred task
         for run in todo:
             plan_folder = str(folder / "plans" / run.run_id) if spec.save_plans else None
             future = client.submit(
                 execute_run, run.run_id, run.index, run.inputs, run.case_data, str(spec.case_path), plan_folder,
-                spec.force, numba_threads, key=f"rfasim-run-{run.run_id}", pure=False,
+                spec.force, numba_threads, key=f"rfasim-run-{run.run_id}-{attempt}", pure=False,
             )
             futures.append(future)
             by_key[future.key] = run

@@ -56,14 +56,14 @@ def test_oblique_path_through_forbidden_block_and_double_capsule_crossing(scene)
     assert any("mm from a large vessel" in w for w in report.warnings)
 
 
-def test_tip_outside_the_tumor_warns_and_clean_path_is_silent(scene):
+def test_active_part_missing_the_tumor_warns_and_clean_path_is_silent(scene):
     grid, tissue, tumor = scene
     tissue = np.where(tissue == TissueClass.VESSEL, TissueClass.LIVER, tissue).astype(np.uint8)
     inside = ProbePlacement("cooltip-17g-2cm", tip_mm=[-2, 2, -13], direction=[0, 0, -1])
     outside = ProbePlacement("cooltip-17g-2cm", tip_mm=[-12, 8, -14], direction=[0, 0, -1])
     report = check_trajectories([inside, outside], tissue, grid, tumor)
     assert [w for w in report.warnings if w.startswith("probe 1")] == []
-    assert any(w.startswith("probe 2") and "outside the target tumor" in w for w in report.warnings)
+    assert any(w.startswith("probe 2") and "does not reach the target tumor" in w for w in report.warnings)
     assert report.probes[0].active_fraction_in_tumor > 0.5
     assert report.probes[1].active_fraction_in_tumor == 0.0
     assert report.probes[0].distance_to_vessel_mm is None
