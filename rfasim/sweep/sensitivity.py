@@ -39,7 +39,7 @@ def _metric_by_run(table: pd.DataFrame, metric: str) -> dict[str, float]:
         raise InputError(f"no metric {metric!r} in the sweep table")
     rows = table[table["status"] == "ok"]
     values = pd.to_numeric(rows[metric], errors="coerce")
-    return {run_id: float(v) for run_id, v in zip(rows["run_id"], values) if np.isfinite(v)}
+    return {run_id: float(v) for run_id, v in zip(rows["run_id"], values, strict=False) if np.isfinite(v)}
 
 
 def oat_effects(spec: SweepSpec, table: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
@@ -106,20 +106,20 @@ def morris_effects(spec: SweepSpec, table: pd.DataFrame, metrics: list[str]) -> 
     units = morris_unit_trajectories(len(spec.parameters), spec.trajectories, spec.levels, spec.seed)
 
     def run_of(row: np.ndarray) -> str:
-        return run_id_of(_plain({p.path: p.from_unit(float(u)) for p, u in zip(spec.parameters, row)}))
+        return run_id_of(_plain({p.path: p.from_unit(float(u)) for p, u in zip(spec.parameters, row, strict=False)}))
 
     records = []
     for metric in metrics:
         values = _metric_by_run(table, metric)
         effects: list[list[float]] = [[] for _ in spec.parameters]
         for trajectory in units:
-            for before, after in zip(trajectory[:-1], trajectory[1:]):
+            for before, after in zip(trajectory[:-1], trajectory[1:], strict=False):
                 factor = int(np.argmax(np.abs(after - before)))
                 first, second = values.get(run_of(before)), values.get(run_of(after))
                 if first is None or second is None:
                     continue
                 effects[factor].append((second - first) / (after[factor] - before[factor]))
-        for parameter, found in zip(spec.parameters, effects):
+        for parameter, found in zip(spec.parameters, effects, strict=False):
             array = np.asarray(found)
             records.append({
                 "method": "morris", "metric": metric, "parameter": parameter.path,

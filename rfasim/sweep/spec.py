@@ -464,16 +464,16 @@ def design_points(spec: SweepSpec) -> list[dict[str, Any]]:
     paths = spec.parameter_paths
     if spec.design == "list":
         columns = [p.grid_values() for p in parameters]
-        return [dict(zip(paths, row)) for row in zip(*columns)]
+        return [dict(zip(paths, row, strict=False)) for row in zip(*columns, strict=False)]
     if spec.design == "grid":
         columns = [p.grid_values() for p in parameters]
-        return [dict(zip(paths, row)) for row in itertools.product(*columns)]
+        return [dict(zip(paths, row, strict=False)) for row in itertools.product(*columns)]
     if spec.design == "oat":
         return [point for _, point in oat_points(spec)]
     if spec.design == "morris":
         return [point for _, _, point in morris_points(spec)]
     units = unit_samples(spec.design, len(parameters), spec.samples, spec.seed)
-    return [{p.path: p.from_unit(float(u)) for p, u in zip(parameters, row)} for row in units]
+    return [{p.path: p.from_unit(float(u)) for p, u in zip(parameters, row, strict=False)} for row in units]
 
 
 def unit_samples(design: str, dimensions: int, samples: int, seed: int) -> np.ndarray:
@@ -557,7 +557,7 @@ def morris_points(spec: SweepSpec) -> list[tuple[int, int, dict[str, Any]]]:
     points = []
     for t, trajectory in enumerate(units):
         for s, row in enumerate(trajectory):
-            points.append((t, s, {p.path: p.from_unit(float(u)) for p, u in zip(spec.parameters, row)}))
+            points.append((t, s, {p.path: p.from_unit(float(u)) for p, u in zip(spec.parameters, row, strict=False)}))
     return points
 
 

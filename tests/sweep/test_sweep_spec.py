@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 
 from rfasim.errors import CaseFileError
-from rfasim.sweep import apply_inputs, load_sweep, morris_unit_trajectories, run_id_of, valid_parameter_paths
+from rfasim.sweep import (
+    apply_inputs,
+    load_sweep,
+    morris_unit_trajectories,
+    run_id_of,
+    valid_parameter_paths,
+)
 from rfasim.sweep.spec import get_case_value, oat_points
 
 POWER = '[[parameter]]\npath = "generator.power_w"\nvalues = [100.0, 150.0, 200.0]\n'
@@ -82,7 +88,7 @@ def test_tip_offset_moves_tip_and_entry(tiny_case, make_sweep):
 def test_run_id_is_a_stable_hash_of_the_inputs():
     inputs = {"generator.power_w": 150.0, "tissue.liver.perfusion_rate_per_s": 0.01}
     assert run_id_of(inputs) == run_id_of(dict(reversed(list(inputs.items()))))
-    assert run_id_of(inputs) == "%s" % run_id_of({k: v for k, v in inputs.items()})
+    assert run_id_of(inputs) == "d8ea9608b7f3"  # the same on every machine and Python run
     assert run_id_of(inputs) != run_id_of({**inputs, "generator.power_w": 150.5})
     assert len(run_id_of(inputs)) == 12
 
