@@ -159,7 +159,6 @@ def test_enthalpy_update_crosses_the_latent_plateau_without_skipping_it():
 
 def test_stable_time_step_matches_reference():
     fields, tables, parameters = _random_problem()
-    density, heat, half, *_ , perfusion_index = tables[0], tables[1], tables[2], None
     fast = kernels.stable_time_step(fields["material"], fields["fixed"], tables[0], tables[1], tables[2], tables[5], 1e-3, 3.8e6)
     slow = reference.stable_time_step(fields["material"], fields["fixed"], tables[0], tables[1], tables[2], tables[5], 1e-3, 3.8e6)
     assert fast == pytest.approx(slow, rel=1e-12)
