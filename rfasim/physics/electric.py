@@ -27,11 +27,25 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sparse
 import scipy.sparse.linalg as sparse_linalg
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from rfasim.grid import Grid
 from rfasim.physics.multigrid import Level, conjugate_gradient
 from rfasim.sources import ElectrodeRaster
+
+_THREADPOOLS: ThreadpoolController | None = None
+
+
+def _single_threaded_blas():
+    """BLAS limited to one thread during a solve (its threads fight Numba's on small vectors).
+
+    The controller inspects the loaded libraries once; limiting is cheap afterwards.
+    """
+    global _THREADPOOLS
+    if _THREADPOOLS is None:
+        _THREADPOOLS = ThreadpoolController()
+    return _THREADPOOLS.limit(limits=1, user_api="blas")
+
 
 #: Outer faces of the box, by name.
 FACE_NAMES = ("x-", "x+", "y-", "y+", "z-", "z+")
@@ -303,7 +317,7 @@ class ElectricProblem:
         start = time.perf_counter()
         grid = self.grid
         level, rhs, pieces = self.assemble(conductivity_s_per_m)
-        with threadpool_limits(limits=1, user_api="blas"):
+        with _single_threaded_blas():
             potential, iterations = self.solver.solve(level, rhs, self._last_potential)
         self._last_potential = potential
         unknown, is_metal = pieces["unknown"], pieces["is_metal"]
