@@ -174,16 +174,16 @@ def coupled_run():
     material = np.full(grid.shape, TissueClass.LIVER, np.uint8)
     material[(np.abs(x - 9) < 2) & (np.abs(y) < 2) & np.ones_like(z, bool)] = TissueClass.VESSEL
 
-    def run(maximum_step: float):
+    def run(safety: float):
         return simulate(grid, material, ConstantPower(power_w=25.0, duration_s=120.0), [electrode],
-                        options=SimulationOptions(maximum_time_step_s=maximum_step))
+                        options=SimulationOptions(time_step_safety=safety))
 
     return run
 
 
 def test_energy_balance_closes_within_two_percent(coupled_run):
     """Electrical energy = stored + perfusion + boundary, vessel and coolant sinks (here to round-off)."""
-    result = coupled_run(1.0)
+    result = coupled_run(0.9)
     balance = result.energy
     assert balance.electrical_j == pytest.approx(25.0 * 120.0, rel=0.01)
     assert abs(balance.residual_j) < 0.02 * balance.electrical_j
@@ -192,7 +192,8 @@ def test_energy_balance_closes_within_two_percent(coupled_run):
 
 
 def test_halving_the_time_step_changes_the_zone_by_less_than_one_percent(coupled_run):
-    first, second = coupled_run(1.0), coupled_run(0.5)
+    first, second = coupled_run(0.8), coupled_run(0.4)
+    assert first.time_step_s == pytest.approx(2 * second.time_step_s, rel=0.02)  # really halved
     volume_first, volume_second = first.zone_volume_ml(60.0), second.zone_volume_ml(60.0)
     assert volume_first > 1.0  # a zone of > 1000 voxels, so one voxel is < 0.1 %
     assert abs(volume_first - volume_second) / volume_second < 0.01
