@@ -24,6 +24,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import scipy.sparse as sparse
 import scipy.sparse.linalg as sparse_linalg
@@ -81,6 +82,150 @@ class ElectricSolution:
     def impedance_ohm(self) -> float:
         """Impedance between the terminals at the solve's conductivity (Ohm)."""
         return 1.0 / self.conductance_s if self.conductance_s > 0 else float("inf")
+
+
+@numba.njit(parallel=True, cache=True)
+def assemble_faces(sigma, unknown, is_metal, metal_potential, spacing_m, gx, gy, gz, diagonal_extra, rhs):  # pragma: no cover
+    """Face conductances between unknown voxels and the metal couplings (Numba; no races:
+    each voxel writes only its own faces towards +x, +y, +z and its own diagonal/rhs).
+
+    NumPy twin: :func:`assemble_faces_reference`.
+    """
+    nx, ny, nz = sigma.shape
+    h = spacing_m
+    for i in numba.prange(nx):
+        for j in range(ny):
+            for k in range(nz):
+                here = sigma[i, j, k]
+                own = unknown[i, j, k] != 0
+                if i < nx - 1:
+                    gx[i, j, k] = 0.0
+                    if own and unknown[i + 1, j, k] != 0:
+                        other = sigma[i + 1, j, k]
+                        gx[i, j, k] = 2.0 * here * other / (here + other) * h
+                if j < ny - 1:
+                    gy[i, j, k] = 0.0
+                    if own and unknown[i, j + 1, k] != 0:
+                        other = sigma[i, j + 1, k]
+                        gy[i, j, k] = 2.0 * here * other / (here + other) * h
+                if k < nz - 1:
+                    gz[i, j, k] = 0.0
+                    if own and unknown[i, j, k + 1] != 0:
+                        other = sigma[i, j, k + 1]
+                        gz[i, j, k] = 2.0 * here * other / (here + other) * h
+                diagonal = 0.0
+                source = 0.0
+                if own:
+                    # Metal fills its voxel: its surface is half a voxel away (g = 2 sigma h).
+                    g = 2.0 * here * h
+                    if i > 0 and is_metal[i - 1, j, k] != 0:
+                        diagonal += g
+                        source += g * metal_potential[i - 1, j, k]
+                    if i < nx - 1 and is_metal[i + 1, j, k] != 0:
+                        diagonal += g
+                        source += g * metal_potential[i + 1, j, k]
+                    if j > 0 and is_metal[i, j - 1, k] != 0:
+                        diagonal += g
+                        source += g * metal_potential[i, j - 1, k]
+                    if j < ny - 1 and is_metal[i, j + 1, k] != 0:
+                        diagonal += g
+                        source += g * metal_potential[i, j + 1, k]
+                    if k > 0 and is_metal[i, j, k - 1] != 0:
+                        diagonal += g
+                        source += g * metal_potential[i, j, k - 1]
+                    if k < nz - 1 and is_metal[i, j, k + 1] != 0:
+                        diagonal += g
+                        source += g * metal_potential[i, j, k + 1]
+                diagonal_extra[i, j, k] = diagonal
+                rhs[i, j, k] = source
+
+
+@numba.njit(parallel=True, cache=True)
+def face_joule_heat(potential, sigma, unknown, is_metal, metal_potential, spacing_m, gx, gy, gz, heat):  # pragma: no cover
+    """Joule heat (W at 1 V) of the tissue faces: half of each tissue-tissue face to each side,
+    all of a tissue-metal face to the tissue voxel.  NumPy twin: :func:`face_joule_heat_reference`."""
+    nx, ny, nz = potential.shape
+    h = spacing_m
+    for i in numba.prange(nx):
+        for j in range(ny):
+            for k in range(nz):
+                total = 0.0
+                if unknown[i, j, k] != 0:
+                    v = potential[i, j, k]
+                    g_metal = 2.0 * sigma[i, j, k] * h
+                    if i > 0:
+                        total += 0.5 * gx[i - 1, j, k] * (v - potential[i - 1, j, k]) ** 2
+                        if is_metal[i - 1, j, k] != 0:
+                            total += g_metal * (v - metal_potential[i - 1, j, k]) ** 2
+                    if i < nx - 1:
+                        total += 0.5 * gx[i, j, k] * (v - potential[i + 1, j, k]) ** 2
+                        if is_metal[i + 1, j, k] != 0:
+                            total += g_metal * (v - metal_potential[i + 1, j, k]) ** 2
+                    if j > 0:
+                        total += 0.5 * gy[i, j - 1, k] * (v - potential[i, j - 1, k]) ** 2
+                        if is_metal[i, j - 1, k] != 0:
+                            total += g_metal * (v - metal_potential[i, j - 1, k]) ** 2
+                    if j < ny - 1:
+                        total += 0.5 * gy[i, j, k] * (v - potential[i, j + 1, k]) ** 2
+                        if is_metal[i, j + 1, k] != 0:
+                            total += g_metal * (v - metal_potential[i, j + 1, k]) ** 2
+                    if k > 0:
+                        total += 0.5 * gz[i, j, k - 1] * (v - potential[i, j, k - 1]) ** 2
+                        if is_metal[i, j, k - 1] != 0:
+                            total += g_metal * (v - metal_potential[i, j, k - 1]) ** 2
+                    if k < nz - 1:
+                        total += 0.5 * gz[i, j, k] * (v - potential[i, j, k + 1]) ** 2
+                        if is_metal[i, j, k + 1] != 0:
+                            total += g_metal * (v - metal_potential[i, j, k + 1]) ** 2
+                heat[i, j, k] = total
+
+
+def _axis_slices(axis: int) -> tuple[tuple[slice, ...], tuple[slice, ...]]:
+    low = [slice(None)] * 3
+    high = [slice(None)] * 3
+    low[axis] = slice(0, -1)
+    high[axis] = slice(1, None)
+    return tuple(low), tuple(high)
+
+
+def assemble_faces_reference(sigma, unknown, is_metal, metal_potential, spacing_m):
+    """NumPy twin of :func:`assemble_faces`: returns (gx, gy, gz, diagonal_extra, rhs)."""
+    unknown, is_metal = unknown != 0, is_metal != 0
+    h = spacing_m
+    diagonal_extra = np.zeros(sigma.shape)
+    rhs = np.zeros(sigma.shape)
+    faces = []
+    for axis in range(3):
+        low_t, high_t = _axis_slices(axis)
+        sigma_low, sigma_high = sigma[low_t], sigma[high_t]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            harmonic = np.where(unknown[low_t] & unknown[high_t],
+                                2.0 * sigma_low * sigma_high / (sigma_low + sigma_high), 0.0)
+        faces.append(harmonic * h)
+        to_high_metal = np.where(unknown[low_t] & is_metal[high_t], 2.0 * sigma_low * h, 0.0)
+        to_low_metal = np.where(unknown[high_t] & is_metal[low_t], 2.0 * sigma_high * h, 0.0)
+        diagonal_extra[low_t] += to_high_metal
+        rhs[low_t] += to_high_metal * metal_potential[high_t]
+        diagonal_extra[high_t] += to_low_metal
+        rhs[high_t] += to_low_metal * metal_potential[low_t]
+    return faces[0], faces[1], faces[2], diagonal_extra, rhs
+
+
+def face_joule_heat_reference(potential, sigma, unknown, is_metal, metal_potential, spacing_m, gx, gy, gz):
+    """NumPy twin of :func:`face_joule_heat`."""
+    unknown, is_metal = unknown != 0, is_metal != 0
+    h = spacing_m
+    heat = np.zeros(potential.shape)
+    for axis, conductance in enumerate((gx, gy, gz)):
+        low_t, high_t = _axis_slices(axis)
+        power = conductance * (potential[high_t] - potential[low_t]) ** 2
+        heat[low_t] += 0.5 * power
+        heat[high_t] += 0.5 * power
+        to_high_metal = np.where(unknown[low_t] & is_metal[high_t], 2.0 * sigma[low_t] * h, 0.0)
+        to_low_metal = np.where(unknown[high_t] & is_metal[low_t], 2.0 * sigma[high_t] * h, 0.0)
+        heat[low_t] += to_high_metal * (potential[low_t] - metal_potential[high_t]) ** 2
+        heat[high_t] += to_low_metal * (potential[high_t] - metal_potential[low_t]) ** 2
+    return heat
 
 
 def to_csr(level: Level) -> tuple[sparse.csr_matrix, np.ndarray]:
@@ -255,32 +400,15 @@ class ElectricProblem:
         is_metal = ~np.isnan(self.metal_potential).reshape(grid.shape)
         unknown = (sigma > 0) & ~is_metal
         metal_potential = np.nan_to_num(self.metal_potential.reshape(grid.shape))
-        diagonal_extra = np.zeros(grid.shape)
-        rhs = np.zeros(grid.shape)
-        faces = []
-        metal_faces = []
-        for axis in range(3):
-            low = [slice(None)] * 3
-            high = [slice(None)] * 3
-            low[axis] = slice(0, -1)
-            high[axis] = slice(1, None)
-            low_t, high_t = tuple(low), tuple(high)
-            sigma_low, sigma_high = sigma[low_t], sigma[high_t]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                harmonic = np.where(
-                    unknown[low_t] & unknown[high_t],
-                    2.0 * sigma_low * sigma_high / (sigma_low + sigma_high),
-                    0.0,
-                )
-            faces.append(harmonic * h)
-            # Metal fills its voxel: the tissue voxel sees the metal surface half a voxel away.
-            to_high_metal = np.where(unknown[low_t] & is_metal[high_t], 2.0 * sigma_low * h, 0.0)
-            to_low_metal = np.where(unknown[high_t] & is_metal[low_t], 2.0 * sigma_high * h, 0.0)
-            diagonal_extra[low_t] += to_high_metal
-            rhs[low_t] += to_high_metal * metal_potential[high_t]
-            diagonal_extra[high_t] += to_low_metal
-            rhs[high_t] += to_low_metal * metal_potential[low_t]
-            metal_faces.append((low_t, high_t, to_high_metal, to_low_metal))
+        shape = grid.shape
+        gx = np.zeros((shape[0] - 1, shape[1], shape[2]))
+        gy = np.zeros((shape[0], shape[1] - 1, shape[2]))
+        gz = np.zeros((shape[0], shape[1], shape[2] - 1))
+        diagonal_extra = np.empty(shape)
+        rhs = np.empty(shape)
+        unknown_codes, metal_codes = unknown.view(np.uint8), is_metal.view(np.uint8)
+        assemble_faces(sigma, unknown_codes, metal_codes, metal_potential, h, gx, gy, gz, diagonal_extra, rhs)
+        faces = [gx, gy, gz]
         # Grounded outer faces: 0 V half a voxel outside.
         boundary = np.zeros(grid.shape)
         for face in self.grounded_faces:
@@ -308,7 +436,7 @@ class ElectricProblem:
         pieces = {
             "sigma": sigma, "unknown": unknown, "is_metal": is_metal, "metal_potential": metal_potential,
             "boundary": boundary, "coupling": coupling.reshape(grid.shape),
-            "coupling_weighted": coupling_weighted.reshape(grid.shape), "metal_faces": metal_faces,
+            "coupling_weighted": coupling_weighted.reshape(grid.shape),
         }
         return level, rhs, pieces
 
@@ -326,19 +454,11 @@ class ElectricProblem:
 
         # Joule heat (W at 1 V), face by face, split between the two voxels of each face;
         # heat on a tissue-metal face belongs to the tissue voxel.
-        heat = np.zeros(grid.shape)
-        for axis, conductance in enumerate((level.gx, level.gy, level.gz)):
-            low = [slice(None)] * 3
-            high = [slice(None)] * 3
-            low[axis] = slice(0, -1)
-            high[axis] = slice(1, None)
-            low_t, high_t = tuple(low), tuple(high)
-            power = conductance * (potential[high_t] - potential[low_t]) ** 2
-            heat[low_t] += 0.5 * power
-            heat[high_t] += 0.5 * power
-            _, _, to_high_metal, to_low_metal = pieces["metal_faces"][axis]
-            heat[low_t] += to_high_metal * (potential[low_t] - potential[high_t]) ** 2
-            heat[high_t] += to_low_metal * (potential[high_t] - potential[low_t]) ** 2
+        heat = np.empty(grid.shape)
+        face_joule_heat(
+            potential, pieces["sigma"], unknown.view(np.uint8), is_metal.view(np.uint8),
+            pieces["metal_potential"], grid.spacing_m, level.gx, level.gy, level.gz, heat,
+        )
         heat += pieces["boundary"] * potential**2
         # Coupling power sum_e g (V - p_e)^2 = G V^2 - 2 V sum g p + sum g p^2.
         coupling_square = np.zeros(grid.size)

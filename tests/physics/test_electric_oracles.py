@@ -123,3 +123,32 @@ def test_warm_start_needs_no_iteration_for_a_uniform_scaling():
     second = problem.solve(np.full(grid.shape, 2 * SIGMA))
     assert second.iterations == 0
     assert second.conductance_s == pytest.approx(2 * first.conductance_s, rel=1e-9)
+
+
+def test_numba_assembly_and_joule_heat_match_numpy_references():
+    from rfasim.physics.electric import (
+        assemble_faces,
+        assemble_faces_reference,
+        face_joule_heat,
+        face_joule_heat_reference,
+    )
+
+    generator = np.random.default_rng(7)
+    shape = (7, 6, 5)
+    sigma = generator.uniform(0.1, 1.0, shape) * (generator.random(shape) > 0.1)
+    is_metal = (generator.random(shape) > 0.85).astype(np.uint8)
+    unknown = ((sigma > 0) & (is_metal == 0)).astype(np.uint8)
+    metal_potential = np.where(is_metal != 0, generator.choice([0.5, -0.5], shape), 0.0)
+    gx, gy, gz = np.zeros((6, 6, 5)), np.zeros((7, 5, 5)), np.zeros((7, 6, 4))
+    diagonal, rhs = np.empty(shape), np.empty(shape)
+    assemble_faces(sigma, unknown, is_metal, metal_potential, 1e-3, gx, gy, gz, diagonal, rhs)
+    expected = assemble_faces_reference(sigma, unknown, is_metal, metal_potential, 1e-3)
+    for fast, slow in zip((gx, gy, gz, diagonal, rhs), expected, strict=True):
+        np.testing.assert_allclose(fast, slow, rtol=1e-13, atol=1e-18)
+    potential = generator.uniform(-0.5, 0.5, shape)
+    heat = np.empty(shape)
+    face_joule_heat(potential, sigma, unknown, is_metal, metal_potential, 1e-3, gx, gy, gz, heat)
+    np.testing.assert_allclose(
+        heat, face_joule_heat_reference(potential, sigma, unknown, is_metal, metal_potential, 1e-3, gx, gy, gz),
+        rtol=1e-13, atol=1e-18,
+    )
