@@ -46,7 +46,7 @@ class ProgressTracker(Tracker):
         self._shown = 0.0
 
     def start(self, duration_s: float, grid: Any) -> None:
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
 
         self._bar = tqdm(
             total=round(duration_s), unit="s", desc=self.description, file=self.file,

@@ -7,7 +7,12 @@ from typing import Any
 
 import numpy as np
 
-from rfasim.metrics import distance_to_zone_mm, heat_sink_warnings, margin_metrics, zone_metrics
+from rfasim.metrics import (
+    distance_to_zone_mm,
+    heat_sink_warnings,
+    margin_metrics,
+    zone_metrics_from_field,
+)
 from rfasim.plan.result import PlanResult
 from rfasim.tissue import TissueClass
 
@@ -40,8 +45,11 @@ def measure_plan(plan: PlanResult, case: Any, zone_field: np.ndarray, criterion_
     threshold = case.zone_threshold_c if case.zone_criterion == "isotherm" else (
         1.0 if case.zone_criterion == "arrhenius" else 240.0
     )
-    zone = zone_metrics(plan.zone_mask, grid, probe_axis=axis)
-    arrhenius = zone_metrics(plan.arrhenius_zone_mask, grid, probe_axis=axis)
+    # Sub-voxel measures from the continuous fields (the zone boundary interpolated between
+    # voxel centres), consistent with the sub-voxel coverage and margins below; the zone masks
+    # written to zone.nii.gz are the voxel-level view of the same zone.
+    zone = zone_metrics_from_field(zone_field, threshold, grid, probe_axis=axis)
+    arrhenius = zone_metrics_from_field(plan.damage, 1.0, grid, probe_axis=axis)
     margin = margin_metrics(
         plan.target_mask, grid, zone_mask=plan.zone_mask, zone_field=zone_field, zone_threshold=threshold,
         target_mm=case.margin_target_mm,

@@ -255,7 +255,7 @@ def run_sweep(spec: SweepSpec, out: str | Path | None = None, *, workers: int | 
         After recording the finished runs and cancelling the others.
     """
     from dask.distributed import as_completed
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     folder = Path(out) if out is not None else spec.path.parent / "sweep-results"
     folder = folder.resolve()
