@@ -41,6 +41,7 @@ import numpy as np
 
 from rfasim.grid import Grid
 from rfasim.physics import kernels
+from rfasim.solver import half_resistances, kernel_parameters
 from rfasim.tissue import TissueClass, TissueModel
 
 BODY_C = 37.0
@@ -77,27 +78,8 @@ def run_rfasim(grid, tissue, table, source, dt, steps, repeats, variant=False):
         :, :, -1
     ] = 1
     h = grid.spacing_m
-    with np.errstate(divide="ignore"):
-        half_resistance = (
-            h / (2.0 * table.thermal_conductivity_w_per_m_k) + table.wall_resistance_m2_k_per_w
-        )
-    half_resistance = np.where(np.isfinite(half_resistance), half_resistance, np.inf)
-    vap = tissue.vaporization
-    p = np.zeros(len(kernels.PARAMETER_NAMES))
-    p[kernels.P_SPACING] = h
-    p[kernels.P_DT] = dt
-    p[kernels.P_BLOOD_RHO_C] = tissue.blood_heat_capacity_j_per_m3_k
-    p[kernels.P_BLOOD_T] = tissue.body_temperature_c
-    p[kernels.P_REF_T] = 37.0
-    p[kernels.P_VAP_ONSET] = vap.onset_c
-    p[kernels.P_VAP_WIDTH] = vap.width_c
-    p[kernels.P_VAP_LOG_DROP] = math.log(vap.conductivity_drop_factor)
-    p[kernels.P_VAP_ON] = 1.0 if vap.enabled else 0.0
-    p[kernels.P_ARR_A] = tissue.arrhenius.frequency_factor_per_s
-    p[kernels.P_ARR_THETA] = (
-        tissue.arrhenius.activation_energy_j_per_mol / kernels.GAS_CONSTANT_J_PER_MOL_K
-    )
-    p[kernels.P_ARR_MIN] = tissue.arrhenius.minimum_temperature_c
+    half_resistance = half_resistances(table, h)
+    p = kernel_parameters(tissue, h, dt)
     p[kernels.P_V2] = 0.0
     zeros = np.zeros(grid.shape)
     step = kernels.heat_step

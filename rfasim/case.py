@@ -160,13 +160,17 @@ def load_case(path: str | Path) -> Case:
         Naming the file, the field and the value at fault.
     """
     path = Path(path)
+    return parse_case(read_toml(path, "case file"), path)
+
+
+def read_toml(path: Path, kind: str) -> dict[str, Any]:
+    """Parse a TOML file, or raise :class:`CaseFileError` naming it (``kind``: for the message)."""
     if not path.is_file():
-        raise CaseFileError(f"{path}: case file not found")
+        raise CaseFileError(f"{path}: {kind} not found")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise CaseFileError(f"{path}: not valid TOML ({error})") from None
-    return parse_case(data, path)
 
 
 def parse_case(data: dict[str, Any], path: Path) -> Case:

@@ -40,7 +40,7 @@ from rfasim.physics.electric import (
     MultigridSolver,
 )
 from rfasim.sources import ElectrodeRaster, PowerDensitySource
-from rfasim.tissue import TissueClass, TissueModel
+from rfasim.tissue import PropertyTable, TissueClass, TissueModel
 from rfasim.trackers import Tracker
 
 #: Planning figure for memory checks: bytes per voxel the solver needs at its peak.
@@ -259,6 +259,36 @@ class SimulationResult:
         return float((self.state.peak_temperature_c >= threshold_c).sum()) * self.grid.voxel_volume_ml
 
 
+def half_resistances(table: PropertyTable, spacing_m: float) -> np.ndarray:
+    """Thermal resistance (m^2 K/W) from a voxel's centre to its face, per material.
+
+    ``h / (2 k)`` plus any wall film; infinite for insulating materials, zero for isothermal
+    ones.  Two voxels' face conductance is ``h^2 / (r_a + r_b)`` (harmonic mean of k).
+    """
+    with np.errstate(divide="ignore"):
+        resistance = spacing_m / (2.0 * table.thermal_conductivity_w_per_m_k) + table.wall_resistance_m2_k_per_w
+    return np.where(np.isfinite(resistance), resistance, np.inf)
+
+
+def kernel_parameters(tissue: TissueModel, spacing_m: float, time_step_s: float) -> np.ndarray:
+    """The scalar parameter vector of :mod:`rfasim.physics.kernels` (layout ``PARAMETER_NAMES``)."""
+    vaporization = tissue.vaporization
+    parameters = np.zeros(len(kernels.PARAMETER_NAMES))
+    parameters[kernels.P_SPACING] = spacing_m
+    parameters[kernels.P_DT] = time_step_s
+    parameters[kernels.P_BLOOD_RHO_C] = tissue.blood_heat_capacity_j_per_m3_k
+    parameters[kernels.P_BLOOD_T] = tissue.body_temperature_c
+    parameters[kernels.P_REF_T] = 37.0
+    parameters[kernels.P_VAP_ONSET] = vaporization.onset_c
+    parameters[kernels.P_VAP_WIDTH] = vaporization.width_c
+    parameters[kernels.P_VAP_LOG_DROP] = math.log(vaporization.conductivity_drop_factor)
+    parameters[kernels.P_VAP_ON] = 1.0 if vaporization.enabled else 0.0
+    parameters[kernels.P_ARR_A] = tissue.arrhenius.frequency_factor_per_s
+    parameters[kernels.P_ARR_THETA] = tissue.arrhenius.activation_energy_j_per_mol / kernels.GAS_CONSTANT_J_PER_MOL_K
+    parameters[kernels.P_ARR_MIN] = tissue.arrhenius.minimum_temperature_c
+    return parameters
+
+
 def _validate_fields(grid: Grid, material: np.ndarray) -> np.ndarray:
     material = np.asarray(material)
     if material.shape != grid.shape:
@@ -463,9 +493,7 @@ def simulate(
     np.maximum(state.peak_temperature_c, temperature, out=state.peak_temperature_c)
 
     coolant_coupling = _coolant_coupling(electrodes, fixed, material, table)
-    with np.errstate(divide="ignore"):
-        half_resistance = h / (2.0 * table.thermal_conductivity_w_per_m_k) + table.wall_resistance_m2_k_per_w
-    half_resistance = np.where(np.isfinite(half_resistance), half_resistance, np.inf)
+    half_resistance = half_resistances(table, h)
     stable = kernels.stable_time_step(
         material, fixed, table.density_kg_per_m3, table.specific_heat_j_per_kg_k, half_resistance,
         table.perfusion_rate_per_s, h, tissue.blood_heat_capacity_j_per_m3_k,
@@ -474,20 +502,7 @@ def simulate(
     steps = max(1, math.ceil(duration_s / time_step - 1e-9))
     time_step = duration_s / steps
 
-    vaporization = tissue.vaporization
-    parameters = np.zeros(len(kernels.PARAMETER_NAMES))
-    parameters[kernels.P_SPACING] = h
-    parameters[kernels.P_DT] = time_step
-    parameters[kernels.P_BLOOD_RHO_C] = tissue.blood_heat_capacity_j_per_m3_k
-    parameters[kernels.P_BLOOD_T] = tissue.body_temperature_c
-    parameters[kernels.P_REF_T] = 37.0
-    parameters[kernels.P_VAP_ONSET] = vaporization.onset_c
-    parameters[kernels.P_VAP_WIDTH] = vaporization.width_c
-    parameters[kernels.P_VAP_LOG_DROP] = math.log(vaporization.conductivity_drop_factor)
-    parameters[kernels.P_VAP_ON] = 1.0 if vaporization.enabled else 0.0
-    parameters[kernels.P_ARR_A] = tissue.arrhenius.frequency_factor_per_s
-    parameters[kernels.P_ARR_THETA] = tissue.arrhenius.activation_energy_j_per_mol / kernels.GAS_CONSTANT_J_PER_MOL_K
-    parameters[kernels.P_ARR_MIN] = tissue.arrhenius.minimum_temperature_c
+    parameters = kernel_parameters(tissue, h, time_step)
 
     # Electric configurations: one per electrode group the generator switches between.
     configurations: list[_Configuration] = []

@@ -13,7 +13,6 @@ import hashlib
 import itertools
 import json
 import math
-import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -27,14 +26,10 @@ from rfasim.case import (
     TISSUE_CLASS_TABLES,
     TISSUE_GLOBAL_KEYS,
     parse_case,
+    read_toml,
 )
 from rfasim.errors import CaseFileError
 from rfasim.tissue import TissueProperties
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 #: Sampling designs of a sweep.
 DESIGNS = ("list", "grid", "random", "lhs", "oat", "morris")
@@ -288,13 +283,7 @@ def load_sweep(path: str | Path) -> SweepSpec:
         Naming the file, the field and the value at fault.
     """
     path = Path(path)
-    if not path.is_file():
-        raise CaseFileError(f"{path}: sweep file not found")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise CaseFileError(f"{path}: not valid TOML ({error})") from None
-    return parse_sweep(data, path)
+    return parse_sweep(read_toml(path, "sweep file"), path)
 
 
 def _integer(value: Any, where: str, minimum: int) -> int:
@@ -400,10 +389,7 @@ def parse_sweep(data: dict[str, Any], path: Path) -> SweepSpec:
     case_path = (path.parent / sweep["case"]).resolve()
     if not case_path.is_file():
         raise CaseFileError(f"{name} [sweep] case: base case file {case_path} not found")
-    try:
-        case_data = tomllib.loads(case_path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise CaseFileError(f"{case_path}: not valid TOML ({error})") from None
+    case_data = read_toml(case_path, "base case file")
     parse_case(case_data, case_path)  # the base case itself must be valid
     design = sweep.get("design", "grid")
     if design not in DESIGNS:
