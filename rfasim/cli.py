@@ -46,6 +46,8 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--out", help="plan folder (default: <case folder>/plan)")
     plan.add_argument("--force", action="store_true", help="simulate even a tumor that is not eligible (research)")
     plan.add_argument("--quiet", action="store_true", help="no progress bar")
+    plan.add_argument("--animate", action="store_true",
+                      help="keep temperature snapshots every 10 s and write heating.gif")
 
     sweep = commands.add_parser("sweep", help="run a parameter sweep, locally or on a Dask cluster")
     sweep.add_argument("sweep", help="sweep.toml")
@@ -58,13 +60,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _plan(case_path: Path, out: Path, force: bool, quiet: bool) -> int:
+def _plan(case_path: Path, out: Path, force: bool, quiet: bool, animate: bool = False) -> int:
     from rfasim.case import load_case
     from rfasim.plan.outputs import summary_text, write_plan_folder
     from rfasim.plan.pipeline import run_case
 
     case = load_case(case_path)
-    plan = run_case(case, force=force, progress=not quiet)
+    plan = run_case(case, force=force, progress=not quiet, snapshot_interval_s=10.0 if animate else None)
     write_plan_folder(plan, out)
     print(summary_text(plan))
     print(f"plan folder: {out}")
@@ -110,7 +112,7 @@ def _run(arguments: argparse.Namespace) -> int:
     if arguments.command == "plan":
         case_path = Path(arguments.case)
         out = Path(arguments.out) if arguments.out else case_path.parent / "plan"
-        return _plan(case_path, out, arguments.force, arguments.quiet)
+        return _plan(case_path, out, arguments.force, arguments.quiet, arguments.animate)
     if arguments.command == "sweep":
         from rfasim.sweep import run_sweep_file
 

@@ -21,7 +21,7 @@ from rfasim.plan.result import PlanResult
 
 PLAN_FILES = (
     "timeseries.csv", "temperature_max.nii.gz", "damage.nii.gz", "zone.nii.gz", "summary.png", "scene.png",
-    "generator.png", "metrics.json",
+    "generator.png", "heating.gif", "metrics.json",
 )
 
 
@@ -73,7 +73,10 @@ def _write_into(plan: PlanResult, folder: Path, body_temperature_c: float) -> li
         write_text(folder / "timeseries.csv", plan.simulation.timeseries.to_csv())
         written.append(folder / "timeseries.csv")
     warnings = plan.metrics.setdefault("warnings", [])
-    for name, render in (("summary.png", _summary), ("scene.png", _scene), ("generator.png", _generator)):
+    pictures = [("summary.png", _summary), ("scene.png", _scene), ("generator.png", _generator)]
+    if plan.snapshots is not None and plan.snapshots.times_s:
+        pictures.append(("heating.gif", _animation))
+    for name, render in pictures:
         if name != "summary.png" and not plan.simulated:
             continue
         try:
@@ -109,6 +112,12 @@ def _generator(plan: PlanResult, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     plt.close(figure)
+
+
+def _animation(plan: PlanResult, path: Path) -> None:
+    from rfasim.viz import animate_heating
+
+    animate_heating(plan.snapshots, plan.grid, plan=plan, path=path)
 
 
 def summary_text(plan: PlanResult) -> str:

@@ -60,10 +60,11 @@ def test_large_tumor_is_refused_with_exit_code_3(small_case, tmp_path, capsys):
     assert "NOT ELIGIBLE" in capsys.readouterr().out
 
 
-def test_large_tumor_forced_is_simulated(small_case, tmp_path):
+def test_large_tumor_forced_is_simulated_and_animated(small_case, tmp_path):
     case = small_case("large-45mm")
     out = tmp_path / "forced"
-    assert main(["plan", str(case), "--out", str(out), "--quiet", "--force"]) == 0
+    assert main(["plan", str(case), "--out", str(out), "--quiet", "--force", "--animate"]) == 0
+    assert (out / "heating.gif").stat().st_size > 1000
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["eligibility"]["eligible"] is False
     assert metrics["zone"]["volume_ml"] is not None and metrics["run"]["simulated"] is True
