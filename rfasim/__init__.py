@@ -14,3 +14,36 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __version__ = "0.1.0"
+
+# The core nouns and the one verb (the rest lives in the subpackages: imaging, probes, plan, viz,
+# sweep, metrics).
+from rfasim.generators import (  # noqa: E402
+    ConstantPower,
+    ImpedanceControlled,
+    RampSchedule,
+    Switched,
+    TemperatureControlled,
+)
+from rfasim.grid import Grid  # noqa: E402
+from rfasim.solver import SimulationOptions, SimulationResult, TissueState, simulate  # noqa: E402
+from rfasim.sources import ElectrodeRaster, PowerDensitySource  # noqa: E402
+from rfasim.tissue import TissueClass, TissueModel, TissueProperties  # noqa: E402
+
+__all__ = [
+    "ConstantPower",
+    "ElectrodeRaster",
+    "Grid",
+    "ImpedanceControlled",
+    "PowerDensitySource",
+    "RampSchedule",
+    "SimulationOptions",
+    "SimulationResult",
+    "Switched",
+    "TemperatureControlled",
+    "TissueClass",
+    "TissueModel",
+    "TissueProperties",
+    "TissueState",
+    "__version__",
+    "simulate",
+]
