@@ -71,7 +71,7 @@ def pennes_problem(extent_mm: float, spacing_mm: float, peak_power_w_per_m3: flo
 
 
 # --------------------------------------------------------------------------- (a) rfasim
-def run_rfasim(grid, tissue, table, source, dt, steps, repeats, variant=False):
+def run_rfasim(grid, tissue, table, source, dt, steps, repeats):
     material = np.full(grid.shape, TissueClass.LIVER, np.uint8)
     fixed = np.zeros(grid.shape, np.uint8)
     fixed[0, :, :] = fixed[-1, :, :] = fixed[:, 0, :] = fixed[:, -1, :] = fixed[:, :, 0] = fixed[
@@ -83,9 +83,6 @@ def run_rfasim(grid, tissue, table, source, dt, steps, repeats, variant=False):
     p[kernels.P_V2] = 0.0
     zeros = np.zeros(grid.shape)
     step = kernels.heat_step
-    resistance_or_g = half_resistance
-    if variant:
-        step, resistance_or_g = variant_heat_step, pair_conductances(half_resistance, h)
     best = math.inf
     final = None
     for _ in range(repeats):
@@ -103,7 +100,7 @@ def run_rfasim(grid, tissue, table, source, dt, steps, repeats, variant=False):
             source,
             table.density_kg_per_m3,
             table.specific_heat_j_per_kg_k,
-            resistance_or_g,
+            half_resistance,
             table.electrical_conductivity_s_per_m,
             table.conductivity_temperature_coefficient_per_k,
             table.perfusion_rate_per_s,
@@ -121,205 +118,6 @@ def run_rfasim(grid, tissue, table, source, dt, steps, repeats, variant=False):
         best = min(best, time.perf_counter() - start)
         final = t
     return best, final, float(damage.max()), np.asarray(tallies)
-
-
-# --------------------------------------------------------------------------- (d) rfasim variant
-# A local copy of kernels._update_slab with three changes (experiment for a suggested fix):
-#  1. face conductances from a per-material-pair table ``pair_g[m, n] = area / (r_m + r_n)``
-#     (0 for insulating pairs) instead of six divisions per voxel;
-#  2. the six neighbours read explicitly (no ``_neighbour`` helper with its branches);
-#  3. below the vaporisation onset (before and after the step) the update is the plain
-#     ``t + dt*rate/(rho c)`` and the stored heat ``rho c (t_new - t) V``: the enthalpy
-#     functions run only inside the latent window.
-# Same results and tallies as the production kernel on the shared problem.
-@numba.njit(cache=False)
-def _variant_slab(
-    i,
-    t,
-    t_new,
-    material,
-    fixed,
-    damage,
-    cem43,
-    peak,
-    hpc_a,
-    solve_sigma,
-    external_power,
-    density,
-    specific_heat,
-    pair_g,
-    sigma_reference,
-    sigma_coefficient,
-    perfusion,
-    metabolic,
-    latent,
-    parameters,
-    rows,
-):  # pragma: no cover - compiled
-    ny, nz = t.shape[1], t.shape[2]
-    h = parameters[kernels.P_SPACING]
-    dt = parameters[kernels.P_DT]
-    volume = h * h * h
-    v2 = parameters[kernels.P_V2]
-    blood_rho_c = parameters[kernels.P_BLOOD_RHO_C]
-    blood_t = parameters[kernels.P_BLOOD_T]
-    onset = parameters[kernels.P_VAP_ONSET]
-    arr_a = parameters[kernels.P_ARR_A]
-    arr_theta = parameters[kernels.P_ARR_THETA]
-    arr_min = parameters[kernels.P_ARR_MIN]
-    has_external = external_power.size > 0
-    electrical = external = metabolic_total = stored = perfusion_loss = fixed_sink = (
-        deposited_fixed
-    ) = 0.0
-    next_conductance = drift = 0.0
-    for j in range(ny):
-        for k in range(nz):
-            m = material[i, j, k]
-            t_here = t[i, j, k]
-            hpc = hpc_a[i, j, k]
-            sigma_now = 0.0
-            if hpc > 0.0:
-                sigma_now = kernels.conductivity_at(
-                    sigma_reference[m], sigma_coefficient[m], t_here, parameters
-                )
-            joule = hpc * sigma_now * v2
-            extra = external_power[i, j, k] if has_external else 0.0
-            if fixed[i, j, k] != 0:
-                t_new[i, j, k] = t_here
-                deposited_fixed += (joule + extra) * volume * dt
-                electrical += joule * volume * dt
-                external += extra * volume * dt
-                if hpc > 0.0:
-                    next_conductance += hpc * sigma_now * volume
-                    drift += hpc * abs(sigma_now - solve_sigma[i, j, k]) * volume
-                if t_here > peak[i, j, k]:
-                    peak[i, j, k] = t_here
-                continue
-            g0 = pair_g[m, material[i - 1, j, k]]
-            g1 = pair_g[m, material[i + 1, j, k]]
-            g2 = pair_g[m, material[i, j - 1, k]]
-            g3 = pair_g[m, material[i, j + 1, k]]
-            g4 = pair_g[m, material[i, j, k - 1]]
-            g5 = pair_g[m, material[i, j, k + 1]]
-            q0 = g0 * (t[i - 1, j, k] - t_here)
-            q1 = g1 * (t[i + 1, j, k] - t_here)
-            q2 = g2 * (t[i, j - 1, k] - t_here)
-            q3 = g3 * (t[i, j + 1, k] - t_here)
-            q4 = g4 * (t[i, j, k - 1] - t_here)
-            q5 = g5 * (t[i, j, k + 1] - t_here)
-            flux = q0 + q1 + q2 + q3 + q4 + q5
-            inflow_fixed = (
-                q0 * fixed[i - 1, j, k]
-                + q1 * fixed[i + 1, j, k]
-                + q2 * fixed[i, j - 1, k]
-                + q3 * fixed[i, j + 1, k]
-                + q4 * fixed[i, j, k - 1]
-                + q5 * fixed[i, j, k + 1]
-            )
-            w = perfusion[m] if damage[i, j, k] < 1.0 else 0.0
-            perfusion_density = w * blood_rho_c * (t_here - blood_t)
-            rate = flux + (joule + extra + metabolic[m] - perfusion_density) * volume
-            rho_c = density[m] * specific_heat[m]
-            t_new_value = t_here + dt * rate / (volume * rho_c)
-            if t_here < onset and t_new_value < onset:
-                stored += rho_c * (t_new_value - t_here) * volume
-            else:
-                t_new_value = kernels.heat_temperature(
-                    density[m], specific_heat[m], latent[m], t_here, dt * rate / volume, parameters
-                )
-                stored += volume * (
-                    kernels.enthalpy_density(
-                        density[m], specific_heat[m], latent[m], t_new_value, parameters
-                    )
-                    - kernels.enthalpy_density(
-                        density[m], specific_heat[m], latent[m], t_here, parameters
-                    )
-                )
-            t_new[i, j, k] = t_new_value
-            electrical += joule * volume * dt
-            external += extra * volume * dt
-            metabolic_total += metabolic[m] * volume * dt
-            perfusion_loss += perfusion_density * volume * dt
-            fixed_sink -= inflow_fixed * dt
-            if t_here > arr_min:
-                damage[i, j, k] += dt * arr_a * math.exp(-arr_theta / (t_here + 273.15))
-            if t_here > 39.0:
-                base = 0.5 if t_here >= 43.0 else 0.25
-                cem43[i, j, k] += dt / 60.0 * base ** (43.0 - t_here)
-            if t_new_value > peak[i, j, k]:
-                peak[i, j, k] = t_new_value
-            if hpc > 0.0:
-                sigma_next = kernels.conductivity_at(
-                    sigma_reference[m], sigma_coefficient[m], t_new_value, parameters
-                )
-                next_conductance += hpc * sigma_next * volume
-                drift += hpc * abs(sigma_next - solve_sigma[i, j, k]) * volume
-    rows[i, 0] = electrical
-    rows[i, 1] = external
-    rows[i, 2] = metabolic_total
-    rows[i, 3] = stored
-    rows[i, 4] = perfusion_loss
-    rows[i, 5] = fixed_sink
-    rows[i, 6] = deposited_fixed
-    rows[i, 7] = next_conductance
-    rows[i, 8] = drift
-
-
-@numba.njit(parallel=True, cache=False)
-def variant_heat_step(
-    t,
-    t_new,
-    material,
-    fixed,
-    damage,
-    cem43,
-    peak,
-    hpc,
-    solve_sigma,
-    external_power,
-    density,
-    specific_heat,
-    pair_g,
-    sigma_reference,
-    sigma_coefficient,
-    perfusion,
-    metabolic,
-    latent,
-    parameters,
-):  # pragma: no cover - compiled
-    nx = t.shape[0]
-    rows = np.zeros((nx, kernels.TALLY_COUNT))
-    for i in numba.prange(nx):
-        _variant_slab(
-            i,
-            t,
-            t_new,
-            material,
-            fixed,
-            damage,
-            cem43,
-            peak,
-            hpc,
-            solve_sigma,
-            external_power,
-            density,
-            specific_heat,
-            pair_g,
-            sigma_reference,
-            sigma_coefficient,
-            perfusion,
-            metabolic,
-            latent,
-            parameters,
-            rows,
-        )
-    return rows.sum(axis=0)
-
-
-def pair_conductances(half_resistance: np.ndarray, h: float) -> np.ndarray:
-    total = half_resistance[:, None] + half_resistance[None, :]
-    with np.errstate(divide="ignore"):
-        return np.where(total < 1e300, h * h / total, 0.0)
 
 
 # --------------------------------------------------------------------------- (b) py-pde
@@ -419,9 +217,6 @@ def main(argv=None) -> dict:
     parser.add_argument("--source", type=float, default=4.0e4, help="peak source (W/m^3)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-pypde", action="store_true")
-    parser.add_argument(
-        "--skip-variant", action="store_true", help="skip the local kernel experiment (d)"
-    )
     parser.add_argument("--out", help="also write the JSON here")
     args = parser.parse_args(argv)
 
@@ -447,19 +242,6 @@ def main(argv=None) -> dict:
         "peak_temperature_c": float(t_rfasim.max()),
         "max_damage": damage_max,
     }
-    if not args.skip_variant:
-        seconds, t_variant, _, tallies_v = run_rfasim(
-            grid, tissue, table, source, args.dt, steps, args.repeats, variant=True
-        )
-        result["rfasim_variant"] = {
-            "seconds": seconds,
-            "voxel_updates_per_s": grid.size * steps / seconds,
-            "max_abs_dt_vs_rfasim_c": float(np.abs(t_variant - t_rfasim).max()),
-            "max_rel_tally_difference": float(
-                np.max(np.abs(tallies_v - tallies) / np.maximum(np.abs(tallies), 1e-300))
-            ),
-            "speedup_vs_rfasim": result["rfasim"]["seconds"] / seconds,
-        }
     seconds, t_ceiling = run_ceiling(grid, source, constants, args.dt, steps, args.repeats)
     result["ceiling"] = {
         "seconds": seconds,

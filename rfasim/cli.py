@@ -7,6 +7,7 @@ no traceback, no partial output); 3 refused by a clinical rule and not forced; 1
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -32,8 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="plan a single-probe ablation of the default phantom")
     demo.add_argument("--out", default="rfasim-demo", help="plan folder (default ./rfasim-demo)")
     demo.add_argument("--spacing", type=float, default=1.5,
-                      help="simulation spacing in mm (default 1.5, so the demo runs in about a minute; "
-                           "the phantom's own case.toml uses 1.0)")
+                      help="simulation spacing in mm (default 1.5, so the demo runs in under a minute; "
+                           "input/case.toml keeps the phantom's 1.0 for `rfasim plan`)")
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
 
     phantom = commands.add_parser("phantom", help="write a named phantom: ct.nii.gz, labels.nii.gz, case.toml")
@@ -60,12 +61,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _plan(case_path: Path, out: Path, force: bool, quiet: bool, animate: bool = False) -> int:
+def _plan(case_path: Path, out: Path, force: bool, quiet: bool, animate: bool = False,
+          spacing_mm: float | None = None) -> int:
     from rfasim.case import load_case
     from rfasim.plan.outputs import summary_text, write_plan_folder
     from rfasim.plan.pipeline import run_case
 
     case = load_case(case_path)
+    if spacing_mm is not None:
+        case.spacing_mm = spacing_mm  # recorded in metrics.json (run.spacing_mm)
     plan = run_case(case, force=force, progress=not quiet, snapshot_interval_s=10.0 if animate else None)
     write_plan_folder(plan, out)
     print(summary_text(plan))
@@ -101,12 +105,7 @@ def _run(arguments: argparse.Namespace) -> int:
         start = time.perf_counter()
         out = Path(arguments.out)
         paths = write_phantom(DEFAULT_PHANTOM, out / "input")
-        case_path = Path(paths["case"])
-        if arguments.spacing != 1.0:
-            text = case_path.read_text(encoding="utf-8")
-            case_path.write_text(text.replace("spacing_mm = 1.0", f"spacing_mm = {arguments.spacing:g}"),
-                                 encoding="utf-8")
-        code = _plan(case_path, out, force=False, quiet=arguments.quiet)
+        code = _plan(Path(paths["case"]), out, force=False, quiet=arguments.quiet, spacing_mm=arguments.spacing)
         print(f"demo finished in {time.perf_counter() - start:.1f} s")
         return code
     if arguments.command == "plan":
@@ -141,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     except Exception as error:  # anything else: exit code 1, one line plus where to look
         sys.stderr.write(f"rfasim: internal error: {type(error).__name__}: {error}\n")
-        if "RFASIM_DEBUG" in __import__("os").environ:
+        if "RFASIM_DEBUG" in os.environ:
             raise
         sys.stderr.write("rfasim: set RFASIM_DEBUG=1 for the traceback\n")
         return EXIT_ERROR

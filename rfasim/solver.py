@@ -43,8 +43,9 @@ from rfasim.sources import ElectrodeRaster, PowerDensitySource
 from rfasim.tissue import PropertyTable, TissueClass, TissueModel
 from rfasim.trackers import Tracker
 
-#: Planning figure for memory checks: bytes per voxel the solver needs at its peak.
-BYTES_PER_VOXEL_ESTIMATE = 200
+#: Planning figure for memory checks: bytes per voxel the solver needs at its peak (measured:
+#: 349 B/voxel of growth on the 80 mm standard case, benchmarks/README.md; rounded up).
+BYTES_PER_VOXEL_ESTIMATE = 400
 
 
 @dataclass(frozen=True)

@@ -213,8 +213,9 @@ class VesselModel:
     Both models hold the lumen voxels at ``blood_temperature_c`` (fast blood flow mixes the
     lumen).  ``"lumen"``: the wall is the interface of two conducting half-voxels (no extra
     resistance) — the strongest sink.  ``"convective"``: a wall film of heat-transfer coefficient
-    ``wall_heat_transfer_w_per_m2_k`` between lumen and tissue (the Nusselt-number model of
-    Consiglieri et al.; ~1000 W/(m^2 K) for a 5-10 mm vessel at hepatic flow rates).  ``"none"``:
+    ``wall_heat_transfer_w_per_m2_k`` between lumen and tissue (a Nusselt-number film model;
+    the default 1000 W/(m^2 K) is an order-of-magnitude value for large hepatic vessels, see
+    docs/parameters.md for the literature range).  ``"none"``:
     vessels are ordinary blood-filled tissue without flow.
     """
 

@@ -13,7 +13,7 @@ import numpy as np
 
 import rfasim
 from rfasim.case import Case, build_generator, build_tissue_model
-from rfasim.errors import InputError, ProbeError
+from rfasim.errors import InputError
 from rfasim.imaging import (
     LabelMapping,
     Volume,
@@ -27,10 +27,10 @@ from rfasim.imaging import (
     select_target,
     simulation_grid,
 )
-from rfasim.plan.eligibility import ELIGIBILITY_LIMIT_MM, eligibility_verdict
+from rfasim.plan.eligibility import eligibility_verdict
 from rfasim.plan.result import PlanResult
 from rfasim.probes import ProbePlacement, check_trajectories, get_probe_model, rasterize_probes
-from rfasim.solver import SimulationOptions, TissueState, simulate
+from rfasim.solver import BYTES_PER_VOXEL_ESTIMATE, SimulationOptions, TissueState, simulate
 from rfasim.tissue import TissueClass
 from rfasim.trackers import ProgressTracker, SnapshotTracker, Tracker
 
@@ -146,7 +146,7 @@ def run_case(case: Case, *, force: bool = False, progress: bool = True, snapshot
 
     points = _points_of_interest(target.points_mm, placements)
     grid = simulation_grid(labels.affine, labels.data.shape, points, case.roi_margin_mm, case.spacing_mm)
-    check_memory(grid, margin_mm=case.roi_margin_mm)
+    check_memory(grid, bytes_per_voxel=BYTES_PER_VOXEL_ESTIMATE, margin_mm=case.roi_margin_mm)
     tissue_classes = resample_labels(Volume(classes, labels.affine, case.labels_path), grid)
     target_mask = resample_labels(Volume(target.mask(labels.data.shape).astype(np.uint8), labels.affine, None), grid) > 0
     other_masks = [
@@ -318,4 +318,4 @@ def _concatenate(results, state):
     )
 
 
-__all__ = ["ELIGIBILITY_LIMIT_MM", "ProbeError", "run_case", "zone_masks"]
+__all__ = ["run_case", "zone_masks"]
