@@ -11,7 +11,7 @@ from rfasim import analytics
 from rfasim.generators import ConstantPower
 from rfasim.grid import Grid
 from rfasim.physics import kernels, reference
-from rfasim.solver import SimulationOptions, simulate
+from rfasim.solver import SimulationOptions, half_resistances, simulate
 from rfasim.sources import ElectrodeRaster, PowerDensitySource
 from rfasim.tissue import TissueClass, TissueModel, VaporizationModel, homogeneous_liver
 
@@ -94,8 +94,7 @@ def _random_problem(seed: int = 3):
     temperature = generator.uniform(30.0, 110.0, shape)
     hpc = generator.uniform(0.0, 1e6, shape) * (generator.random(shape) > 0.3)
     table = TissueModel().property_table(1e-3)
-    half = 1e-3 / (2 * table.thermal_conductivity_w_per_m_k) + table.wall_resistance_m2_k_per_w
-    half = np.where(np.isfinite(half), half, np.inf)
+    half = half_resistances(table, 1e-3)
     parameters = np.zeros(len(kernels.PARAMETER_NAMES))
     parameters[kernels.P_SPACING] = 1e-3
     parameters[kernels.P_DT] = 0.3
