@@ -18,22 +18,13 @@ from typing import Any
 import tomllib
 
 from rfasim.errors import ProbeError
+from rfasim.generators import COMMON_GENERATOR_KEYS, generator_keys, generator_modes
 
 #: Probe kinds understood by :mod:`rfasim.probes.placement`.
 PROBE_KINDS = ("straight", "cluster", "multitine", "bipolar")
 
 #: Bipolar layouts: two parallel needles, or two electrodes on one shaft.
 BIPOLAR_LAYOUTS = ("two-needles", "one-shaft")
-
-#: Keys allowed in a probe's ``[generator]`` table (the case file's ``[generator]`` keys).
-GENERATOR_KEYS = frozenset(
-    {
-        "mode", "power_w", "duration_s", "impedance_rise_ohm", "pause_s", "target_temperature_c",
-        "start_power_w", "step_w_per_min", "resume_fraction", "max_voltage_v", "max_current_a",
-        "probe_schedule",
-    }
-)
-GENERATOR_MODES = ("constant-power", "impedance", "temperature", "ramp")
 
 #: Outer diameter (mm) of the usual needle gauges (Stubs gauge, thin-wall tubing).
 GAUGE_DIAMETER_MM = {13: 2.41, 14: 2.11, 15: 1.83, 16: 1.65, 17: 1.47, 18: 1.27, 19: 1.07, 20: 0.91}
@@ -198,11 +189,15 @@ def _validate_model(model: ProbeModel) -> None:
 def _validate_generator(name: str, generator: dict[str, Any]) -> None:
     if not isinstance(generator, dict):
         _fail(name, "[generator] must be a table")
-    unknown = sorted(set(generator) - GENERATOR_KEYS)
+    if not generator:
+        return
+    modes = generator_modes()
+    if generator.get("mode") not in modes:
+        _fail(name, f"[generator] mode must be one of {', '.join(modes)}, got {generator.get('mode')!r}")
+    valid = COMMON_GENERATOR_KEYS + generator_keys(generator["mode"])
+    unknown = sorted(set(generator) - set(valid))
     if unknown:
-        _fail(name, f"unknown [generator] key {unknown[0]!r}; valid keys: {', '.join(sorted(GENERATOR_KEYS))}")
-    if generator and generator.get("mode") not in GENERATOR_MODES:
-        _fail(name, f"[generator] mode must be one of {', '.join(GENERATOR_MODES)}, got {generator.get('mode')!r}")
+        _fail(name, f"unknown [generator] key {unknown[0]!r}; valid keys: {', '.join(valid)}")
     for key, value in generator.items():
         if key in ("mode", "probe_schedule"):
             continue

@@ -1,7 +1,12 @@
 """The coupled simulation: :class:`Simulation` (setup, step, run), :func:`simulate`, its options and results."""
 
 from rfasim.simulation.core import GeneratorOutput, Simulation, simulate
-from rfasim.simulation.options import BYTES_PER_VOXEL_ESTIMATE, ELECTRIC_SOLVERS, LinearSolver, SimulationOptions
+from rfasim.simulation.options import (
+    BYTES_PER_VOXEL_ESTIMATE,
+    ELECTRIC_SOLVERS,
+    LinearSolver,
+    SimulationOptions,
+)
 from rfasim.simulation.state import EnergyBalance, SimulationResult, TimeSeries, TissueState
 
 __all__ = [

@@ -47,10 +47,10 @@ def _numbers(tree: object, prefix: str = "") -> dict[str, float]:
 
 def run_phantom(name: str, folder: Path) -> dict[str, np.ndarray]:
     """Run one phantom's case (coarse, short); fields and metric numbers as arrays."""
-    from rfasim.case import load_case
-    from rfasim.phantoms import write_phantom
     import nibabel
 
+    from rfasim.case import load_case
+    from rfasim.phantoms import write_phantom
     from rfasim.plan.outputs import write_plan_folder
     from rfasim.plan.pipeline import run_case
 
