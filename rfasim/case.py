@@ -21,6 +21,8 @@ from rfasim.generators import (
     generator_keys,
     generator_modes,
 )
+from rfasim.physics.damage import damage_model_names
+from rfasim.simulation.options import SimulationOptions
 from rfasim.tissue import (
     ArrheniusParameters,
     TissueClass,
@@ -36,6 +38,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+OPTIONS_KEYS = ("electric_update_tolerance", "maximum_time_step_s", "snapshot_interval_s", "damage_models")
 SECTIONS = ("images", "labels", "target", "probes", "generator", "zone", "grid", "margin", "tissue", "options")
 ZONE_CRITERIA = ("isotherm", "arrhenius", "cem43")
 PROBE_SCHEDULES = ("simultaneous", "switched", "sequential")
@@ -268,11 +271,38 @@ def parse_case(data: dict[str, Any], path: Path) -> Case:
     build_tissue_model(tissue, f"{name} [tissue]")  # validate now, before any work
 
     options = data.get("options", {})
-    _check_keys(options, ("electric_update_tolerance", "maximum_time_step_s", "snapshot_interval_s"), f"{name} [options]")
+    if not isinstance(options, dict):
+        raise _fail(f"{name} [options]", "expected a table")
+    _check_keys(options, OPTIONS_KEYS, f"{name} [options]")
     for key, value in options.items():
-        _number(value, f"{name} [options] {key}", positive=True)
+        if key != "damage_models":
+            _number(value, f"{name} [options] {key}", positive=True)
+    simulation_options(options, f"{name} [options]")  # validate now, before any work
     case.options_table = options
     return case
+
+
+def simulation_options(table: dict[str, Any], where: str = "[options]") -> SimulationOptions:
+    """The :class:`~rfasim.simulation.SimulationOptions` of an ``[options]`` table.
+
+    Keys: ``electric_update_tolerance``, ``maximum_time_step_s`` and ``damage_models`` (names of
+    registered damage models accumulated beside Arrhenius, default ``["arrhenius", "cem43"]``).
+    """
+    models = table.get("damage_models", list(SimulationOptions.damage_models))
+    if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
+        raise _fail(f"{where} damage_models", f"expected a list of model names, got {models!r}")
+    known = damage_model_names()
+    unknown = [m for m in models if m not in known]
+    if unknown:
+        raise _fail(f"{where} damage_models", f"unknown damage model {unknown[0]!r} (known: {', '.join(known)})")
+    try:
+        return SimulationOptions(
+            electric_update_tolerance=float(table.get("electric_update_tolerance", 0.02)),
+            maximum_time_step_s=float(table.get("maximum_time_step_s", 1.0)),
+            damage_models=tuple(models),
+        )
+    except ValueError as error:
+        raise _fail(where, str(error)) from None
 
 
 TISSUE_GLOBAL_KEYS = (

@@ -76,6 +76,14 @@ def register_damage_model(cls: _Model) -> _Model:
     return cls
 
 
+def damage_model_names() -> tuple[str, ...]:
+    """Names of every registered damage model, plugins included."""
+    from rfasim.plugins import load_plugins
+
+    load_plugins()
+    return tuple(DAMAGE_MODELS)
+
+
 def damage_model(name: str, tissue: TissueModel) -> DamageModel:
     """The registered model ``name`` with the tissue's parameters.
 

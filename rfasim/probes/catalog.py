@@ -9,6 +9,7 @@ its path wherever a catalog name is accepted; no code change is needed.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from importlib import resources
@@ -262,20 +263,45 @@ def load_probe_file(path: str | Path) -> ProbeModel:
     return probe_model_from_dict(table, str(path))
 
 
-@lru_cache(maxsize=1)
-def _catalog() -> dict[str, ProbeModel]:
-    folder = resources.files("rfasim") / "data" / "probes"
-    models: dict[str, ProbeModel] = {}
-    for entry in sorted(folder.iterdir(), key=lambda item: item.name):
-        if not entry.name.endswith(".toml"):
+#: Environment variable naming extra catalog folders (path-separator separated): a new probe
+#: model is one TOML file in such a folder, listed and selectable by name like the built-in ones.
+PROBE_PATH_VARIABLE = "RFASIM_PROBE_PATH"
+
+
+def _catalog_folders() -> list:
+    folders: list = [resources.files("rfasim") / "data" / "probes"]
+    for item in os.environ.get(PROBE_PATH_VARIABLE, "").split(os.pathsep):
+        if not item.strip():
             continue
-        with entry.open("rb") as handle:
-            table = tomllib.load(handle)
-        model = probe_model_from_dict(table, f"catalog file {entry.name}")
-        if model.name in models:
-            raise ProbeError(f"catalog file {entry.name}: duplicate probe name {model.name!r}")
-        models[model.name] = model
+        if not Path(item).is_dir():
+            raise ProbeError(f"{PROBE_PATH_VARIABLE}: {item!r} is not a folder")
+        folders.append(Path(item))
+    return folders
+
+
+@lru_cache(maxsize=4)
+def _catalog_from(probe_path: str) -> dict[str, ProbeModel]:
+    del probe_path  # the cache key: the catalog is re-read when RFASIM_PROBE_PATH changes
+    models: dict[str, ProbeModel] = {}
+    for folder in _catalog_folders():
+        for entry in sorted(folder.iterdir(), key=lambda item: item.name):
+            if not entry.name.endswith(".toml"):
+                continue
+            origin = f"catalog file {entry}"
+            try:
+                with entry.open("rb") as handle:
+                    table = tomllib.load(handle)
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+                raise ProbeError(f"{origin}: not valid TOML ({error})") from None
+            model = probe_model_from_dict(table, origin)
+            if model.name in models:
+                raise ProbeError(f"{origin}: duplicate probe name {model.name!r}")
+            models[model.name] = model
     return models
+
+
+def _catalog() -> dict[str, ProbeModel]:
+    return _catalog_from(os.environ.get(PROBE_PATH_VARIABLE, ""))
 
 
 def load_catalog() -> dict[str, ProbeModel]:

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from rfasim.case import (
+    OPTIONS_KEYS,
     SECTIONS,
     TISSUE_CLASS_TABLES,
     TISSUE_GLOBAL_KEYS,
@@ -42,7 +43,6 @@ SWEEP_KEYS = (
 )
 PARAMETER_KEYS = ("path", "values", "range", "steps", "scale", "baseline")
 PROBE_KEYS = ("model", "tip_mm", "entry_mm", "direction", "deployment_diameter_mm", "rotation_deg", TIP_OFFSET)
-OPTIONS_KEYS = ("electric_update_tolerance", "maximum_time_step_s", "snapshot_interval_s")
 
 
 def valid_parameter_paths(probe_count: int = 1) -> list[str]:
