@@ -219,7 +219,6 @@ class Simulation:
         power_command = 0.0 if command.stop else command.power_w
         if power_command > 0 and electric.stale:
             electric.solve(*fields)  # the field went stale during a pause
-            electric.drift = 0.0
         impedance = electric.impedance_ohm
         voltage = generator.limits.voltage_for(power_command, impedance)
         power = voltage**2 / impedance if voltage > 0 else 0.0

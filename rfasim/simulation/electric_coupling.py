@@ -93,6 +93,7 @@ class ElectricCoupling:
         configuration.conductance_s = solution.conductance_s
         configuration.potential = solution.potential_v
         self.conductance_estimate_s = solution.conductance_s
+        self.drift = 0.0  # the field is fresh
         self.solves += 1
         self.solve_seconds += solution.solve_seconds
 
