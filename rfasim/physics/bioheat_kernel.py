@@ -181,22 +181,31 @@ def heat_temperature(
 
 
 @numba.njit(cache=True)
-def _conduction(temperature, material, fixed, face, i, j, k):
-    """Net conductive inflow (W) into free voxel (i, j, k) and the part that comes from fixed voxels.
+def _heat_into_fixed(temperature, material, fixed, face, i, j, k):
+    """Heat flow (W) from the free neighbours of fixed voxel (i, j, k) into it.
 
-    Free voxels never lie on the outer layer, so the six neighbours are read directly.
+    Booked on the fixed side, so the common (free) path carries no per-face test; voxels on the
+    outer layer have fewer neighbours.
     """
+    nx, ny, nz = temperature.shape
+    # prange hands out unsigned indices; unsigned + signed would promote to float.
+    i, j, k = np.int64(i), np.int64(j), np.int64(k)
     t_here = temperature[i, j, k]
     m = material[i, j, k]
-    flux = 0.0
-    inflow_fixed = 0.0
-    for di, dj, dk in ((-1, 0, 0), (1, 0, 0), (0, -1, 0), (0, 1, 0), (0, 0, -1), (0, 0, 1)):
-        a, b, c = i + di, j + dj, k + dk
-        q = face[m, material[a, b, c]] * (temperature[a, b, c] - t_here)
-        flux += q
-        if fixed[a, b, c] != 0:
-            inflow_fixed += q
-    return flux, inflow_fixed
+    total = 0.0
+    for axis in range(3):
+        for offset in (-1, 1):
+            a, b, c = i, j, k
+            if axis == 0:
+                a = i + offset
+            elif axis == 1:
+                b = j + offset
+            else:
+                c = k + offset
+            if a < 0 or b < 0 or c < 0 or a >= nx or b >= ny or c >= nz or fixed[a, b, c] != 0:
+                continue
+            total += face[m, material[a, b, c]] * (temperature[a, b, c] - t_here)
+    return total
 
 
 @numba.njit(cache=True)
@@ -214,6 +223,7 @@ def _update_slab(i, temperature, new_temperature, material, fixed, vascular_dama
     latent = materials.latent_heat_j_per_kg
     sigma_reference = materials.electrical_conductivity_s_per_m
     sigma_coefficient = materials.conductivity_temperature_coefficient_per_k
+    face = materials.face_conductance_w_per_k
     electrical = external = metabolic_total = stored = perfusion_loss = 0.0
     fixed_sink = deposited_fixed = next_conductance = drift = 0.0
     for j in range(ny):
@@ -231,13 +241,20 @@ def _update_slab(i, temperature, new_temperature, material, fixed, vascular_dama
             if fixed[i, j, k] != 0:
                 new_temperature[i, j, k] = t_here
                 deposited_fixed += (joule + extra) * volume * dt
+                fixed_sink += _heat_into_fixed(temperature, material, fixed, face, i, j, k) * dt
                 if hpc > 0.0:
                     next_conductance += hpc * sigma_now * volume
                     drift += hpc * abs(sigma_now - solve_conductivity[i, j, k]) * volume
                 if t_here > peak_temperature[i, j, k]:
                     peak_temperature[i, j, k] = t_here
                 continue
-            flux, inflow_fixed = _conduction(temperature, material, fixed, materials.face_conductance_w_per_k, i, j, k)
+            # Free voxels never lie on the outer layer: the six neighbours are read directly.
+            flux = face[m, material[i - 1, j, k]] * (temperature[i - 1, j, k] - t_here)
+            flux += face[m, material[i + 1, j, k]] * (temperature[i + 1, j, k] - t_here)
+            flux += face[m, material[i, j - 1, k]] * (temperature[i, j - 1, k] - t_here)
+            flux += face[m, material[i, j + 1, k]] * (temperature[i, j + 1, k] - t_here)
+            flux += face[m, material[i, j, k - 1]] * (temperature[i, j, k - 1] - t_here)
+            flux += face[m, material[i, j, k + 1]] * (temperature[i, j, k + 1] - t_here)
             w = materials.perfusion_rate_per_s[m] if vascular_damage[i, j, k] < 1.0 else 0.0
             perfusion_density = w * constants.blood_heat_capacity_j_per_m3_k * (t_here - constants.blood_temperature_c)
             rate = flux + (joule + extra + materials.metabolic_heat_w_per_m3[m] - perfusion_density) * volume
@@ -245,20 +262,17 @@ def _update_slab(i, temperature, new_temperature, material, fixed, vascular_dama
             rho_c = density[m] * specific_heat[m]
             t_new = t_here + energy_density / rho_c
             sensible = t_here < onset and t_new < onset  # the common case: no latent heat
-            if not sensible:
-                t_new = heat_temperature(density[m], specific_heat[m], latent[m], t_here, energy_density, constants)
-            new_temperature[i, j, k] = t_new
-            metabolic_total += materials.metabolic_heat_w_per_m3[m] * volume * dt
-            # Stored heat from the enthalpy change, independent of the update formula.
-            if sensible:
+            if sensible:  # stored heat from the enthalpy change, independent of the update formula
                 stored += volume * rho_c * (t_new - t_here)
             else:
+                t_new = heat_temperature(density[m], specific_heat[m], latent[m], t_here, energy_density, constants)
                 stored += volume * (
                     enthalpy_density(density[m], specific_heat[m], latent[m], t_new, constants)
                     - enthalpy_density(density[m], specific_heat[m], latent[m], t_here, constants)
                 )
+            new_temperature[i, j, k] = t_new
+            metabolic_total += materials.metabolic_heat_w_per_m3[m] * volume * dt
             perfusion_loss += perfusion_density * volume * dt
-            fixed_sink -= inflow_fixed * dt
             if t_new > peak_temperature[i, j, k]:
                 peak_temperature[i, j, k] = t_new
             if hpc > 0.0:

@@ -151,6 +151,8 @@ class Simulation:
             state = TissueState.at_rest(self.grid, self.tissue.body_temperature_c)
         else:
             state = initial_state.copy()
+        # Peak temperature in single precision (what the heat step reads and writes every step).
+        state.peak_temperature_c = np.asarray(state.peak_temperature_c, np.float32)
         for model in self.damage_models:
             state.doses.setdefault(model.name, model.initial_dose(self.grid.shape))
         arrays = {"temperature_c": state.temperature_c, "peak_temperature_c": state.peak_temperature_c,
@@ -184,7 +186,7 @@ class Simulation:
             self.generator.reset()
             self.electric.solve(self.state.temperature_c, self.material, self.constants)
         self._new_temperature = self.state.temperature_c.copy()
-        self._zeros = np.zeros(self.grid.shape)
+        self._zeros = np.zeros(self.grid.shape, np.float32)
         self._empty = np.zeros((0, 0, 0))
         self._thermocouples = (np.unique(np.concatenate([e.thermocouple_index for e in self.electrodes]))
                                if self.electrodes else np.zeros(0, int))
