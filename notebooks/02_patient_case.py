@@ -199,7 +199,8 @@ for name, image in (("zone", zone_image), ("temperature_max", peak_image)):
     same_shape = image.shape == labels_image.shape
     same_affine = np.allclose(image.affine, labels_image.affine, atol=1e-5)
     print(f"{name:16s} shape {image.shape} same shape: {same_shape}, same affine: {same_affine}")
-    assert same_shape and same_affine
+    assert same_shape
+    assert same_affine
 
 zone = np.asarray(zone_image.dataobj) > 0
 target = tumors[case.target_tumor_id - 1].mask(labels.data.shape)
