@@ -9,10 +9,10 @@ its path wherever a catalog name is accepted; no code change is needed.
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from importlib import resources
-import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
