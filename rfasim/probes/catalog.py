@@ -15,10 +15,13 @@ from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from rfasim.errors import ProbeError
 from rfasim.generators import COMMON_GENERATOR_KEYS, generator_keys, generator_modes
+
+if TYPE_CHECKING:
+    from importlib.abc import Traversable
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -272,8 +275,8 @@ def load_probe_file(path: str | Path) -> ProbeModel:
 PROBE_PATH_VARIABLE = "RFASIM_PROBE_PATH"
 
 
-def _catalog_folders() -> list:
-    folders: list = [resources.files("rfasim") / "data" / "probes"]
+def _catalog_folders() -> list[Traversable]:
+    folders: list[Traversable] = [resources.files("rfasim") / "data" / "probes"]
     for item in os.environ.get(PROBE_PATH_VARIABLE, "").split(os.pathsep):
         if not item.strip():
             continue
