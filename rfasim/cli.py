@@ -12,12 +12,13 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT, EXIT_REFUSED = 0, 1, 2, 3
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # usage errors are bad input: exit code 2, one line
+    def error(self, message: str) -> NoReturn:  # usage errors are bad input: exit code 2, one line
         self.print_usage(sys.stderr)
         sys.stderr.write(f"rfasim: error: {message}\n")
         raise SystemExit(EXIT_BAD_INPUT)

@@ -153,6 +153,7 @@ def _coverage_fraction(
     if zone.empty:
         return 0.0
     if zone_field is None:
+        assert zone_mask is not None  # zone_indicator() has checked: one of the two is given
         return (
             float(np.count_nonzero(tumor & check_mask(zone_mask, grid, "zone_mask"))) / tumor_voxels
         )

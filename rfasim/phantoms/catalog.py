@@ -53,7 +53,7 @@ def _vessel_30mm() -> PhantomSpec:
         radius_vessel,
         "hepatic",
         0,
-    )  # type: ignore[arg-type]
+    )
     return PhantomSpec(
         name="vessel-30mm",
         description=f"a 30 mm tumor {VESSEL_GAP_MM:g} mm (wall to wall) from a 6 mm vessel: heat-sink effect",
