@@ -122,18 +122,27 @@ class StepTallies(NamedTuple):
 TALLY_COUNT = len(StepTallies._fields)
 
 
+@numba.njit(cache=True, inline="always")
+def _conductivity(sigma_reference: float, coefficient: float, temperature: float, reference_c: float,
+                  onset_c: float, width_c: float, log_drop: float) -> float:
+    """sigma(T) (S/m) from scalars (``onset_c = inf`` switches the vaporisation drop off)."""
+    factor = 1.0 + coefficient * (temperature - reference_c)
+    if factor < 0.05:
+        factor = 0.05
+    if temperature > onset_c:
+        fraction = (temperature - onset_c) / width_c
+        if fraction > 1.0:
+            fraction = 1.0
+        factor *= math.exp(log_drop * fraction)
+    return sigma_reference * factor
+
+
 @numba.njit(cache=True)
 def conductivity_at(sigma_reference: float, coefficient: float, temperature: float, constants: HeatConstants) -> float:
     """sigma(T) (S/m): linear rise, then the log-linear vaporisation drop."""
-    factor = 1.0 + coefficient * (temperature - constants.reference_temperature_c)
-    if factor < 0.05:
-        factor = 0.05
-    if constants.vaporization_enabled > 0.0 and temperature > constants.vaporization_onset_c:
-        fraction = (temperature - constants.vaporization_onset_c) / constants.vaporization_width_c
-        if fraction > 1.0:
-            fraction = 1.0
-        factor *= math.exp(constants.vaporization_log_drop * fraction)
-    return sigma_reference * factor
+    onset = constants.vaporization_onset_c if constants.vaporization_enabled > 0.0 else np.inf
+    return _conductivity(sigma_reference, coefficient, temperature, constants.reference_temperature_c, onset,
+                         constants.vaporization_width_c, constants.vaporization_log_drop)
 
 
 @numba.njit(cache=True)
@@ -224,6 +233,9 @@ def _update_slab(i, temperature, new_temperature, material, fixed, vascular_dama
     sigma_reference = materials.electrical_conductivity_s_per_m
     sigma_coefficient = materials.conductivity_temperature_coefficient_per_k
     face = materials.face_conductance_w_per_k
+    reference_c = constants.reference_temperature_c
+    width_c = constants.vaporization_width_c
+    log_drop = constants.vaporization_log_drop
     electrical = external = metabolic_total = stored = perfusion_loss = 0.0
     fixed_sink = deposited_fixed = next_conductance = drift = 0.0
     for j in range(ny):
@@ -233,7 +245,8 @@ def _update_slab(i, temperature, new_temperature, material, fixed, vascular_dama
             hpc = heating_per_conductivity[i, j, k]
             sigma_now = 0.0
             if hpc > 0.0:
-                sigma_now = conductivity_at(sigma_reference[m], sigma_coefficient[m], t_here, constants)
+                sigma_now = _conductivity(sigma_reference[m], sigma_coefficient[m], t_here, reference_c, onset,
+                                          width_c, log_drop)
             joule = hpc * sigma_now * voltage_squared
             extra = external_power[i, j, k] if has_external else 0.0
             electrical += joule * volume * dt
@@ -276,7 +289,8 @@ def _update_slab(i, temperature, new_temperature, material, fixed, vascular_dama
             if t_new > peak_temperature[i, j, k]:
                 peak_temperature[i, j, k] = t_new
             if hpc > 0.0:
-                sigma_next = conductivity_at(sigma_reference[m], sigma_coefficient[m], t_new, constants)
+                sigma_next = _conductivity(sigma_reference[m], sigma_coefficient[m], t_new, reference_c, onset,
+                                           width_c, log_drop)
                 next_conductance += hpc * sigma_next * volume
                 drift += hpc * abs(sigma_next - solve_conductivity[i, j, k]) * volume
     rows[i, 0] = electrical
