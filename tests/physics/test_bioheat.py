@@ -209,3 +209,22 @@ def test_bring_your_own_source_deposits_its_energy():
     assert result.energy.external_j == pytest.approx(expected + 2.0 * (density.sum() - density[1:-1, 1:-1, 1:-1].sum()) * grid.voxel_volume_m3 * 30.0, rel=1e-9)
     assert result.peak_temperature_c.max() > 37.5
     assert abs(result.energy.residual_j) < 1e-6 * result.energy.external_j
+
+
+def test_three_state_model_matches_reference_and_kills_faster_when_hotter():
+    """O'Neill et al. three-state model: Numba = NumPy; fractions stay bounded; hotter dies sooner."""
+    model = damage_model("three_state", TissueModel())
+    shape = (5, 4, 3)
+    fixed = np.zeros(shape, np.uint8)
+    fixed[0] = 1
+    temperature = np.linspace(37.0, 100.0, np.prod(shape)).reshape(shape)
+    fast, slow = model.initial_dose(shape), model.initial_dose(shape)
+    for _ in range(600):  # 10 minutes
+        model.accumulate(fast, temperature, fixed, 1.0)
+        model.accumulate_reference(slow, temperature, fixed, 1.0)
+    np.testing.assert_allclose(fast, slow, rtol=1e-12, atol=1e-14)
+    assert np.all(fast >= 0.0) and np.all(fast.sum(axis=0) <= 1.0 + 1e-12)
+    assert np.all(fast[:, 0] == model.initial_dose(shape)[:, 0])  # fixed voxels untouched
+    dead = fast[1][1:].ravel()
+    assert np.all(np.diff(dead) >= -1e-12)  # monotone in temperature
+    assert model.necrotic(fast)[-1, -1, -1] and not model.necrotic(fast)[1, 0, 0]
