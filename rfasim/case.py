@@ -308,7 +308,7 @@ def simulation_options(table: dict[str, Any], where: str = "[options]") -> Simul
 TISSUE_GLOBAL_KEYS = (
     "perfused", "body_temperature_c", "vessel_model", "vessel_heat_transfer_w_per_m2_k",
     "arrhenius_frequency_factor_per_s", "arrhenius_activation_energy_j_per_mol",
-    "vaporization", "vaporization_onset_c", "vaporization_conductivity_drop_factor",
+    "vaporization", "vaporization_onset_c", "vaporization_conductivity_drop_factor", "perfusion_response",
 )
 TISSUE_CLASS_TABLES = ("liver", "tumor", "vessel", "other", "forbidden")
 
@@ -346,6 +346,8 @@ def build_tissue_model(table: dict[str, Any], where: str = "[tissue]") -> Tissue
                 frequency_factor_per_s=_number(table.get("arrhenius_frequency_factor_per_s", 7.39e39), f"{where} arrhenius_frequency_factor_per_s", positive=True),
                 activation_energy_j_per_mol=_number(table.get("arrhenius_activation_energy_j_per_mol", 2.577e5), f"{where} arrhenius_activation_energy_j_per_mol", positive=True),
             ))
+        if "perfusion_response" in table:
+            model = _replace(model, perfusion_response=str(table["perfusion_response"]))
         vaporization = model.vaporization
         enabled = table.get("vaporization", vaporization.enabled)
         if not isinstance(enabled, bool):

@@ -43,6 +43,9 @@ class HeatConstants(NamedTuple):
         ln(sigma after / sigma before) across the window.
     vaporization_enabled : float
         1.0 when the vaporisation model is on, else 0.0.
+    perfusion_stasis : float
+        0.0: perfusion stops where the vascular damage reaches 1 (cutoff); 1.0: it falls as
+        ``exp(-Omega)`` (gradual vascular stasis).
     """
 
     spacing_m: float
@@ -54,6 +57,7 @@ class HeatConstants(NamedTuple):
     vaporization_width_c: float
     vaporization_log_drop: float
     vaporization_enabled: float
+    perfusion_stasis: float = 0.0
 
 
 class MaterialTable(NamedTuple):
@@ -236,6 +240,7 @@ def _update_slab(i, temperature, new_temperature, material, fixed, vascular_dama
     reference_c = constants.reference_temperature_c
     width_c = constants.vaporization_width_c
     log_drop = constants.vaporization_log_drop
+    stasis = constants.perfusion_stasis > 0.0
     electrical = external = metabolic_total = stored = perfusion_loss = 0.0
     fixed_sink = deposited_fixed = next_conductance = drift = 0.0
     for j in range(ny):
@@ -268,7 +273,11 @@ def _update_slab(i, temperature, new_temperature, material, fixed, vascular_dama
             flux += face[m, material[i, j + 1, k]] * (temperature[i, j + 1, k] - t_here)
             flux += face[m, material[i, j, k - 1]] * (temperature[i, j, k - 1] - t_here)
             flux += face[m, material[i, j, k + 1]] * (temperature[i, j, k + 1] - t_here)
-            w = materials.perfusion_rate_per_s[m] if vascular_damage[i, j, k] < 1.0 else 0.0
+            omega = vascular_damage[i, j, k]
+            if stasis:
+                w = materials.perfusion_rate_per_s[m] * math.exp(-omega)
+            else:
+                w = materials.perfusion_rate_per_s[m] if omega < 1.0 else 0.0
             perfusion_density = w * constants.blood_heat_capacity_j_per_m3_k * (t_here - constants.blood_temperature_c)
             rate = flux + (joule + extra + materials.metabolic_heat_w_per_m3[m] - perfusion_density) * volume
             energy_density = dt * rate / volume
