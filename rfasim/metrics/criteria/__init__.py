@@ -41,13 +41,31 @@ from rfasim.metrics.criteria._registry import (
     zone_criterion_names,
 )
 
-for _module in pkgutil.iter_modules(__path__):
-    if not _module.name.startswith("_"):
-        importlib.import_module(f"{__name__}.{_module.name}")
+
+def discover_zone_criteria() -> list[str]:
+    """Import every module of this package (each registers its criterion when imported).
+
+    Runs when the package is first imported; modules already imported are not run again.
+
+    Returns
+    -------
+    list of str
+        The modules found (``rfasim.metrics.criteria.<name>``).
+    """
+    found = []
+    for module in pkgutil.iter_modules(__path__):
+        if not module.name.startswith("_"):
+            found.append(f"{__name__}.{module.name}")
+            importlib.import_module(found[-1])
+    return found
+
+
+discover_zone_criteria()
 
 __all__ = [
     "ZoneCriterion",
     "ZoneFields",
+    "discover_zone_criteria",
     "get_zone_criterion",
     "register_zone_criterion",
     "zone_criterion",
