@@ -163,17 +163,21 @@ def run_case(case: Case, *, force: bool = False, progress: bool = True, snapshot
         raise InputError(f"{case.labels_path}: no liver voxel in the region around the target tumor")
     ablation = _simulate(case, plan, progress=progress, snapshot_interval_s=snapshot_interval_s,
                          trackers=trackers)
+    fields = _record_fields(case, plan, ablation)
+    measure_plan(plan, case, fields, ablation.generator, ablation.generator_table, time.perf_counter() - start)
+    return plan
+
+
+def _record_fields(case: Case, plan: PlanResult, ablation: _Ablation) -> ZoneFields:
+    """The simulated fields and zones onto the plan (cooled metal voxels carry their neighbours' dose)."""
     fields = zone_fields(ablation.simulation)
-    criterion = get_zone_criterion(case.zone_criterion)
-    threshold = criterion.resolve_threshold(case.zone_threshold_c)
-    plan.zone_mask = criterion.dose_field(fields) >= threshold
+    plan.zone_mask = get_zone_criterion(case.zone_criterion).zone(fields, case.zone_threshold_c)
     plan.arrhenius_zone_mask = get_zone_criterion(COAGULATION_CRITERION).zone(fields)
-    plan.peak_temperature_c = fields.peak_temperature_c  # cooled metal voxels carry their neighbours' dose
+    plan.peak_temperature_c = fields.peak_temperature_c
     plan.damage = fields.dose("arrhenius")
     plan.simulation = ablation.simulation
     plan.snapshots = ablation.snapshots
-    measure_plan(plan, case, fields, ablation.generator, ablation.generator_table, time.perf_counter() - start)
-    return plan
+    return fields
 
 
 def _read_inputs(case: Case) -> _Inputs:
