@@ -14,7 +14,7 @@ import numpy as np
 
 import rfasim
 from rfasim.case import Case, build_generator, build_tissue_model, simulation_options
-from rfasim.errors import InputError
+from rfasim.errors import CaseFileError, InputError
 from rfasim.imaging import (
     LabelMapping,
     Tumor,
@@ -105,14 +105,15 @@ def zone_fields(simulation: Any) -> ZoneFields:
     Returns
     -------
     ZoneFields
-        Peak temperature (degC) and the ``"arrhenius"`` (Omega) and ``"cem43"`` (min) doses.
+        Peak temperature (degC) and the dose of every damage model the run accumulated
+        (``"arrhenius"``: Omega, ``"cem43"``: min...).
     """
     state = simulation.state
     metal = simulation.material == TissueClass.COOLED_METAL
-    peak, damage, cem43 = (
-        _through_metal(field, metal) for field in (state.peak_temperature_c, state.damage, state.cem43_minutes)
+    return ZoneFields(
+        peak_temperature_c=_through_metal(state.peak_temperature_c, metal),
+        damage={name: _through_metal(dose, metal) for name, dose in state.doses.items()},
     )
-    return ZoneFields(peak_temperature_c=peak, damage={"arrhenius": damage, "cem43": cem43})
 
 
 def run_case(case: Case, *, force: bool = False, progress: bool = True, snapshot_interval_s: float | None = None,
@@ -143,6 +144,7 @@ def run_case(case: Case, *, force: bool = False, progress: bool = True, snapshot
         Any bad input, before anything is written.
     """
     start = time.perf_counter()
+    _check_damage_models(case)
     inputs = _read_inputs(case)
     placements = _placements(case)
     for placement in placements:
@@ -178,6 +180,20 @@ def _record_fields(case: Case, plan: PlanResult, ablation: _Ablation) -> ZoneFie
     plan.simulation = ablation.simulation
     plan.snapshots = ablation.snapshots
     return fields
+
+
+def _check_damage_models(case: Case) -> None:
+    """The zone criteria's damage models are among those the run accumulates (before any work)."""
+    # Arrhenius always runs (perfusion stops where its Omega reaches 1: SimulationOptions).
+    selected = ("arrhenius", *simulation_options(case.options_table, f"{case.path} [options]").damage_models)
+    selected = tuple(dict.fromkeys(selected))
+    for name in (case.zone_criterion, COAGULATION_CRITERION):
+        missing = [m for m in get_zone_criterion(name).damage_models if m not in selected]
+        if missing:
+            raise CaseFileError(
+                f"{case.path} [zone] criterion: {name!r} needs the {missing[0]!r} damage model; add it to "
+                f"[options] damage_models (now: {', '.join(selected)})"
+            )
 
 
 def _read_inputs(case: Case) -> _Inputs:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 
 import rfasim.metrics.criteria as criteria
+import rfasim.plugins as plugins
 from rfasim.metrics.criteria import (
     ZoneCriterion,
     ZoneFields,
@@ -106,4 +108,29 @@ def test_a_new_criterion_is_one_new_file(new_criterion_file: Path, fields: ZoneF
     assert NEW_MODULE in discover_zone_criteria()
     criterion = get_zone_criterion("isotherm-60")
     assert criterion.describe() == "peak temperature >= 60 degC"
+    np.testing.assert_array_equal(criterion.zone(fields), fields.peak_temperature_c >= 60.0)
+
+
+def test_damage_criteria_name_the_damage_models_they_read() -> None:
+    assert get_zone_criterion("arrhenius").damage_models == ("arrhenius",)
+    assert get_zone_criterion("cem43").damage_models == ("cem43",)
+    assert get_zone_criterion("isotherm").damage_models == get_zone_criterion("peak_temperature").damage_models == ()
+
+
+def test_the_extending_page_example_is_a_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                private_registry: None, fields: ZoneFields) -> None:
+    """docs/extending.md's zone criterion, named in RFASIM_PLUGINS, is a criterion like the built-in ones."""
+    page = (Path(__file__).parents[2] / "docs" / "extending.md").read_text(encoding="utf-8")
+    section = page[page.index("## A zone criterion"):]
+    source = re.search(r"```python\n(.*?)```", section, flags=re.S).group(1)
+    plugin = tmp_path / "isotherm_60.py"
+    plugin.write_text(source)
+    monkeypatch.setenv("RFASIM_PLUGINS", str(plugin))
+    monkeypatch.setattr(plugins, "_loaded", set())
+    before = set(sys.modules)
+    assert "isotherm-60" in zone_criterion_names()
+    for name in set(sys.modules) - before:  # the plugin module, imported under a generated name
+        sys.modules.pop(name)
+    criterion = get_zone_criterion("isotherm-60")
+    assert criterion.describe() == "peak temperature >= 60 degC" and criterion.temperature_threshold_c() == 60.0
     np.testing.assert_array_equal(criterion.zone(fields), fields.peak_temperature_c >= 60.0)

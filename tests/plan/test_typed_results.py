@@ -83,6 +83,11 @@ def test_case_file_takes_criterion_names_and_thresholds_from_the_registry(small_
     with pytest.raises(CaseFileError, match=r"unknown 'omega' \(valid: arrhenius, cem43, isotherm, peak_temperature\)"):
         load_case(case_path)
 
+    set_zone(case_path, 'criterion = "cem43"')
+    case_path.write_text(case_path.read_text() + '\n[options]\ndamage_models = ["arrhenius"]\n')
+    with pytest.raises(CaseFileError, match=r"'cem43' needs the 'cem43' damage model; add it to \[options\] damage_models"):
+        run_case(load_case(case_path), progress=False)
+
 
 def test_probe_groups_follow_each_probes_electrode_count():
     grid = Grid.centered(60.0, 1.0)

@@ -20,8 +20,9 @@ class ZoneFields:
     peak_temperature_c : ndarray of float
         Highest temperature each voxel reached (degC).
     damage : mapping of str to ndarray of float
-        Accumulated dose of each damage model, by model name: ``"arrhenius"`` (damage integral
-        Omega, dimensionless) and ``"cem43"`` (cumulative equivalent minutes at 43 degC).
+        Accumulated dose of each damage model the run selected, by model name
+        (:mod:`rfasim.physics.damage`): ``"arrhenius"`` (damage integral Omega, dimensionless),
+        ``"cem43"`` (cumulative equivalent minutes at 43 degC), and any other registered model.
     """
 
     peak_temperature_c: np.ndarray
@@ -64,6 +65,9 @@ class ZoneCriterion:
         Whether the case file may set the threshold (``[zone] threshold_c``; temperature only).
     threshold_range : tuple of float or None
         Accepted ``(lowest, highest)`` thresholds of an adjustable criterion, in ``unit``.
+    damage_models : tuple of str
+        The damage models whose doses ``dose`` reads: the run must accumulate them
+        (``[options] damage_models``; the plan checks this before simulating).
     """
 
     name: str
@@ -73,6 +77,7 @@ class ZoneCriterion:
     dose: Callable[[ZoneFields], np.ndarray]
     adjustable: bool = False
     threshold_range: tuple[float, float] | None = None
+    damage_models: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.adjustable and self.unit != TEMPERATURE_UNIT:
@@ -128,6 +133,7 @@ def zone_criterion(
     unit: str,
     adjustable: bool = False,
     threshold_range: tuple[float, float] | None = None,
+    damage_models: tuple[str, ...] = (),
 ) -> Callable[[Callable[[ZoneFields], np.ndarray]], ZoneCriterion]:
     """Decorator: register the decorated dose function as a :class:`ZoneCriterion`.
 
@@ -136,20 +142,30 @@ def zone_criterion(
 
     def register(dose: Callable[[ZoneFields], np.ndarray]) -> ZoneCriterion:
         return register_zone_criterion(
-            ZoneCriterion(name, description, float(threshold), unit, dose, adjustable, threshold_range)
+            ZoneCriterion(name, description, float(threshold), unit, dose, adjustable, threshold_range,
+                          tuple(damage_models))
         )
 
     return register
 
 
+def _load_plugins() -> None:
+    """Criteria from plugins (``RFASIM_PLUGINS``, entry points: :mod:`rfasim.plugins`) register too."""
+    from rfasim.plugins import load_plugins
+
+    load_plugins()
+
+
 def get_zone_criterion(name: str) -> ZoneCriterion:
-    """The registered criterion of that name.
+    """The registered criterion of that name (plugins included).
 
     Raises
     ------
     KeyError
         If there is none; the message lists the valid names.
     """
+    if name not in _REGISTRY:
+        _load_plugins()
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -157,5 +173,6 @@ def get_zone_criterion(name: str) -> ZoneCriterion:
 
 
 def zone_criterion_names() -> tuple[str, ...]:
-    """Names of the registered criteria, in registration order."""
+    """Names of the registered criteria (plugins included), in registration order."""
+    _load_plugins()
     return tuple(_REGISTRY)

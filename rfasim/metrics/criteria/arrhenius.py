@@ -10,7 +10,8 @@ import numpy as np
 from rfasim.metrics.criteria._registry import ZoneFields, zone_criterion
 
 
-@zone_criterion("arrhenius", description="Arrhenius damage Omega >= {threshold:g}", threshold=1.0, unit="")
+@zone_criterion("arrhenius", description="Arrhenius damage Omega >= {threshold:g}", threshold=1.0, unit="",
+                damage_models=("arrhenius",))
 def arrhenius(fields: ZoneFields) -> np.ndarray:
     """The Arrhenius damage integral Omega (dimensionless)."""
     return fields.dose("arrhenius")
