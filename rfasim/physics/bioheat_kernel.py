@@ -221,6 +221,23 @@ def _heat_into_fixed(temperature, material, fixed, face, i, j, k):
     return total
 
 
+@numba.njit(cache=True, inline="always")
+def _advance(density, specific_heat, latent, t_here, energy_density, onset, volume, constants):
+    """New temperature after adding ``energy_density`` (J/m^3), and the stored heat (J).
+
+    The common case needs no latent heat; the stored heat comes from the enthalpy change,
+    independent of the update formula.
+    """
+    rho_c = density * specific_heat
+    t_new = t_here + energy_density / rho_c
+    if t_here < onset and t_new < onset:
+        return t_new, volume * rho_c * (t_new - t_here)
+    t_new = heat_temperature(density, specific_heat, latent, t_here, energy_density, constants)
+    stored = volume * (enthalpy_density(density, specific_heat, latent, t_new, constants)
+                       - enthalpy_density(density, specific_heat, latent, t_here, constants))
+    return t_new, stored
+
+
 @numba.njit(cache=True)
 def _update_slab(i, temperature, new_temperature, material, fixed, vascular_damage, peak_temperature,
                  heating_per_conductivity, solve_conductivity, external_power, materials, constants,
@@ -231,8 +248,7 @@ def _update_slab(i, temperature, new_temperature, material, fixed, vascular_dama
     dt = constants.time_step_s
     has_external = external_power.size > 0
     onset = constants.vaporization_onset_c if constants.vaporization_enabled > 0.0 else np.inf
-    density = materials.density_kg_per_m3
-    specific_heat = materials.specific_heat_j_per_kg_k
+    density, specific_heat = materials.density_kg_per_m3, materials.specific_heat_j_per_kg_k
     latent = materials.latent_heat_j_per_kg
     sigma_reference = materials.electrical_conductivity_s_per_m
     sigma_coefficient = materials.conductivity_temperature_coefficient_per_k
@@ -280,18 +296,9 @@ def _update_slab(i, temperature, new_temperature, material, fixed, vascular_dama
                 w = materials.perfusion_rate_per_s[m] if omega < 1.0 else 0.0
             perfusion_density = w * constants.blood_heat_capacity_j_per_m3_k * (t_here - constants.blood_temperature_c)
             rate = flux + (joule + extra + materials.metabolic_heat_w_per_m3[m] - perfusion_density) * volume
-            energy_density = dt * rate / volume
-            rho_c = density[m] * specific_heat[m]
-            t_new = t_here + energy_density / rho_c
-            sensible = t_here < onset and t_new < onset  # the common case: no latent heat
-            if sensible:  # stored heat from the enthalpy change, independent of the update formula
-                stored += volume * rho_c * (t_new - t_here)
-            else:
-                t_new = heat_temperature(density[m], specific_heat[m], latent[m], t_here, energy_density, constants)
-                stored += volume * (
-                    enthalpy_density(density[m], specific_heat[m], latent[m], t_new, constants)
-                    - enthalpy_density(density[m], specific_heat[m], latent[m], t_here, constants)
-                )
+            t_new, stored_here = _advance(density[m], specific_heat[m], latent[m], t_here, dt * rate / volume,
+                                          onset, volume, constants)
+            stored += stored_here
             new_temperature[i, j, k] = t_new
             metabolic_total += materials.metabolic_heat_w_per_m3[m] * volume * dt
             perfusion_loss += perfusion_density * volume * dt
