@@ -245,7 +245,7 @@ def parse_case(data: dict[str, Any], path: Path) -> Case:
         raise _fail(f"{name} [zone] criterion", f"unknown {criterion!r} (valid: {', '.join(zone_criterion_names())})")
     case.zone_criterion = criterion
     rule = get_zone_criterion(criterion)
-    if rule.adjustable:
+    if rule.adjustable and rule.threshold_range is not None:
         low, high = rule.threshold_range
         case.zone_threshold_c = _number(zone.get("threshold_c", rule.threshold), f"{name} [zone] threshold_c")
         if not low <= case.zone_threshold_c <= high:

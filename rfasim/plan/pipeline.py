@@ -157,6 +157,7 @@ def run_case(case: Case, *, force: bool = False, progress: bool = True, snapshot
     )
     plan = _region_plan(case, inputs, target, placements)
     eligibility = plan.eligibility
+    assert eligibility is not None  # set by _region_plan
     if not eligibility.eligible and not force:
         return _refused(plan, start)
     if not eligibility.eligible:
@@ -230,13 +231,14 @@ def _region_plan(case: Case, inputs: _Inputs, target: Tumor, placements: list[Pr
             centroid_mm=tuple(float(v) for v in target.centroid_mm),  # type: ignore[arg-type]
             max_diameter_mm=float(target.max_diameter_mm),
         ),
-        tumors_in_image=len(inputs.tumors), input_shape=tuple(labels.data.shape),  # type: ignore[arg-type]
+        tumors_in_image=len(inputs.tumors), input_shape=tuple(labels.data.shape),
         input_affine=labels.affine, warnings=inputs.warnings,
     )
 
 
 def _refused(plan: PlanResult, start: float) -> PlanResult:
     """A plan refused by the eligibility rule: the verdict and the run, nothing simulated."""
+    assert plan.eligibility is not None
     plan.warnings.append(plan.eligibility.reason)
     grid = plan.grid
     plan.run = RunSummary(rfasim_version=rfasim.__version__, wall_s=time.perf_counter() - start,
