@@ -70,6 +70,9 @@ def measure_plan(plan: PlanResult, case: Any, fields: ZoneFields, generator: Any
     wall_seconds : float
         Wall-clock time of the run so far (s).
     """
+    if plan.zone_mask is None or plan.peak_temperature_c is None:
+        raise ValueError("measure_plan needs a simulated plan (zone mask and peak temperature)")
+    zone_mask, grid = plan.zone_mask, plan.grid
     axis = _probe_axis(plan)
     criterion = get_zone_criterion(case.zone_criterion)
     plan.zone, margin = _measure_zone(plan, criterion, case.zone_threshold_c, fields, case.margin_target_mm, axis)
@@ -77,13 +80,13 @@ def measure_plan(plan: PlanResult, case: Any, fields: ZoneFields, generator: Any
     plan.arrhenius_zone = _measure_zone_size(plan, get_zone_criterion(COAGULATION_CRITERION), fields, axis)
     plan.debulking = _judge_coverage(plan, margin, case.margin_target_mm)
     vessels = heat_sink_warnings(
-        plan.tissue_classes == TissueClass.VESSEL, plan.zone_mask, plan.grid, distance_mm=HEAT_SINK_DISTANCE_MM,
+        plan.tissue_classes == TissueClass.VESSEL, zone_mask, grid, distance_mm=HEAT_SINK_DISTANCE_MM,
         probe_axis=axis,
     )
     plan.heat_sinks = list(vessels)
     plan.warnings.extend(v.warning for v in vessels)
     plan.other_tumors = [
-        OtherTumorFinding(distance_to_zone_mm(mask, plan.zone_mask, plan.grid))
+        OtherTumorFinding(distance_to_zone_mm(mask, zone_mask, grid))
         for mask in plan.other_tumor_masks if mask.any()
     ]
     plan.generator = _generator_summary(plan.simulation, generator, generator_table)

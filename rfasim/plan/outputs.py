@@ -13,13 +13,15 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from rfasim.atomic import write_text
 from rfasim.imaging import resample_to_volume, save_nifti
 from rfasim.plan.result import PlanResult, ZoneSummary
+
+_Value = TypeVar("_Value")
 
 PLAN_FILES = (
     "timeseries.csv", "temperature_max.nii.gz", "damage.nii.gz", "zone.nii.gz", "summary.png", "scene.png",
@@ -144,7 +146,7 @@ def metrics_document(plan: PlanResult) -> dict[str, Any]:
         "tumors_in_image": plan.tumors_in_image,
     }
     if plan.zone is not None:
-        document.update(_simulated_json(plan))
+        document.update(_simulated_json(plan, plan.zone))
     document["warnings"] = list(plan.warnings)
     document["run"] = _run_json(plan)
     return document
@@ -191,9 +193,9 @@ def _margin_json(zone: ZoneSummary) -> dict[str, Any] | None:
     }
 
 
-def _simulated_json(plan: PlanResult) -> dict[str, Any]:
+def _simulated_json(plan: PlanResult, zone: ZoneSummary) -> dict[str, Any]:
     """The keys a simulated plan adds, in their ``metrics.json`` order."""
-    zone, debulking, generator, balance = plan.zone, plan.debulking, plan.generator, plan.energy_balance
+    debulking, generator, balance = plan.debulking, plan.generator, plan.energy_balance
     return {
         "zone": {"criterion": zone.description, "threshold_c": zone.threshold_c, **_zone_size_json(zone)},
         "zone_arrhenius": _zone_size_json(plan.arrhenius_zone) if plan.arrhenius_zone is not None else None,
@@ -248,9 +250,16 @@ def _run_json(plan: PlanResult) -> dict[str, Any] | None:
     return document
 
 
+def _required(value: _Value | None, what: str) -> _Value:
+    """``value``, which a computed plan always has (``what`` names it otherwise)."""
+    if value is None:
+        raise ValueError(f"the plan has no {what}: it was not computed by rfasim.plan.pipeline.run_case")
+    return value
+
+
 def summary_text(plan: PlanResult) -> str:
     """A short human summary: eligibility, zone, coverage, margin, generator, warnings."""
-    eligibility, tumor = plan.eligibility, plan.tumor
+    eligibility, tumor = _required(plan.eligibility, "eligibility"), _required(plan.tumor, "tumor")
     lines = [
         f"tumor {tumor.tumor_id}: {round(tumor.volume_ml, 4):.2f} mL, max diameter "
         f"{eligibility.tumor_max_diameter_mm:.1f} mm "
@@ -267,14 +276,16 @@ def summary_text(plan: PlanResult) -> str:
 
 def _simulated_lines(plan: PlanResult) -> list[str]:
     """The zone, coverage and generator lines of :func:`summary_text` (figures as ``metrics.json`` rounds them)."""
-    zone, margin, generator = plan.zone, plan.zone.margin, plan.generator
+    zone = _required(plan.zone, "zone")
+    margin, generator = _required(zone.margin, "margin"), _required(plan.generator, "generator")
+    arrhenius_zone = _required(plan.arrhenius_zone, "Arrhenius zone")
     axes_mm = _rounded(zone.axes_mm)
     axes = " x ".join(f"{a:.1f}" for a in axes_mm) if axes_mm else "n/a"
     min_mm = _rounded(margin.min_mm)
     minimum = "n/a" if min_mm is None else f"{min_mm:+.1f} mm"
     return [
         f"zone ({zone.description}): {_rounded(zone.volume_ml, 3):.2f} mL, axes {axes} mm; "
-        f"Arrhenius zone {_rounded(plan.arrhenius_zone.volume_ml, 3):.2f} mL",
+        f"Arrhenius zone {_rounded(arrhenius_zone.volume_ml, 3):.2f} mL",
         f"coverage {_rounded(zone.coverage_pct):.1f} % of the tumor; margin min {minimum} "
         f"(target {margin.target_mm:g} mm: {'OK' if margin.ok else 'NOT MET'}), "
         f"{_rounded(margin.surface_pct_at_target):.0f} % of the surface at target",

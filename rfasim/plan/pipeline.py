@@ -32,7 +32,7 @@ from rfasim.imaging import (
 from rfasim.metrics.criteria import ZoneFields, get_zone_criterion
 from rfasim.plan.eligibility import eligibility_verdict
 from rfasim.plan.measure import COAGULATION_CRITERION, measure_plan
-from rfasim.plan.result import PlanResult, RunSummary, TumorSummary
+from rfasim.plan.result import Eligibility, PlanResult, RunSummary, TumorSummary
 from rfasim.probes import ProbePlacement, check_trajectories, get_probe_model, rasterize_probes
 from rfasim.simulation import BYTES_PER_VOXEL_ESTIMATE, TissueState, simulate
 from rfasim.tissue import TissueClass
@@ -155,11 +155,10 @@ def run_case(case: Case, *, force: bool = False, progress: bool = True, snapshot
         point_mm=case.target_point_mm,
         nearest_to_mm=None if (case.target_tumor_id or case.target_point_mm) else placements[0].tip_mm,
     )
-    plan = _region_plan(case, inputs, target, placements)
-    eligibility = plan.eligibility
-    assert eligibility is not None  # set by _region_plan
+    eligibility = eligibility_verdict(target.max_diameter_mm)
+    plan = _region_plan(case, inputs, target, placements, eligibility)
     if not eligibility.eligible and not force:
-        return _refused(plan, start)
+        return _refused(plan, eligibility, start)
     if not eligibility.eligible:
         plan.warnings.append(f"forced: {eligibility.reason} Simulated for research only.")
     if not np.any(plan.tissue_classes == TissueClass.LIVER):
@@ -210,7 +209,8 @@ def _read_inputs(case: Case) -> _Inputs:
     return _Inputs(labels=labels, ct=ct, classes=classes, tumors=tumors, warnings=list(label_warnings))
 
 
-def _region_plan(case: Case, inputs: _Inputs, target: Tumor, placements: list[ProbePlacement]) -> PlanResult:
+def _region_plan(case: Case, inputs: _Inputs, target: Tumor, placements: list[ProbePlacement],
+                 eligibility: Eligibility) -> PlanResult:
     """The plan before simulation: the target judged, the region of interest resampled."""
     labels = inputs.labels
     points = _points_of_interest(target.points_mm, placements)
@@ -225,21 +225,20 @@ def _region_plan(case: Case, inputs: _Inputs, target: Tumor, placements: list[Pr
         grid=grid, tissue_classes=tissue_classes, target_mask=on_grid(target),
         other_tumor_masks=[on_grid(t) for t in inputs.tumors if t.id != target.id],
         ct_hu=resample_ct(inputs.ct, grid) if inputs.ct is not None else None, placements=placements,
-        eligibility=eligibility_verdict(target.max_diameter_mm),
+        eligibility=eligibility,
         tumor=TumorSummary(
             tumor_id=int(target.id), volume_ml=float(target.volume_ml),
             centroid_mm=tuple(float(v) for v in target.centroid_mm),  # type: ignore[arg-type]
             max_diameter_mm=float(target.max_diameter_mm),
         ),
-        tumors_in_image=len(inputs.tumors), input_shape=tuple(labels.data.shape),
+        tumors_in_image=len(inputs.tumors), input_shape=tuple(labels.data.shape),  # type: ignore[arg-type]
         input_affine=labels.affine, warnings=inputs.warnings,
     )
 
 
-def _refused(plan: PlanResult, start: float) -> PlanResult:
+def _refused(plan: PlanResult, eligibility: Eligibility, start: float) -> PlanResult:
     """A plan refused by the eligibility rule: the verdict and the run, nothing simulated."""
-    assert plan.eligibility is not None
-    plan.warnings.append(plan.eligibility.reason)
+    plan.warnings.append(eligibility.reason)
     grid = plan.grid
     plan.run = RunSummary(rfasim_version=rfasim.__version__, wall_s=time.perf_counter() - start,
                           grid_shape=grid.shape, spacing_mm=grid.spacing_mm, simulated=False)

@@ -242,7 +242,7 @@ class RunSummary:
 
     rfasim_version: str
     wall_s: float
-    grid_shape: tuple[int, int, int]
+    grid_shape: tuple[int, ...]
     spacing_mm: float
     simulated: bool
     origin_mm: tuple[float, float, float] | None = None
