@@ -231,7 +231,7 @@ def _region_plan(case: Case, inputs: _Inputs, target: Tumor, placements: list[Pr
             centroid_mm=tuple(float(v) for v in target.centroid_mm),  # type: ignore[arg-type]
             max_diameter_mm=float(target.max_diameter_mm),
         ),
-        tumors_in_image=len(inputs.tumors), input_shape=tuple(labels.data.shape),  # type: ignore[arg-type]
+        tumors_in_image=len(inputs.tumors), input_shape=tuple(labels.data.shape),
         input_affine=labels.affine, warnings=inputs.warnings,
     )
 
