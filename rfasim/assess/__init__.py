@@ -1,0 +1,1 @@
+"""Post-ablation assessment (work in progress)."""
