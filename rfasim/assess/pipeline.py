@@ -274,8 +274,11 @@ def assess_ablation(
         def achieved_on(target: Grid) -> np.ndarray:
             return zone_field_on(inputs, registration, target.shape, target.affine) >= 0.5
 
+        # Compare at the finer of the measurement grid and the plan's zone file.
+        plan_spacing = float(plan_folder.zone.spacing_mm.min())
+        spacing = max(0.5, min(grid.spacing_mm, plan_spacing))
         result.comparison = compare_with_plan(
-            plan_folder, zone_corners, achieved_on, inputs.pre, grid.spacing_mm
+            plan_folder, zone_corners, achieved_on, inputs.pre, spacing
         )
     result.warnings = _warnings(result, target_mm)
     result.report = build_report(result, target_mm, time.perf_counter() - start)
