@@ -41,7 +41,13 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-from rfasim.assess import RigidMotion, assess_ablation, make_pair, summary_text, write_assessment_folder
+from rfasim.assess import (
+    RigidMotion,
+    assess_ablation,
+    make_pair,
+    summary_text,
+    write_assessment_folder,
+)
 from rfasim.case import parse_case
 from rfasim.phantoms import write_phantom
 from rfasim.plan.outputs import write_plan_folder
@@ -84,7 +90,7 @@ motion = RigidMotion(rotation_deg=(0.0, 2.0, 3.0), translation_mm=(3.0, -4.0, 2.
                      centre_mm=tuple(tumor_centre))
 pair = make_pair(motion, zone_radius_mm=12.5 + 6.0, zone_offset_mm=(2.0, -2.0, 1.0))
 files = pair.save(workdir / "scans")
-print("true minimal margin %.2f mm" % pair.expected_min_margin_mm)
+print(f"true minimal margin {pair.expected_min_margin_mm:.2f} mm")
 
 # %% [markdown]
 # ## 3. The assessment
@@ -108,9 +114,9 @@ print(summary_text(result))
 # %%
 centre = pair.tumor_centre_mm
 error = np.linalg.norm(result.registration.map_points(centre) - motion.pre_to_post(centre))
-print("registration error at the tumor centre: %.2f mm" % error)
-print("measured minimal margin %.2f mm, true %.2f mm" % (result.margin.metrics.min_mm,
-                                                       pair.expected_min_margin_mm))
+print(f"registration error at the tumor centre: {error:.2f} mm")
+measured = result.margin.metrics.min_mm
+print(f"measured minimal margin {measured:.2f} mm, true {pair.expected_min_margin_mm:.2f} mm")
 
 # %% [markdown]
 # ## 4. Predicted versus achieved
@@ -129,4 +135,4 @@ print(json.dumps(report["comparison"], indent=1))
 from IPython.display import Image, display  # noqa: E402
 
 display(Image(filename=str(workdir / "assessment" / "summary.png"), width=900))
-print("notebook ran in %.0f s" % (time.perf_counter() - started))
+print(f"notebook ran in {time.perf_counter() - started:.0f} s")
