@@ -84,14 +84,16 @@ def _is_dicom_file(path: Path) -> bool:
 
 def _dicom_seg_file(path: Path) -> Path | None:
     """The DICOM-SEG file at ``path`` (a file, or the one SEG in a folder), else None."""
+    try:
+        import pydicom
+    except ImportError:  # the DICOM reader says how to install it
+        return None
     candidates = [path] if path.is_file() else sorted(p for p in path.iterdir() if p.is_file())
     found = []
     for candidate in candidates:
         if not _is_dicom_file(candidate):
             continue
         try:
-            import pydicom
-
             header = pydicom.dcmread(str(candidate), stop_before_pixels=True)
         except Exception:  # noqa: BLE001 - unreadable: not a SEG
             continue

@@ -303,6 +303,11 @@ def check_registration(
             f"registration spread {spread:.1f} mm at the tumor (restarts disagree by more than "
             f"{thresholds.warn_spread_mm:g} mm): the margin is uncertain by about that much"
         )
+    if inputs.post_liver_mask is not None and inputs.liver_mask is None:
+        report.warnings.append(
+            "the post-ablation liver mask was not used: the tumor labels hold no liver (code 1) "
+            "to compare it with"
+        )
     if inputs.post_liver_mask is not None and inputs.liver_mask is not None:
         dice, mean_mm, hd95_mm = _liver_agreement(inputs, registration)
         report.liver_dice, report.liver_mean_surface_mm, report.liver_hd95_mm = dice, mean_mm, hd95_mm

@@ -139,6 +139,8 @@ class SyntheticPair:
         Pre-ablation CT (HU) and label map (0 background, 1 liver, 2 tumor, 3 vessel, 4 other).
     post_ct, post_zone : Volume
         Post-ablation CT (HU) and ablation-zone mask (uint8, 1 inside).
+    post_labels : Volume
+        The moved anatomy's label map on the post-ablation grid (same codes as ``pre_labels``).
     motion : RigidMotion or SmoothDeformation
         The true motion: ``motion.pre_to_post`` and ``motion.post_to_pre``.
     tumor_centre_mm, tumor_radius_mm
@@ -153,6 +155,7 @@ class SyntheticPair:
     pre_labels: Volume
     post_ct: Volume
     post_zone: Volume
+    post_labels: Volume
     motion: Any
     tumor_centre_mm: np.ndarray
     tumor_radius_mm: float
@@ -176,7 +179,7 @@ class SyntheticPair:
         return self.tumor_centre_mm - self.tumor_radius_mm * offset / norm
 
     def save(self, folder: Any) -> dict[str, Any]:
-        """Write ``pre_ct.nii.gz``, ``pre_labels.nii.gz``, ``post_ct.nii.gz``, ``post_zone.nii.gz``."""
+        """Write ``pre_ct``, ``pre_labels``, ``post_ct``, ``post_zone``, ``post_labels`` (.nii.gz)."""
         from pathlib import Path
 
         from rfasim.imaging import save_nifti
@@ -189,6 +192,7 @@ class SyntheticPair:
             ("pre_labels", self.pre_labels),
             ("post_ct", self.post_ct),
             ("post_zone", self.post_zone),
+            ("post_labels", self.post_labels),
         ):
             paths[name] = save_nifti(folder / f"{name}.nii.gz", volume.data, volume.affine)
         return paths
@@ -295,6 +299,7 @@ def make_pair(
         pre_labels=Volume(pre.labels, pre.affine),
         post_ct=Volume(post_ct, post_affine),
         post_zone=Volume(post_zone, post_affine),
+        post_labels=Volume(labels.reshape(post_shape).astype(np.uint8), post_affine),
         motion=motion,
         tumor_centre_mm=tumor_centre,
         tumor_radius_mm=tumor_radius,

@@ -38,9 +38,12 @@ def plan_folder(rigid_pair, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def assessed(rigid_files, plan_folder, tmp_path_factory):
+def assessed(rigid_pair, rigid_files, plan_folder, tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "assessment"
-    code = main(_arguments(rigid_files, out, "--plan", str(plan_folder)))
+    liver = tmp_path_factory.mktemp("liver") / "post_liver.nii.gz"
+    labels = rigid_pair.post_labels
+    save_nifti(liver, np.isin(labels.data, [1, 2, 3]).astype(np.uint8), labels.affine)
+    code = main(_arguments(rigid_files, out, "--plan", str(plan_folder), "--post-liver", str(liver)))
     return code, out
 
 
@@ -84,6 +87,9 @@ def test_margin_within_one_voxel_of_the_known_value(assessed, rigid_pair):
     assert margin["distribution"][0]["surface_pct"] == 0.0  # nothing uncovered
     assert report["quality"]["verdict"] == "ok"
     assert report["quality"]["correlation"] > 0.8
+    # The liver masks of the two scans agree after registration (the post one given by --post-liver).
+    assert report["quality"]["liver_dice"] > 0.97
+    assert report["quality"]["liver_mean_surface_mm"] < 1.0
     assert "not a prognosis" in report["context"]["note"]
     assert any("below the 5 mm target" in warning for warning in report["warnings"])
 
