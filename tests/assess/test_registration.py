@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import tumor_surface_points
+from assess_helpers import tumor_surface_points
 
 from rfasim.assess.registration import RegistrationSettings, register
 from rfasim.assess.sitk_bridge import affine_of, from_sitk, to_sitk, transform_points_ras
