@@ -159,11 +159,16 @@ def on_image_grid(segmentation: Volume, image: Volume) -> np.ndarray:
     if same_shape and float(np.max(np.linalg.norm(offset, axis=1))) <= 1e-3:
         return np.asarray(segmentation.data)
     to_segmentation = np.linalg.inv(segmentation.affine) @ image.affine
-    indices = np.indices(image.shape, dtype=np.float32).reshape(3, -1)
-    mapped = to_segmentation[:3, :3] @ indices + to_segmentation[:3, 3:4]
-    codes = ndimage.map_coordinates(
-        np.asarray(segmentation.data), mapped, order=0, mode="constant", cval=0
-    ).reshape(image.shape)
+    source = np.asarray(segmentation.data)
+    codes = np.zeros(image.shape, dtype=source.dtype)
+    plane = np.indices(image.shape[:2], dtype=np.float64).reshape(2, -1)
+    # Slice by slice: a whole CT's voxel coordinates at once would need gigabytes.
+    for k in range(image.shape[2]):
+        index = np.vstack([plane, np.full((1, plane.shape[1]), float(k))])
+        mapped = to_segmentation[:3, :3] @ index + to_segmentation[:3, 3:4]
+        codes[:, :, k] = ndimage.map_coordinates(
+            source, mapped, order=0, mode="constant", cval=0
+        ).reshape(image.shape[:2])
     source_volume = np.count_nonzero(segmentation.data) * segmentation.voxel_volume_ml
     kept_volume = np.count_nonzero(codes) * image.voxel_volume_ml
     if source_volume > 0 and kept_volume < 0.5 * source_volume:

@@ -265,8 +265,19 @@ def _mask_on_grid(mask: np.ndarray, affine: np.ndarray, grid: Grid) -> np.ndarra
 
 def _inside_image(volume: Volume, grid: Grid) -> np.ndarray:
     """Voxels of ``grid`` whose centre lies inside the image's voxel box."""
-    ones = np.ones(volume.shape, dtype=np.float32)
-    return resample_to_grid(ones, volume.affine, grid, order=1, fill=0.0) > 0.5
+    to_index = np.linalg.inv(volume.affine) @ grid.affine
+    axes = [np.arange(n, dtype=float) for n in grid.shape]
+    inside = np.ones(grid.shape, dtype=bool)
+    for row in range(3):
+        # Continuous index along the image's axis ``row``: linear in the grid's (i, j, k).
+        value = (
+            to_index[row, 0] * axes[0][:, None, None]
+            + to_index[row, 1] * axes[1][None, :, None]
+            + to_index[row, 2] * axes[2][None, None, :]
+            + to_index[row, 3]
+        )
+        inside &= (value >= -0.5) & (value <= volume.shape[row] - 0.5)
+    return inside
 
 
 def prepare_images(
