@@ -170,7 +170,10 @@ def build_report(result: AssessmentResult, target_mm: float, wall_s: float) -> d
             "wall_s": wall_s,
         },
     }
-    return _rounded(report)
+    matrix = report["registration"].pop("rigid_matrix_ras")
+    report = _rounded(report)
+    report["registration"]["rigid_matrix_ras"] = _rounded(matrix, 7)  # 1e-7 of 100 mm: 10 nm
+    return report
 
 
 def assess_ablation(
