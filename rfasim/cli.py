@@ -1,4 +1,4 @@
-"""The ``rfasim`` command line (spec: demo, phantom, plan, sweep; plus probes).
+"""The ``rfasim`` command line (spec: demo, phantom, plan, sweep; plus probes and assess).
 
 Exit codes: 0 the plan was computed (whatever its verdict); 2 bad input (one line on stderr,
 no traceback, no partial output); 3 refused by a clinical rule and not forced; 1 anything else.
@@ -59,6 +59,11 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--quiet", action="store_true", help="no progress bar")
 
     commands.add_parser("probes", help="list the probe catalog")
+
+    from rfasim.assess.command import add_arguments as add_assess_arguments
+
+    add_assess_arguments(commands.add_parser(
+        "assess", help="after the ablation: fuse pre/post CT and measure the achieved margin"))
     return parser
 
 
@@ -120,6 +125,10 @@ def _run(arguments: argparse.Namespace) -> int:
             arguments.sweep, out=arguments.out, workers=arguments.workers, scheduler=arguments.scheduler,
             progress=not arguments.quiet,
         )
+    if arguments.command == "assess":
+        from rfasim.assess.command import run as run_assess
+
+        return run_assess(arguments)
     raise AssertionError(arguments.command)  # pragma: no cover
 
 
