@@ -155,7 +155,8 @@ def _grid_points(grid: Grid) -> np.ndarray:
 
 
 def planning_context(case: Case, search_spacing_mm: float = 2.0, liver_spacing_mm: float | None = None,
-                     anatomy_spacing_mm: float = 1.0, reach_mm: float = 15.0) -> PlanningContext:
+                     anatomy_spacing_mm: float = 1.0, reach_mm: float = 15.0,
+                     extra_margin_mm: float = 0.0) -> PlanningContext:
     """Read a case's images and prepare the search (see the module docstring).
 
     Parameters
@@ -169,6 +170,8 @@ def planning_context(case: Case, search_spacing_mm: float = 2.0, liver_spacing_m
         Spacing (mm) of the anatomy grid used by the trajectory checks.
     reach_mm : float
         Healthy liver counted up to this far (mm) beyond the margin shell.
+    extra_margin_mm : float
+        Added to the margin target for the points to cover (a safety allowance of the search).
     """
     labels = load_labels(case.labels_path)
     mapping = LabelMapping.from_case(case.labels_table, where=f"{case.path} [labels]")
@@ -188,20 +191,23 @@ def planning_context(case: Case, search_spacing_mm: float = 2.0, liver_spacing_m
     points = target.points_mm
     centre = np.asarray(target.centroid_mm, dtype=float)
     radius = float(np.max(np.linalg.norm(points - centre, axis=1))) + 0.5 * min(np.abs(np.diag(labels.affine))[:3])
-    low = points.min(axis=0) - margin - reach_mm
-    high = points.max(axis=0) + margin + reach_mm
+    low = points.min(axis=0) - margin - extra_margin_mm - reach_mm
+    high = points.max(axis=0) + margin + extra_margin_mm + reach_mm
     grid = Grid.centered(tuple(high - low), search_spacing_mm, tuple((low + high) / 2.0))
     local_classes = resample_labels(Volume(classes, labels.affine, None), grid)
     tumor_local = resample_labels(Volume(target.mask(labels.data.shape).astype(np.uint8), labels.affine, None), grid) > 0
     if not tumor_local.any():  # a tumor smaller than the search spacing: keep its centre voxel
         tumor_local[tuple(np.clip(np.rint(grid.world_to_index(centre)).astype(int), 0, np.asarray(grid.shape) - 1))] = True
     outside = ndimage.distance_transform_edt(~tumor_local, sampling=grid.spacing_mm)
-    inside_margin = outside <= margin + 1e-6
+    inside_margin = outside <= margin + extra_margin_mm + 1e-6
     reachable = ~np.isin(local_classes, (TissueClass.VESSEL, TissueClass.BACKGROUND))
     world = _grid_points(grid)
-    target_mask = inside_margin & (reachable | tumor_local)
-    target_points = world[target_mask]
     vessel_distance = lambda p: anatomy.sample(anatomy.vessel_distance_mm, p, np.inf).astype(float)  # noqa: E731
+    # Points within a search voxel of a vessel lumen cannot be heated (the wall stays at blood
+    # temperature): they are left out of the points to cover, and counted as unreachable.
+    near_vessel = vessel_distance(world.reshape(-1, 3)).reshape(world.shape[:3]) < search_spacing_mm
+    target_mask = inside_margin & (reachable | tumor_local) & ~(near_vessel & ~tumor_local)
+    target_points = world[target_mask]
 
     liver_step = liver_spacing_mm or 2.5 * search_spacing_mm
     liver_grid = Grid.centered(tuple(high - low), liver_step, tuple((low + high) / 2.0))

@@ -327,7 +327,7 @@ def search_device(context: PlanningContext, zone_model: ZoneModel, device: str, 
                   axis: np.ndarray) -> Candidate:
     """The best candidate for one device and number of probes."""
     model = get_probe_model(device)
-    protocols = tuple(p for p in settings.protocols if p in zone_model.protocols(device)) or ("switched",)
+    protocols = tuple(p for p in settings.protocols if p in zone_model.protocols(device, criterion)) or ("sequential",)
     problem = _Problem(context, zone_model, model, probes, settings.geometry, axis,
                        _zone_offset(zone_model, device, criterion, threshold_c), criterion, threshold_c,
                        protocols, rules)

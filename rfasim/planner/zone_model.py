@@ -186,6 +186,9 @@ class LibraryZoneModel:
         self.devices = dict(devices)
         self.body_temperature_c = float(body_temperature_c)
         self.reposition_s = float(reposition_s)
+        #: Per device: factor on the predicted rise, fitted to a verifying full simulation
+        #: (:meth:`correct_from`); 1 until then.
+        self.rise_scale: dict[str, float] = {}
 
     def protocols(self, device: str, criterion: str | None = None) -> tuple[str, ...]:
         calibrated = self.devices[device].protocols
@@ -225,8 +228,30 @@ class LibraryZoneModel:
         results = {}
         for protocol in protocols:
             rise = combine_rises(peak, end, zones.weights(protocol, peak.shape[0]))
-            results[protocol] = self.body_temperature_c + rise * sink
+            results[protocol] = self.body_temperature_c + rise * sink * self.rise_scale.get(device, 1.0)
         return results
+
+    def correct_from(self, device: str, fast_peak_c: np.ndarray, verified_peak_c: np.ndarray,
+                     threshold_c: float) -> float:
+        """Fit the device's rise factor so that the fast zone overlaps a verified zone best.
+
+        ``fast_peak_c`` is this model's prediction (with the current factor) and
+        ``verified_peak_c`` the full simulation's peak temperature on the same grid.  The factor
+        found (0.5-1.5, a grid search) multiplies every later prediction for the device; it
+        returns the factor.
+        """
+        current = self.rise_scale.get(device, 1.0)
+        truth = verified_peak_c >= threshold_c
+        rise = fast_peak_c - self.body_temperature_c
+        best, best_overlap = current, -1.0
+        for factor in np.linspace(0.5, 1.5, 41):
+            zone = self.body_temperature_c + factor * rise >= threshold_c
+            union = np.count_nonzero(zone | truth)
+            overlap = 1.0 if union == 0 else np.count_nonzero(zone & truth) / union
+            if overlap > best_overlap + 1e-9:
+                best, best_overlap = factor, overlap
+        self.rise_scale[device] = current * float(best)
+        return self.rise_scale[device]
 
     def describe(self) -> dict[str, object]:
         """Plain-data description (for planner.json): per device, its calibration figures."""
