@@ -27,7 +27,12 @@ From Python::
 
 from __future__ import annotations
 
-from rfasim.planner.automatic import AutomaticPlan, PlannerOptions, plan_automatically, suitable_devices
+from rfasim.planner.automatic import (
+    AutomaticPlan,
+    PlannerOptions,
+    plan_automatically,
+    suitable_devices,
+)
 from rfasim.planner.outputs import write_automatic_plan
 from rfasim.planner.search import SearchSettings
 from rfasim.planner.trajectories import TrajectoryRules

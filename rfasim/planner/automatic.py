@@ -16,7 +16,7 @@ from typing import Any
 from rfasim.case import Case
 from rfasim.planner.calibration import device_zones
 from rfasim.planner.context import PlanningContext, planning_context
-from rfasim.planner.search import Candidate, SearchReport, SearchSettings, search_plans
+from rfasim.planner.search import SearchReport, SearchSettings, search_plans
 from rfasim.planner.trajectories import TrajectoryRules
 from rfasim.planner.verify import Verification, verify_candidate
 from rfasim.planner.zone_model import LibraryZoneModel, ZoneModel

@@ -38,6 +38,7 @@ from rfasim.planner.library import (
     probe_description,
     run_probes,
 )
+from rfasim.planner.trajectories import spacing_rule
 from rfasim.planner.zone_model import (
     PROTOCOLS,
     DeviceZones,
@@ -118,7 +119,7 @@ def fit_protocol(entry: ZoneLibraryEntry, protocol: str, generator_table: dict[s
                  tissue_table: dict[str, Any], progress: bool = False) -> ProtocolWeights:
     """Combination weights of a protocol from a two-probe full-solver run."""
     model = get_probe_model(entry.device)
-    half = CALIBRATION_PROBE_SPACING_MM / 2.0
+    half = max(CALIBRATION_PROBE_SPACING_MM, spacing_rule(model).min_spacing_mm) / 2.0
     grid = _widened(library_grid(model, entry.spacing_mm), half)
     material = np.full(grid.shape, TissueClass.LIVER, np.uint8)
     tips = [np.array([-half, 0.0, 0.0]), np.array([half, 0.0, 0.0])]

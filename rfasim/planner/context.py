@@ -22,7 +22,14 @@ from scipy import ndimage
 
 from rfasim.case import Case
 from rfasim.grid import Grid
-from rfasim.imaging import LabelMapping, Volume, find_tumors, load_labels, resample_labels, select_target
+from rfasim.imaging import (
+    LabelMapping,
+    Volume,
+    find_tumors,
+    load_labels,
+    resample_labels,
+    select_target,
+)
 from rfasim.imaging.tumors import Tumor
 from rfasim.plan.eligibility import eligibility_verdict
 from rfasim.tissue import TissueClass

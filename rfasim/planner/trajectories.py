@@ -84,12 +84,13 @@ def spacing_rule(model: ProbeModel) -> SpacingRule:
     Straight, cluster and bipolar probes: 10-25 mm.  The upper bound is the 2.0-2.5 cm spacing of
     multiple-electrode switching RFA (Francica et al., Br J Radiol 2019;92:20180625); the lower
     bound (needles far enough apart to be placed and imaged separately) is an assumption.
-    Multi-tine arrays: between half and the whole deployment diameter (overlapping arrays; an
-    assumption).
+    Multi-tine arrays: from just over one deployment diameter (the tines of two arrays must not
+    touch) to 1.5 diameters (an assumption).
     """
     if model.kind == "multitine":
         diameter = model.max_deployment_diameter_mm
-        return SpacingRule(0.5 * diameter, diameter, "overlapping arrays: 0.5-1 deployment diameter (assumption)")
+        return SpacingRule(diameter + 2.0, 1.5 * diameter,
+                           "arrays side by side: deployment diameter + 2 mm to 1.5 diameters (assumption)")
     low = 10.0 + (model.needle_spacing_mm if model.kind == "cluster" else 0.0)
     return SpacingRule(low, 25.0 + (model.needle_spacing_mm if model.kind == "cluster" else 0.0),
                        "10-25 mm: switching RFA electrodes 2.0-2.5 cm apart (Francica et al., BJR 2019); "
