@@ -22,7 +22,13 @@ from pathlib import Path
 
 from rfasim.case import load_case
 from rfasim.phantoms import write_phantom
-from rfasim.planner import PlannerOptions, SearchSettings, plan_automatically, verdict_lines, write_automatic_plan
+from rfasim.planner import (
+    PlannerOptions,
+    SearchSettings,
+    plan_automatically,
+    verdict_lines,
+    write_automatic_plan,
+)
 
 folder = Path(tempfile.mkdtemp())
 paths = write_phantom("two-tumors", folder / "case")  # target: tumor 1; tumor 2 must not be crossed
@@ -47,7 +53,7 @@ print("\n".join(verdict_lines(plan)))
 
 # %%
 candidate = plan.chosen.candidate
-for number, (tip, entry) in enumerate(zip(candidate.tips_mm, candidate.entries_mm), start=1):
+for number, (tip, entry) in enumerate(zip(candidate.tips_mm, candidate.entries_mm, strict=True), start=1):
     print(f"probe {number}: {candidate.device}, tip {tip.round(1)}, entry {entry.round(1)}")
 print("protocol:", candidate.protocol, "| treatment", candidate.treatment_time_s / 60, "min")
 
