@@ -5,7 +5,8 @@ Two kinds of full-solver runs, each on a block of homogeneous liver at the libra
 - **heat sink**: the probe with a 6 mm vessel parallel to its shaft, 10 mm from its axis (the
   wall 7 mm away); ``lambda`` of ``1 - exp(-d / lambda)`` is the value whose corrected library
   zones overlap the solver's best (both criteria);
-- **protocols**: two probes 15 mm apart, parallel, run simultaneous, switched and sequential; the
+- **protocols**: two probes 15 mm apart, parallel, run simultaneous, switched and sequential (and
+  four probes on a 15 mm square, switched, for the dependence on the number of probes); the
   weights ``a_p, b_p`` of :func:`rfasim.planner.zone_model.combine_rises` are those whose model
   zones overlap the solver's best, and the Arrhenius level is matched by volume.
 
@@ -115,20 +116,34 @@ def fit_heat_sink(entry: ZoneLibraryEntry, generator_table: dict[str, Any], tiss
     return length, agreement(length)
 
 
+def calibration_tips(model, count: int) -> list[np.ndarray]:
+    """Tips of the protocol calibration: ``count`` probes on a ring, neighbours one spacing apart."""
+    spacing = max(CALIBRATION_PROBE_SPACING_MM, spacing_rule(model).min_spacing_mm)
+    if count == 2:
+        return [np.array([-spacing / 2.0, 0.0, 0.0]), np.array([spacing / 2.0, 0.0, 0.0])]
+    radius = spacing / (2.0 * np.sin(np.pi / count))
+    return [radius * np.array([np.cos(2 * np.pi * k / count), np.sin(2 * np.pi * k / count), 0.0]) for k in range(count)]
+
+
 def fit_protocol(entry: ZoneLibraryEntry, protocol: str, generator_table: dict[str, Any],
-                 tissue_table: dict[str, Any], progress: bool = False) -> ProtocolWeights:
-    """Combination weights of a protocol from a two-probe full-solver run."""
+                 tissue_table: dict[str, Any], progress: bool = False, count: int = 2) -> ProtocolWeights:
+    """Combination weights of a protocol from a full-solver run of ``count`` parallel probes."""
     model = get_probe_model(entry.device)
-    half = max(CALIBRATION_PROBE_SPACING_MM, spacing_rule(model).min_spacing_mm) / 2.0
-    grid = _widened(library_grid(model, entry.spacing_mm), half)
+    tips = calibration_tips(model, count)
+    reach = float(np.max(np.abs(np.asarray(tips)[:, :2])))
+    base = library_grid(model, entry.spacing_mm)
+    low = np.asarray(base.origin_mm) - base.spacing_mm / 2
+    high = low + np.asarray(base.shape) * base.spacing_mm
+    low[:2] -= reach
+    high[:2] += reach
+    grid = Grid.centered(tuple(high - low), entry.spacing_mm, tuple((high + low) / 2.0))
     material = np.full(grid.shape, TissueClass.LIVER, np.uint8)
-    tips = [np.array([-half, 0.0, 0.0]), np.array([half, 0.0, 0.0])]
-    directions = [np.array([0.0, 0.0, 1.0])] * 2
+    directions = [np.array([0.0, 0.0, 1.0])] * count
     placements = [ProbePlacement(model, tip_mm=t, direction=d) for t, d in zip(tips, directions, strict=True)]
     table = dict(generator_table)
     table["probe_schedule"] = protocol
     run = run_probes(grid, material, placements, table, tissue_table,
-                     f"zone library: {model.name}, two probes {protocol}" if progress else None)
+                     f"zone library: {model.name}, {count} probes {protocol}" if progress else None)
     body = build_tissue_model(tissue_table).body_temperature_c
     points = _world_points(grid)
     peak, end = sample_single(entry, tips, directions, points)
@@ -151,7 +166,7 @@ def fit_protocol(entry: ZoneLibraryEntry, protocol: str, generator_table: dict[s
                                method="Nelder-Mead", options={"xatol": 0.01, "fatol": 1e-4, "maxiter": 60})
     parameters = np.clip(result.x if result.fun <= evaluate(best)[0] else best, [0.3, 0.0], [1.3, 1.5])
     _, values, level = evaluate(parameters)
-    return ProtocolWeights(float(parameters[0]), float(parameters[1]), float(level), values)
+    return ProtocolWeights(float(parameters[0]), float(parameters[1]), float(level), values, count)
 
 
 def _calibration_path(key: str) -> Path:
@@ -193,22 +208,29 @@ def device_zones(device: str, spacing_mm: float, tissue_table: dict[str, Any] | 
         "calibration", probe=probe_description(model), generator=generator, tissue=tissue,
         spacing_mm=round(float(spacing_mm), 6), margin_mm=LIBRARY_MARGIN_MM, protocols=sorted(protocols),
         vessel=[CALIBRATION_VESSEL_RADIUS_MM, CALIBRATION_VESSEL_OFFSET_MM], spacing=CALIBRATION_PROBE_SPACING_MM,
+        counts=[2, 4],
     )
     path = _calibration_path(key)
     if use_cache and path.is_file():
         try:
             stored = json.loads(path.read_text(encoding="utf-8"))
             weights = {p: ProtocolWeights(**w) for p, w in stored["protocols"].items()}
-            return DeviceZones(entry, float(stored["heat_sink_length_mm"]), dict(stored["heat_sink_agreement"]), weights)
+            larger = {p: ProtocolWeights(**w) for p, w in stored.get("protocols_four_probes", {}).items()}
+            return DeviceZones(entry, float(stored["heat_sink_length_mm"]), dict(stored["heat_sink_agreement"]),
+                               weights, larger)
         except (OSError, KeyError, ValueError, TypeError):
             pass
     length, sink_agreement = fit_heat_sink(entry, generator, tissue, progress)
     weights = {p: fit_protocol(entry, p, generator, tissue, progress) for p in protocols}
-    zones = DeviceZones(entry, length, sink_agreement, weights)
+    # The switched generator shares its time among the probes: a second calibration with four
+    # probes gives the weights' dependence on the number of probes (interpolated in 1/N).
+    larger = {p: fit_protocol(entry, p, generator, tissue, progress, count=4) for p in protocols if p == "switched"}
+    zones = DeviceZones(entry, length, sink_agreement, weights, larger)
     if use_cache:
         stored = {
             "device": model.name, "heat_sink_length_mm": length, "heat_sink_agreement": sink_agreement,
             "protocols": {p: asdict(w) for p, w in weights.items()},
+            "protocols_four_probes": {p: asdict(w) for p, w in larger.items()},
         }
         try:
             write_text(path, json.dumps(stored, indent=2) + "\n")

@@ -54,12 +54,15 @@ class ProtocolWeights:
     agreement : dict
         Intersection over union of the model's zones with the full solver's in the calibration
         run, per criterion (``"isotherm"``, ``"arrhenius"``).
+    probe_count : int
+        Number of probes of the calibration run.
     """
 
     own_peak: float = 1.0
     neighbour_heat: float = 0.0
     arrhenius_level_c: float = 60.0
     agreement: dict[str, float] = field(default_factory=dict)
+    probe_count: int = 2
 
 
 @dataclass
@@ -75,19 +78,38 @@ class DeviceZones:
         Intersection over union of the corrected model's zones with the full solver's in the
         vessel calibration run, per criterion.
     protocols : dict of str to ProtocolWeights
-        Multi-probe protocols that were calibrated.
+        Multi-probe protocols that were calibrated (two probes).
+    protocols_more_probes : dict of str to ProtocolWeights
+        The same calibrated with more probes (four), where the number of probes matters.
     """
 
     entry: ZoneLibraryEntry
     heat_sink_length_mm: float = 3.0
     heat_sink_agreement: dict[str, float] = field(default_factory=dict)
     protocols: dict[str, ProtocolWeights] = field(default_factory=dict)
+    protocols_more_probes: dict[str, ProtocolWeights] = field(default_factory=dict)
 
     def weights(self, protocol: str, probe_count: int) -> ProtocolWeights:
-        """The combination weights (one probe alone: its own library zone)."""
+        """The combination weights (one probe alone: its own library zone).
+
+        With two calibrations (2 and 4 probes) the weights are interpolated linearly in
+        ``1 / probe_count`` (extrapolated beyond, weights kept non-negative); the agreement is the
+        worse of the two.
+        """
         if probe_count == 1 or protocol == "single":
             return ProtocolWeights(1.0, 0.0, self.entry.arrhenius_level_c)
-        return self.protocols[protocol]
+        few = self.protocols[protocol]
+        many = self.protocols_more_probes.get(protocol)
+        if many is None or many.probe_count == few.probe_count:
+            return few
+        t = (1.0 / probe_count - 1.0 / few.probe_count) / (1.0 / many.probe_count - 1.0 / few.probe_count)
+
+        def mix(a: float, b: float) -> float:
+            return max(0.0, a + t * (b - a))
+
+        agreement = {k: min(v, many.agreement.get(k, v)) for k, v in few.agreement.items()}
+        return ProtocolWeights(mix(few.own_peak, many.own_peak), mix(few.neighbour_heat, many.neighbour_heat),
+                               mix(few.arrhenius_level_c, many.arrhenius_level_c), agreement, probe_count)
 
     def treatment_time_s(self, protocol: str, probe_count: int, reposition_s: float = 60.0) -> float:
         """Treatment time (s): one ablation, or one per probe plus repositioning when sequential."""
@@ -191,11 +213,16 @@ class LibraryZoneModel:
         self.rise_scale: dict[str, float] = {}
 
     def protocols(self, device: str, criterion: str | None = None) -> tuple[str, ...]:
-        calibrated = self.devices[device].protocols
-        return tuple(
-            p for p in PROTOCOLS if p in calibrated
-            and (criterion is None or calibrated[p].agreement.get(criterion, 1.0) >= MINIMUM_AGREEMENT)
-        )
+        zones = self.devices[device]
+        calibrated = zones.protocols
+
+        def trusted(protocol: str) -> bool:
+            if criterion is None:
+                return True
+            runs = [calibrated[protocol], zones.protocols_more_probes.get(protocol, calibrated[protocol])]
+            return all(run.agreement.get(criterion, 1.0) >= MINIMUM_AGREEMENT for run in runs)
+
+        return tuple(p for p in PROTOCOLS if p in calibrated and trusted(p))
 
     def arrhenius_level_c(self, device: str, protocol: str, probe_count: int) -> float:
         return self.devices[device].weights(protocol, probe_count).arrhenius_level_c
@@ -272,6 +299,12 @@ class LibraryZoneModel:
                         "arrhenius_level_c": round(w.arrhenius_level_c, 2),
                         "agreement_iou": {k: round(v, 3) for k, v in w.agreement.items()}}
                     for p, w in zones.protocols.items()
+                },
+                "protocols_four_probes": {
+                    p: {"own_peak": round(w.own_peak, 3), "neighbour_heat": round(w.neighbour_heat, 3),
+                        "arrhenius_level_c": round(w.arrhenius_level_c, 2),
+                        "agreement_iou": {k: round(v, 3) for k, v in w.agreement.items()}}
+                    for p, w in zones.protocols_more_probes.items()
                 },
             }
         return description
