@@ -225,9 +225,21 @@ def infeasibility_notes(result: AutomaticPlan) -> list[str]:
             f"{context.margin_target_mm:g} mm margin target: the zone cannot extend into the vessel, so the margin "
             f"target is unreachable on {100 * context.unreachable_by_vessel:.0f} % of the tumor surface")
     best = result.search[-1].best if result.search else None
-    if best is not None and not best.meets and best.probe_count >= 1:
-        notes.append(f"within {best.probe_count} probe{'s' if best.probe_count > 1 else ''} (the limit searched) the "
-                     f"fast model covers at most {100 * best.coverage_target:.1f} % of the tumor and its margin")
+    if best is not None and not best.meets:
+        limit = max(c.probe_count for r in result.search for c in r.tried) if result.search else best.probe_count
+        notes.append(f"probe limit: with up to {limit} probes of {', '.join(result.devices)} the fast model covers at "
+                     f"most {100 * best.coverage_target:.1f} % of the tumor and its margin under the "
+                     f"{'design criterion (>= 100 degC)' if result.criterion == 'isotherm' else 'Arrhenius criterion'}")
+        zones = getattr(result.zone_model, "devices", {})
+        target_ml = len(context.target_points_mm) * context.evaluation_grid.spacing_mm**3 * 1e-3
+        for name, device in zones.items():
+            level = 100.0 if result.criterion == "isotherm" else device.entry.arrhenius_level_c
+            notes.append(f"one {name} makes a {device.entry.zone_volume_ml(level):.1f} mL zone "
+                         f"({'>= 100 degC' if result.criterion == 'isotherm' else 'Arrhenius'}) in liver, against "
+                         f"{target_ml:.1f} mL of tumor + margin to cover")
+    elif result.chosen is not None and best is not None and best.meets:
+        notes.append("the fast model met the target but the full simulation did not: the verified figures above "
+                     "are the ones to trust")
     return notes
 
 
