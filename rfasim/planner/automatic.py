@@ -224,7 +224,8 @@ def infeasibility_notes(result: AutomaticPlan) -> list[str]:
             f"a large vessel lies {context.nearest_vessel_gap_mm:.1f} mm from the tumor, closer than the "
             f"{context.margin_target_mm:g} mm margin target: the zone cannot extend into the vessel, so the margin "
             f"target is unreachable on {100 * context.unreachable_by_vessel:.0f} % of the tumor surface")
-    best = result.search[-1].best if result.search else None
+    found = [r.best for r in result.search if r.best is not None]
+    best = found[-1] if found else None
     if best is not None and not best.meets:
         limit = max(c.probe_count for r in result.search for c in r.tried) if result.search else best.probe_count
         notes.append(f"probe limit: with up to {limit} probes of {', '.join(result.devices)} the fast model covers at "
