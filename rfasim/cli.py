@@ -126,11 +126,23 @@ def _planner_options(arguments: argparse.Namespace, quiet: bool):
                           force=arguments.force, progress=not quiet)
 
 
+def _load_case_for_planner(case_path: Path):
+    """A case for ``--auto``: its ``[[probes]]`` may be left out (the planner proposes them)."""
+    from rfasim.case import load_case, parse_case, read_toml
+
+    data = read_toml(case_path, "case file")
+    if "probes" in data:
+        return load_case(case_path)
+    placeholder = {"model": "cooltip-17g-3cm", "tip_mm": [0.0, 0.0, 0.0], "direction": [0.0, 0.0, 1.0]}
+    case = parse_case({**data, "probes": [placeholder]}, case_path)
+    case.probes = []  # none given: the target comes from [target], or is the only tumor
+    return case
+
+
 def _auto_plan(case_path: Path, out: Path, options, quiet: bool) -> int:
-    from rfasim.case import load_case
     from rfasim.planner import plan_automatically, verdict_lines, write_automatic_plan
 
-    case = load_case(case_path)
+    case = _load_case_for_planner(case_path)
     plan = plan_automatically(case, options)
     write_automatic_plan(plan, out)
     print("\n".join(verdict_lines(plan)))
