@@ -121,3 +121,15 @@ def test_cli_refuses_and_rejects_bad_input(tmp_path, capsys) -> None:
     code = main(["plan", str(paths["case"]), "--auto", "--devices", "no-such-probe", "--out", str(tmp_path / "o2")])
     assert code == EXIT_BAD_INPUT
     assert not (tmp_path / "o2").exists()
+
+
+def test_auto_case_without_probes_is_accepted(tmp_path, capsys) -> None:
+    from rfasim.cli import EXIT_REFUSED, main
+
+    paths = write_phantom("large-45mm", tmp_path / "case")
+    text = paths["case"].read_text()
+    start = text.index("[[probes]]")
+    end = text.index("[generator]")
+    paths["case"].write_text(text[:start] + text[end:])
+    assert main(["plan", str(paths["case"]), "--auto", "--quiet", "--out", str(tmp_path / "out")]) == EXIT_REFUSED
+    assert "REFUSED" in capsys.readouterr().out
