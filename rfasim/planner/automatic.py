@@ -165,13 +165,14 @@ def plan_automatically(case: Case, options: PlannerOptions | None = None) -> Aut
     threshold = float(case.zone_threshold_c) if case.zone_criterion == "isotherm" and case.zone_threshold_c else 100.0
 
     start_probes = 1
+    excluded: set[tuple[str, int]] = set()
     for attempt in range(max(1, options.attempts)):
         step = time.perf_counter()
         if attempt > 0:
             context = planning_context(case, options.spacing_mm, extra_margin_mm=SAFETY_MARGINS_MM[min(attempt, 1)])
         report = search_plans(context, model, names, criterion, threshold, options.rules,
                               replace(options.search, seed=options.search.seed + attempt),
-                              start_probes=start_probes, progress=options.progress)
+                              start_probes=start_probes, progress=options.progress, excluded=excluded)
         result.search.append(report)
         timings[f"search_{attempt + 1}_s"] = time.perf_counter() - step
         if report.best is None:
@@ -183,14 +184,21 @@ def plan_automatically(case: Case, options: PlannerOptions | None = None) -> Aut
         result.verifications.append(verification)
         if verification.meets(criterion):
             break
-        # The full simulation missed: correct the fast model on it, search again with more slack.
+        # The full simulation missed: correct the fast model on it, exclude what failed, and
+        # search again with more slack.
         from rfasim.planner.verify import design_threshold_c, fast_fields
 
-        plan = verification.plan
+        candidate, plan = report.best, verification.plan
+        fast = fast_fields(model, candidate, plan)
         if criterion == "isotherm":
-            model.correct_from(report.best.device, fast_fields(model, report.best, plan), plan.peak_temperature_c,
+            model.correct_from(candidate.device, fast, plan.peak_temperature_c >= design_threshold_c(case),
                                design_threshold_c(case))
-        start_probes = report.best.probe_count if report.best.meets else max(1, report.best.probe_count - 1)
+        else:
+            protocol = candidate.protocol if candidate.probe_count > 1 else "single"
+            model.correct_from(candidate.device, fast, plan.damage >= 1.0,
+                               model.arrhenius_level_c(candidate.device, protocol, candidate.probe_count))
+        excluded.add((candidate.device, candidate.probe_count))
+        start_probes = candidate.probe_count if candidate.meets else max(1, candidate.probe_count - 1)
     result.chosen = _best_verified(result.verifications, criterion)
     result.context = context if result.chosen is None else result.context
     result.notes += infeasibility_notes(result)

@@ -418,8 +418,13 @@ class SearchReport:
 
 def search_plans(context: PlanningContext, zone_model: ZoneModel, devices: Sequence[str], criterion: str,
                  threshold_c: float, rules: TrajectoryRules, settings: SearchSettings,
-                 start_probes: int = 1, progress: bool = True) -> SearchReport:
-    """Search probe counts from ``start_probes`` up, every device, until one meets the target."""
+                 start_probes: int = 1, progress: bool = True,
+                 excluded: set[tuple[str, int]] | None = None) -> SearchReport:
+    """Search probe counts from ``start_probes`` up, every device, until one meets the target.
+
+    ``excluded`` lists (device, probe count) pairs not to search (a verification rejected them).
+    """
+    excluded = excluded or set()
     from tqdm import tqdm
 
     start = time.perf_counter()
@@ -434,12 +439,12 @@ def search_plans(context: PlanningContext, zone_model: ZoneModel, devices: Seque
     tried: list[Candidate] = []
     best: Candidate | None = None
     stages = [(n, d) for n in range(start_probes, settings.max_probes + 1) for d in devices
-              if not _hopeless(context, zone_model, d, n, criterion, threshold_c)]
+              if not _hopeless(context, zone_model, d, n, criterion, threshold_c) and (d, n) not in excluded]
     bar = tqdm(total=len(stages), desc="planner search", unit="stage", disable=not progress, leave=False)
     try:
         for probes in range(start_probes, settings.max_probes + 1):
             for device in devices:
-                if _hopeless(context, zone_model, device, probes, criterion, threshold_c):
+                if _hopeless(context, zone_model, device, probes, criterion, threshold_c) or (device, probes) in excluded:
                     continue
                 bar.set_postfix_str(f"{device}, {probes} probe{'s' if probes > 1 else ''}")
                 candidate = search_device(context, zone_model, device, probes, criterion, threshold_c, rules,

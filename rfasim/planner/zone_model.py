@@ -258,19 +258,19 @@ class LibraryZoneModel:
             results[protocol] = self.body_temperature_c + rise * sink * self.rise_scale.get(device, 1.0)
         return results
 
-    def correct_from(self, device: str, fast_peak_c: np.ndarray, verified_peak_c: np.ndarray,
+    def correct_from(self, device: str, fast_peak_c: np.ndarray, verified_zone: np.ndarray,
                      threshold_c: float) -> float:
         """Fit the device's rise factor so that the fast zone overlaps a verified zone best.
 
-        ``fast_peak_c`` is this model's prediction (with the current factor) and
-        ``verified_peak_c`` the full simulation's peak temperature on the same grid.  The factor
-        found (0.5-1.5, a grid search) multiplies every later prediction for the device; it
-        returns the factor.
+        ``fast_peak_c`` is this model's prediction (with the current factor) on a grid,
+        ``verified_zone`` the full simulation's zone (mask) on the same grid under the criterion
+        whose model level is ``threshold_c``.  The factor found (0.5-1.5 times the current one, a
+        grid search) multiplies every later prediction for the device; it returns the factor.
         """
         current = self.rise_scale.get(device, 1.0)
-        truth = verified_peak_c >= threshold_c
+        truth = np.asarray(verified_zone, dtype=bool)
         rise = fast_peak_c - self.body_temperature_c
-        best, best_overlap = current, -1.0
+        best, best_overlap = 1.0, -1.0
         for factor in np.linspace(0.5, 1.5, 41):
             zone = self.body_temperature_c + factor * rise >= threshold_c
             union = np.count_nonzero(zone | truth)
