@@ -35,14 +35,15 @@ paths = write_phantom("two-tumors", folder / "case")  # target: tumor 1; tumor 2
 case = load_case(paths["case"])
 
 # %% [markdown]
-# A coarse search (3 mm) with one device keeps this notebook short; the zone library is computed on
+# A coarse search (3 mm), one device and one protocol (switched) keep this notebook short; the zone
+# library and its calibration are computed by the full solver on
 # first use and cached in the user cache folder (`$RFASIM_CACHE_DIR` to move it).
 
 # %%
 options = PlannerOptions(
     devices=("cooltip-17g-3cm",),
     spacing_mm=3.0,
-    search=SearchSettings(max_probes=3, population=6, max_generations=10),
+    search=SearchSettings(max_probes=3, population=6, max_generations=10, protocols=("switched",)),
     attempts=1,
 )
 plan = plan_automatically(case, options)
