@@ -54,7 +54,9 @@ print("\n".join(verdict_lines(plan)))
 
 # %%
 candidate = plan.chosen.candidate
-for number, (tip, entry) in enumerate(zip(candidate.tips_mm, candidate.entries_mm, strict=True), start=1):
+for number, (tip, entry) in enumerate(
+    zip(candidate.tips_mm, candidate.entries_mm, strict=True), start=1
+):
     print(f"probe {number}: {candidate.device}, tip {tip.round(1)}, entry {entry.round(1)}")
 print("protocol:", candidate.protocol, "| treatment", candidate.treatment_time_s / 60, "min")
 
@@ -68,7 +70,7 @@ print(sorted(p.name for p in written))
 print((folder / "auto-plan" / "plan.toml").read_text()[:800])
 
 # %%
-from IPython.display import Image, display  # noqa: E402
+from IPython.display import Image, display
 
 display(Image(filename=str(folder / "auto-plan" / "trajectories.png")))
 

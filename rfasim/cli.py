@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT, EXIT_REFUSED = 0, 1, 2, 3
 
@@ -101,10 +101,10 @@ def _vector_argument(text: str | None, name: str) -> tuple[float, float, float] 
         values = ()
     if len(values) != 3 or not all(math.isfinite(v) for v in values):
         raise InputError(f"{name} must be three numbers X,Y,Z, got {text!r}")
-    return values  # type: ignore[return-value]
+    return values
 
 
-def _planner_options(arguments: argparse.Namespace, quiet: bool):
+def _planner_options(arguments: argparse.Namespace, quiet: bool) -> Any:
     from rfasim.errors import InputError
     from rfasim.planner import PlannerOptions, SearchSettings, TrajectoryRules
     from rfasim.probes import get_probe_model
@@ -132,7 +132,7 @@ def _planner_options(arguments: argparse.Namespace, quiet: bool):
                           force=arguments.force, progress=not quiet)
 
 
-def _load_case_for_planner(case_path: Path):
+def _load_case_for_planner(case_path: Path) -> Any:
     """A case for ``--auto``: its ``[[probes]]`` may be left out (the planner proposes them)."""
     from rfasim.case import load_case, parse_case, read_toml
 
@@ -145,7 +145,7 @@ def _load_case_for_planner(case_path: Path):
     return case
 
 
-def _auto_plan(case_path: Path, out: Path, options, quiet: bool) -> int:
+def _auto_plan(case_path: Path, out: Path, options: Any, quiet: bool) -> int:
     from rfasim.planner import plan_automatically, verdict_lines, write_automatic_plan
 
     case = _load_case_for_planner(case_path)

@@ -94,7 +94,7 @@ def _large_vessel_20mm() -> PhantomSpec:
     direction = np.array([0.2, 0.1, 1.0]) / np.linalg.norm([0.2, 0.1, 1.0])
     passing = np.asarray(_offset((0.0, -(radius_tumor + gap + radius_vessel), 0.0)))
     vessel = VesselSegment(tuple(passing - 70.0 * direction), tuple(passing + 70.0 * direction), radius_vessel,
-                           "portal", 0)  # type: ignore[arg-type]
+                           "portal", 0)
     return PhantomSpec(
         name="large-vessel-20mm",
         description=f"a 20 mm tumor {gap:g} mm (wall to wall) from a 12 mm vessel: margin cut by the vessel",

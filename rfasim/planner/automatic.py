@@ -144,9 +144,9 @@ def plan_automatically(case: Case, options: PlannerOptions | None = None) -> Aut
     context = planning_context(case, options.spacing_mm, extra_margin_mm=SAFETY_MARGINS_MM[0])
     timings["context_s"] = time.perf_counter() - start
     result = AutomaticPlan(case=case, context=context, timings_s=timings)
-    if not context.eligibility["eligible"] and not options.force:
+    if not context.eligibility.eligible and not options.force:
         result.refused = True
-        result.notes.append(context.eligibility["reason"])
+        result.notes.append(context.eligibility.reason)
         timings["total_s"] = time.perf_counter() - start
         return result
     devices = tuple(get_probe_model(d).name if not str(d).endswith(".toml") else str(d)

@@ -32,6 +32,7 @@ from rfasim.imaging import (
 )
 from rfasim.imaging.tumors import Tumor
 from rfasim.plan.eligibility import eligibility_verdict
+from rfasim.plan.result import Eligibility
 from rfasim.tissue import TissueClass
 
 #: Largest anatomy grid (voxels); beyond it the anatomy spacing grows.
@@ -81,7 +82,7 @@ class PlanningContext:
     case : Case
     tumors : list of Tumor
     target : Tumor
-    eligibility : dict
+    eligibility : Eligibility
         The eligibility verdict of the target (the 40 mm rule).
     anatomy : AnatomyGrid
     evaluation_grid : Grid
@@ -110,7 +111,7 @@ class PlanningContext:
     case: Case
     tumors: list[Tumor]
     target: Tumor
-    eligibility: dict
+    eligibility: Eligibility
     anatomy: AnatomyGrid
     evaluation_grid: Grid
     target_points_mm: np.ndarray

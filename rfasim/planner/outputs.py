@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -107,7 +108,7 @@ def planner_report(plan: AutomaticPlan) -> dict[str, Any]:
 
     report: dict[str, Any] = {
         "criterion": plan.criterion, "refused": plan.refused, "meets_target": plan.meets_target,
-        "eligibility": plan.context.eligibility, "devices": list(plan.devices), "verdict": verdict_lines(plan),
+        "eligibility": dataclasses.asdict(plan.context.eligibility), "devices": list(plan.devices), "verdict": verdict_lines(plan),
         "notes": plan.notes, "timings_s": plan.timings_s,
         "search": [
             {"tried": [candidate(c) for c in r.tried], "wall_s": r.wall_s, "no_safe_trajectory": r.no_safe_trajectory,

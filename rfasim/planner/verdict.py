@@ -72,7 +72,7 @@ def verdict_lines(plan: AutomaticPlan) -> list[str]:
     lines.append(f"tumor {target.id}: {target.volume_ml:.1f} mL, max diameter {target.max_diameter_mm:.1f} mm, "
                  f"margin target {case.margin_target_mm:g} mm")
     if plan.refused:
-        lines.append(f"REFUSED: {context.eligibility['reason']} (rfasim plan --auto --force plans it for research)")
+        lines.append(f"REFUSED: {context.eligibility.reason} (rfasim plan --auto --force plans it for research)")
         return lines
     chosen = plan.chosen
     if chosen is None:
