@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -67,9 +68,12 @@ def _plan(case_path: Path, out: Path, force: bool, quiet: bool, animate: bool = 
     from rfasim.plan.outputs import summary_text, write_plan_folder
     from rfasim.plan.pipeline import run_case
 
+    from rfasim.atomic import check_writable_folder
+
     case = load_case(case_path)
     if spacing_mm is not None:
         case.spacing_mm = spacing_mm  # recorded in metrics.json (run.spacing_mm)
+    check_writable_folder(out, "--out")  # before the simulation, not after it
     plan = run_case(case, force=force, progress=not quiet, snapshot_interval_s=10.0 if animate else None)
     write_plan_folder(plan, out)
     print(summary_text(plan))
@@ -95,6 +99,11 @@ def _run(arguments: argparse.Namespace) -> int:
             return EXIT_OK
         if not arguments.name or not arguments.out:
             raise InputError("rfasim phantom needs a NAME and --out DIR (or --list)")
+        from rfasim.atomic import check_writable_folder
+        from rfasim.phantoms.catalog import make_spec
+
+        make_spec(arguments.name)  # an unknown name first
+        check_writable_folder(arguments.out, "--out")
         paths = write_phantom(arguments.name, arguments.out)
         for path in paths.values():
             print(path)
@@ -102,8 +111,11 @@ def _run(arguments: argparse.Namespace) -> int:
     if arguments.command == "demo":
         from rfasim.phantoms import DEFAULT_PHANTOM, write_phantom
 
+        from rfasim.atomic import check_writable_folder
+
         start = time.perf_counter()
         out = Path(arguments.out)
+        check_writable_folder(out, "--out")
         paths = write_phantom(DEFAULT_PHANTOM, out / "input")
         code = _plan(Path(paths["case"]), out, force=False, quiet=arguments.quiet, spacing_mm=arguments.spacing)
         print(f"demo finished in {time.perf_counter() - start:.1f} s")
@@ -113,8 +125,11 @@ def _run(arguments: argparse.Namespace) -> int:
         out = Path(arguments.out) if arguments.out else case_path.parent / "plan"
         return _plan(case_path, out, arguments.force, arguments.quiet, arguments.animate)
     if arguments.command == "sweep":
+        from rfasim.errors import InputError
         from rfasim.sweep import run_sweep_file
 
+        if arguments.workers is not None and arguments.workers < 1:
+            raise InputError(f"--workers {arguments.workers}: need at least one worker process")
         return run_sweep_file(
             arguments.sweep, out=arguments.out, workers=arguments.workers, scheduler=arguments.scheduler,
             progress=not arguments.quiet,
@@ -127,6 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
     from rfasim.errors import InputError, NotEligibleError
 
+    previous = _interrupt_on_sigterm()
     try:
         return _run(arguments)
     except InputError as error:
@@ -144,6 +160,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         sys.stderr.write("rfasim: set RFASIM_DEBUG=1 for the traceback\n")
         return EXIT_ERROR
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt_on_sigterm():
+    """Make SIGTERM (``kill``) interrupt like Ctrl-C, so that partial output is cleaned up."""
+
+    def interrupt(signum, frame):  # noqa: ARG001 - signal handler signature
+        raise KeyboardInterrupt
+
+    try:
+        return signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread: leave the signal alone
+        return None
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,6 +7,7 @@ an interrupted run leaves no plan that looks complete.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rfasim.atomic import write_text
+from rfasim.atomic import owner_tag, remove_stale, write_text
 from rfasim.imaging import resample_to_volume, save_nifti
 from rfasim.plan.result import PlanResult
 
@@ -41,8 +42,11 @@ def write_plan_folder(plan: PlanResult, out_dir: str | os.PathLike[str], body_te
         Value of ``temperature_max`` outside the simulated region (degC).
     """
     out = Path(out_dir)
+    created = _missing_folders(out)
     out.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".rfasim-staging-", dir=out))
+    remove_stale(out)  # what a killed run left behind
+    staging = Path(tempfile.mkdtemp(prefix=f".rfasim-staging.{owner_tag()}.", dir=out))
+    complete = False
     try:
         written = _write_into(plan, staging, body_temperature_c)
         # A stale metrics.json from an earlier run must not vouch for a half-replaced folder.
@@ -55,9 +59,24 @@ def write_plan_folder(plan: PlanResult, out_dir: str | os.PathLike[str], body_te
             else:
                 (out / name).unlink(missing_ok=True)
         os.replace(staging / "metrics.json", out / "metrics.json")
+        complete = True
         return [out / path.name for path in written]
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        if not complete:  # interrupted (SIGINT) or failed: leave no empty folder we made
+            for folder in created:
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
+
+
+def _missing_folders(folder: Path) -> list[Path]:
+    """The folders ``folder.mkdir(parents=True)`` would create, deepest first."""
+    missing = []
+    current = folder.absolute()
+    while not current.exists() and current != current.parent:
+        missing.append(current)
+        current = current.parent
+    return missing
 
 
 def _write_into(plan: PlanResult, folder: Path, body_temperature_c: float) -> list[Path]:
