@@ -50,6 +50,11 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--quiet", action="store_true", help="no progress bar")
     plan.add_argument("--animate", action="store_true",
                       help="keep temperature snapshots every 10 s and write heating.gif")
+    plan.add_argument("--list-tumors", action="store_true",
+                      help="list the tumors (id, volume, max diameter, centroid, eligibility) and stop")
+
+    tumors = commands.add_parser("tumors", help="list a case's tumors: id, volume, max diameter, centroid, eligibility")
+    tumors.add_argument("case", help="case.toml")
 
     sweep = commands.add_parser("sweep", help="run a parameter sweep, locally or on a Dask cluster")
     sweep.add_argument("sweep", help="sweep.toml")
@@ -64,11 +69,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def _plan(case_path: Path, out: Path, force: bool, quiet: bool, animate: bool = False,
           spacing_mm: float | None = None) -> int:
+    from rfasim.atomic import check_writable_folder
     from rfasim.case import load_case
     from rfasim.plan.outputs import summary_text, write_plan_folder
     from rfasim.plan.pipeline import run_case
-
-    from rfasim.atomic import check_writable_folder
 
     case = load_case(case_path)
     if spacing_mm is not None:
@@ -109,9 +113,8 @@ def _run(arguments: argparse.Namespace) -> int:
             print(path)
         return EXIT_OK
     if arguments.command == "demo":
-        from rfasim.phantoms import DEFAULT_PHANTOM, write_phantom
-
         from rfasim.atomic import check_writable_folder
+        from rfasim.phantoms import DEFAULT_PHANTOM, write_phantom
 
         start = time.perf_counter()
         out = Path(arguments.out)
@@ -120,6 +123,12 @@ def _run(arguments: argparse.Namespace) -> int:
         code = _plan(Path(paths["case"]), out, force=False, quiet=arguments.quiet, spacing_mm=arguments.spacing)
         print(f"demo finished in {time.perf_counter() - start:.1f} s")
         return code
+    if arguments.command == "tumors" or (arguments.command == "plan" and arguments.list_tumors):
+        from rfasim.case import load_case
+        from rfasim.plan.tumor_list import tumor_table
+
+        print(tumor_table(load_case(arguments.case)))
+        return EXIT_OK
     if arguments.command == "plan":
         case_path = Path(arguments.case)
         out = Path(arguments.out) if arguments.out else case_path.parent / "plan"

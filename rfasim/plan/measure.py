@@ -8,7 +8,6 @@ from typing import Any
 import numpy as np
 
 from rfasim.metrics import (
-    distance_to_zone_mm,
     heat_sink_warnings,
     margin_metrics,
     zone_metrics_from_field,
@@ -103,10 +102,6 @@ def measure_plan(plan: PlanResult, case: Any, zone_field: np.ndarray, criterion_
         for v in vessels
     ]
     warnings += [v.warning for v in vessels]
-    metrics["other_tumors"] = [
-        {"distance_to_zone_mm": _rounded(distance_to_zone_mm(mask, plan.zone_mask, grid))}
-        for mask in plan.other_tumor_masks if mask.any()
-    ]
     series = simulation.timeseries.as_arrays()
     duration = float(series["t_s"][-1]) if series["t_s"].size else 0.0
     energy = float(simulation.energy.electrical_j)

@@ -29,6 +29,7 @@ from rfasim.imaging import (
 )
 from rfasim.plan.eligibility import eligibility_verdict
 from rfasim.plan.result import PlanResult
+from rfasim.plan.tumor_list import other_tumor_metrics
 from rfasim.probes import ProbePlacement, check_trajectories, get_probe_model, rasterize_probes
 from rfasim.solver import BYTES_PER_VOXEL_ESTIMATE, SimulationOptions, TissueState, simulate
 from rfasim.tissue import TissueClass
@@ -160,6 +161,7 @@ def run_case(case: Case, *, force: bool = False, progress: bool = True, snapshot
         input_affine=labels.affine, warnings=warnings,
     )
 
+    metrics["other_tumors"] = other_tumor_metrics(tumors, target, None, grid, other_masks)
     if not eligibility["eligible"] and not force:
         metrics["warnings"] = warnings + [eligibility["reason"]]
         metrics["run"] = {"wall_s": round(time.perf_counter() - start, 3), "grid_shape": list(grid.shape),
@@ -217,6 +219,7 @@ def run_case(case: Case, *, force: bool = False, progress: bool = True, snapshot
     from rfasim.plan.measure import measure_plan
 
     measure_plan(plan, case, zone_field, criterion_text, generator, generator_table, time.perf_counter() - start)
+    metrics["other_tumors"] = other_tumor_metrics(tumors, target, zone, grid, other_masks)
     return plan
 
 
