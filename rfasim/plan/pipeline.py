@@ -31,6 +31,7 @@ from rfasim.plan.eligibility import eligibility_verdict
 from rfasim.plan.result import PlanResult
 from rfasim.plan.tumor_list import other_tumor_metrics
 from rfasim.probes import ProbePlacement, check_trajectories, get_probe_model, rasterize_probes
+from rfasim.probes.path_check import needle_path_report
 from rfasim.solver import BYTES_PER_VOXEL_ESTIMATE, SimulationOptions, TissueState, simulate
 from rfasim.tissue import TissueClass
 from rfasim.trackers import ProgressTracker, SnapshotTracker, Tracker
@@ -162,6 +163,8 @@ def run_case(case: Case, *, force: bool = False, progress: bool = True, snapshot
     )
 
     metrics["other_tumors"] = other_tumor_metrics(tumors, target, None, grid, other_masks)
+    path_warnings, metrics["needle_paths"] = needle_path_report(placements, classes, labels, tumors, target, grid)
+    warnings += path_warnings
     if not eligibility["eligible"] and not force:
         metrics["warnings"] = warnings + [eligibility["reason"]]
         metrics["run"] = {"wall_s": round(time.perf_counter() - start, 3), "grid_shape": list(grid.shape),
@@ -173,7 +176,7 @@ def run_case(case: Case, *, force: bool = False, progress: bool = True, snapshot
     if not np.any(tissue_classes == TissueClass.LIVER):
         raise InputError(f"{case.labels_path}: no liver voxel in the region around the target tumor")
     electrodes = rasterize_probes(placements, grid, tissue_classes)
-    trajectory = check_trajectories(placements, tissue_classes, grid, target_mask)
+    trajectory = check_trajectories(placements, tissue_classes, grid, target_mask, check_crossings=False)
     warnings += list(trajectory.warnings)
     for placement in placements:
         tip_index = np.round(grid.world_to_index(placement.tip_mm)).astype(int)

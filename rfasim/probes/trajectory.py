@@ -83,6 +83,7 @@ def check_trajectories(
     grid: Grid,
     tumor_mask: np.ndarray | None = None,
     vessel_warning_distance_mm: float = 5.0,
+    check_crossings: bool = True,
 ) -> TrajectoryReport:
     """Check each probe's path and active part against the tissue classes.
 
@@ -98,6 +99,10 @@ def check_trajectories(
         The target tumor; warns when the active part is not inside it.
     vessel_warning_distance_mm : float
         Warn when the active metal comes closer than this to a large vessel (heat sink).
+    check_crossings : bool
+        Warn about vessel, forbidden and capsule crossings inside the grid (the numbers are
+        measured either way).  The plan checks the whole path on the full label map instead
+        (:func:`rfasim.probes.path_check.check_needle_paths`) and turns this off.
 
     Returns
     -------
@@ -139,11 +144,11 @@ def check_trajectories(
         forbidden_hits = path[_entries(classes == TissueClass.FORBIDDEN)]
         in_liver = np.isin(classes, (TissueClass.LIVER, TissueClass.TUMOR, TissueClass.VESSEL))
         liver_entries = int(_entries(in_liver).size)
-        for point in vessel_hits:
+        for point in vessel_hits if check_crossings else ():
             warnings.append(f"{label}: path crosses a large vessel at {_format(point)} mm")
-        for point in forbidden_hits:
+        for point in forbidden_hits if check_crossings else ():
             warnings.append(f"{label}: path crosses a forbidden structure at {_format(point)} mm")
-        if liver_entries > 1:
+        if liver_entries > 1 and check_crossings:
             warnings.append(f"{label}: path crosses the liver capsule {liver_entries} times (enters the liver {liver_entries} times)")
 
         active = _active_samples(geometry, step)
