@@ -325,7 +325,7 @@ TISSUE_GLOBAL_KEYS = (
     "arrhenius_frequency_factor_per_s", "arrhenius_activation_energy_j_per_mol",
     "vaporization", "vaporization_onset_c", "vaporization_conductivity_drop_factor",
 )
-TISSUE_CLASS_TABLES = ("liver", "tumor", "vessel", "other", "forbidden")
+TISSUE_CLASS_TABLES = ("liver", "tumor", "vessel", "other", "forbidden", "fat", "lung", "bone")
 
 
 def build_tissue_model(table: dict[str, Any], where: str = "[tissue]") -> TissueModel:

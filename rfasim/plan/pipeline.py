@@ -27,6 +27,7 @@ from rfasim.imaging import (
     select_target,
     simulation_grid,
 )
+from rfasim.imaging.body import classify_unlabelled
 from rfasim.plan.eligibility import eligibility_verdict
 from rfasim.plan.result import PlanResult
 from rfasim.plan.tumor_list import other_tumor_metrics
@@ -156,6 +157,9 @@ def run_case(case: Case, *, force: bool = False, progress: bool = True, snapshot
         for t in tumors if t.id != target.id
     ]
     ct_hu = resample_ct(ct, grid) if ct is not None else None
+    unlabelled = classify_unlabelled(tissue_classes, grid, ct, ct_hu, source=str(case.labels_path))
+    tissue_classes, metrics["unlabelled_tissue"] = unlabelled.classes, unlabelled.as_metrics()
+    warnings += unlabelled.warnings
     plan = PlanResult(
         grid=grid, tissue_classes=tissue_classes, target_mask=target_mask, other_tumor_masks=other_masks,
         ct_hu=ct_hu, placements=placements, metrics=metrics, input_shape=tuple(labels.data.shape),
