@@ -95,6 +95,8 @@ class Case:
         Safety-margin target (mm).
     tissue_table : dict
         Tissue overrides (see :func:`build_tissue_model`).
+    grow_domain : bool
+        Grow the simulation box while a zone comes close to it (:mod:`rfasim.plan.domain`).
     """
 
     path: Path
@@ -112,6 +114,7 @@ class Case:
     margin_target_mm: float = 5.0
     tissue_table: dict[str, Any] = field(default_factory=dict)
     options_table: dict[str, Any] = field(default_factory=dict)
+    grow_domain: bool = True
 
     @property
     def folder(self) -> Path:
@@ -285,7 +288,10 @@ def parse_case(data: dict[str, Any], path: Path) -> Case:
         case.zone_threshold_c = None
 
     grid = _table(data, "grid", f"{name} [grid]")
-    _check_keys(grid, ("spacing_mm", "margin_mm"), f"{name} [grid]")
+    _check_keys(grid, ("spacing_mm", "margin_mm", "grow_domain"), f"{name} [grid]")
+    case.grow_domain = grid.get("grow_domain", True)
+    if not isinstance(case.grow_domain, bool):
+        raise _fail(f"{name} [grid] grow_domain", f"expected true or false, got {case.grow_domain!r}")
     case.spacing_mm = _number(grid.get("spacing_mm", 1.0), f"{name} [grid] spacing_mm", positive=True)
     if not 0.2 <= case.spacing_mm <= 5.0:
         raise _fail(f"{name} [grid] spacing_mm", f"must lie between 0.2 and 5 mm, got {case.spacing_mm}")

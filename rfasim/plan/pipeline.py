@@ -88,7 +88,23 @@ def zone_masks(criterion: str, threshold_c: float | None, peak_temperature_c: np
 
 def run_case(case: Case, *, force: bool = False, progress: bool = True, snapshot_interval_s: float | None = None,
              trackers: list[Tracker] | None = None) -> PlanResult:
-    """Compute the plan of a case.
+    """Compute the plan of a case, on a simulation box large enough not to change the zones.
+
+    Runs :func:`run_case_once`, again on a larger box while a zone comes close to the box
+    (:func:`rfasim.plan.domain.run_with_domain_growth`; ``[grid] grow_domain = false`` runs it
+    once).  Parameters, return value and errors as :func:`run_case_once`; trackers observe every
+    run.
+    """
+    from rfasim.plan.domain import run_with_domain_growth
+
+    return run_with_domain_growth(case, lambda box: run_case_once(
+        box, force=force, progress=progress, snapshot_interval_s=snapshot_interval_s, trackers=trackers,
+    ))
+
+
+def run_case_once(case: Case, *, force: bool = False, progress: bool = True, snapshot_interval_s: float | None = None,
+                  trackers: list[Tracker] | None = None) -> PlanResult:
+    """Compute the plan of a case on the box of its margin (``case.roi_margin_mm``).
 
     Parameters
     ----------
@@ -328,4 +344,4 @@ def _concatenate(results, state):
     )
 
 
-__all__ = ["run_case", "zone_masks"]
+__all__ = ["run_case", "run_case_once", "zone_masks"]
