@@ -19,6 +19,7 @@ import numpy as np
 from rfasim.atomic import owner_tag, remove_stale, write_text
 from rfasim.imaging import resample_to_volume, save_nifti
 from rfasim.plan.result import PlanResult
+from rfasim.plan.zone_file import record_zone_file_volume, zone_on_input
 
 PLAN_FILES = (
     "timeseries.csv", "temperature_max.nii.gz", "damage.nii.gz", "zone.nii.gz", "summary.png", "scene.png",
@@ -85,7 +86,8 @@ def _write_into(plan: PlanResult, folder: Path, body_temperature_c: float) -> li
         affine = plan.input_affine
         peak = _to_input(plan, plan.peak_temperature_c, 1, body_temperature_c).astype(np.float32)
         damage = _to_input(plan, plan.damage, 1, 0.0).astype(np.float32)
-        zone = (_to_input(plan, plan.zone_mask.astype(np.float32), 1, 0.0) >= 0.5).astype(np.uint8)
+        zone = zone_on_input(plan, peak, damage, _to_input)  # = thresholding the written field
+        record_zone_file_volume(plan, zone)
         for name, data in (("temperature_max.nii.gz", peak), ("damage.nii.gz", damage), ("zone.nii.gz", zone)):
             save_nifti(folder / name, data, affine)
             written.append(folder / name)
