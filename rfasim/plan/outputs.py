@@ -128,8 +128,9 @@ def _scene(plan: PlanResult, path: Path) -> None:
 
 def _generator(plan: PlanResult, path: Path) -> None:
     from rfasim.viz import plot_generator
+    from rfasim.viz.thermocouple import device_thermocouple
 
-    figure = plot_generator(plan.simulation.timeseries, path)
+    figure = plot_generator(plan.simulation.timeseries, path, thermocouple=device_thermocouple(plan.placements))
     import matplotlib.pyplot as plt
 
     plt.close(figure)
