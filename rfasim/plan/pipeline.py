@@ -183,7 +183,7 @@ def run_case_once(case: Case, *, force: bool = False, progress: bool = True, sna
     )
 
     metrics["other_tumors"] = other_tumor_metrics(tumors, target, None, grid, other_masks)
-    path_warnings, metrics["needle_paths"] = needle_path_report(placements, classes, labels, tumors, target, grid)
+    path_warnings, metrics["needle_paths"] = needle_path_report(placements, classes, labels, tumors, target, grid, ct)
     warnings += path_warnings
     if not eligibility["eligible"] and not force:
         metrics["warnings"] = warnings + [eligibility["reason"]]

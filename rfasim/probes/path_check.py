@@ -14,6 +14,8 @@ grid (any orientation and spacing) and reports, per probe:
   labels: a gap along the path no longer than 1.5 voxel edges does not count as leaving the
   liver, and a vessel lies in the liver only when liver surrounds it along the path (the vena
   cava beside the liver is not a second entry);
+- with a CT: unlabelled bone (ribs) and aerated lung it crosses, from the Hounsfield bands of
+  :mod:`rfasim.imaging.body`;
 - whether each crossing lies inside the simulated region.
 
 The path is sampled every quarter of the smallest voxel edge; each sample takes its voxel's class
@@ -39,6 +41,9 @@ LIVER_GAP_VOXELS = 1.5
 #: Vessels at least this wide (mm) are large vessels (significant heat sinks, dangerous to cross;
 #: docs/parameters.md, vessel calibre).  Smaller labelled vessels are reported as small.
 LARGE_VESSEL_CALIBRE_MM = 3.0
+#: Unlabelled bone or lung on the CT counts as a crossing from this length along the path (mm):
+#: shorter runs are partial volumes at an interface.
+CT_RUN_MINIMUM_MM = 2.0
 #: Radius (mm) around a crossing within which the vessel's calibre is measured.
 CALIBRE_SEARCH_RADIUS_MM = 12.0
 
@@ -88,6 +93,8 @@ class NeedlePath:
     vessel_crossings: list[PathCrossing] = field(default_factory=list)
     forbidden_crossings: list[PathCrossing] = field(default_factory=list)
     other_tumor_crossings: list[PathCrossing] = field(default_factory=list)
+    bone_crossings: list[PathCrossing] = field(default_factory=list)
+    lung_crossings: list[PathCrossing] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -102,6 +109,8 @@ class NeedlePath:
             "vessel_crossings": [c.as_dict() for c in self.vessel_crossings],
             "forbidden_crossings": [c.as_dict() for c in self.forbidden_crossings],
             "other_tumor_crossings": [c.as_dict() for c in self.other_tumor_crossings],
+            "bone_crossings": [c.as_dict() for c in self.bone_crossings],
+            "lung_crossings": [c.as_dict() for c in self.lung_crossings],
             "ok": not self.warnings,
         }
 
@@ -197,6 +206,7 @@ def check_needle_paths(
     tumor_ids: np.ndarray | None = None,
     target_id: int | None = None,
     grid: Grid | None = None,
+    ct_hu: np.ndarray | None = None,
 ) -> list[NeedlePath]:
     """Check each probe's whole path on the full label map (see the module docstring).
 
@@ -216,6 +226,10 @@ def check_needle_paths(
         The planned tumor (crossing it is the point, not a warning).
     grid : Grid, optional
         The simulation grid (to say whether a crossing lies inside the simulated region).
+    ct_hu : ndarray, optional
+        The CT (HU) on the label map's grid: unlabelled voxels on the path that are bone
+        (:data:`rfasim.imaging.body.HU_BANDS`) or aerated lung, over at least
+        :data:`CT_RUN_MINIMUM_MM`, are reported too (ribs, the lung base: pneumothorax).
 
     Returns
     -------
@@ -276,6 +290,17 @@ def check_needle_paths(
             for tumor_id in sorted(set(ids[ids > 0].tolist()) - {target_id}):
                 for run_start, run_stop in _runs(ids == tumor_id):
                     path.other_tumor_crossings.append(crossing(run_start, run_stop, tumor_id=int(tumor_id)))
+        if ct_hu is not None:
+            from rfasim.imaging.body import classify_hu
+
+            unlabelled = on_image & (sampled == TissueClass.BACKGROUND)
+            found = np.where(unlabelled, classify_hu(np.asarray(ct_hu)[tuple(clipped.T)]), TissueClass.BACKGROUND)
+            shortest = CT_RUN_MINIMUM_MM / max(sample_step, 1e-9)
+            for tissue_class, crossings in ((TissueClass.BONE, path.bone_crossings),
+                                            (TissueClass.LUNG, path.lung_crossings)):
+                for run_start, run_stop in _runs(found == tissue_class):
+                    if run_stop - run_start >= shortest:
+                        crossings.append(crossing(run_start, run_stop))
         path.warnings = _warnings(path)
         paths.append(path)
     return paths
@@ -300,6 +325,12 @@ def _warnings(path: NeedlePath) -> list[str]:
     for crossing in path.other_tumor_crossings:
         warnings.append(f"{path.label}: path passes through tumor {crossing.tumor_id} at "
                         f"{_format(crossing.point_mm)} mm (needle-track seeding){_where(crossing)}")
+    for crossing in path.bone_crossings:
+        warnings.append(f"{path.label}: path crosses bone (unlabelled, CT >= 400 HU) at {_format(crossing.point_mm)} mm"
+                        f"{_where(crossing)}")
+    for crossing in path.lung_crossings:
+        warnings.append(f"{path.label}: path crosses aerated lung (unlabelled, CT -950 to -190 HU) at "
+                        f"{_format(crossing.point_mm)} mm (pneumothorax risk){_where(crossing)}")
     if path.liver_entries > 1:
         warnings.append(f"{path.label}: path crosses the liver capsule {path.liver_entries} times "
                         f"(enters the liver {path.liver_entries} times)")
@@ -317,7 +348,7 @@ def tumor_id_map(tumors: Sequence[Any], shape: Sequence[int]) -> np.ndarray:
 
 
 def needle_path_report(placements: Sequence[ProbePlacement], classes: np.ndarray, labels: Any, tumors: Sequence[Any],
-                       target: Any, grid: Grid | None) -> tuple[list[str], list[dict[str, Any]]]:
+                       target: Any, grid: Grid | None, ct: Any = None) -> tuple[list[str], list[dict[str, Any]]]:
     """Warnings and the ``metrics.json`` ``needle_paths`` entries of :func:`check_needle_paths`.
 
     Parameters
@@ -331,9 +362,11 @@ def needle_path_report(placements: Sequence[ProbePlacement], classes: np.ndarray
         All tumors of the label map; ``target`` is the planned one.
     grid : Grid or None
         The simulation grid.
+    ct : rfasim.imaging.Volume, optional
+        The CT, on the label map's grid (bone and lung on the path).
     """
     paths = check_needle_paths(
         placements, classes, labels.affine, labels=labels.data, tumor_ids=tumor_id_map(tumors, classes.shape),
-        target_id=int(target.id), grid=grid,
+        target_id=int(target.id), grid=grid, ct_hu=None if ct is None else ct.data,
     )
     return [w for path in paths for w in path.warnings], [path.as_dict() for path in paths]

@@ -136,3 +136,22 @@ def test_a_direction_only_probe_is_followed_back_to_the_image_edge(abdomen):
     assert path.entry_given is False
     assert path.entry_mm[2] == pytest.approx(79.5, abs=0.01)  # the image's upper face
     assert len(path.vessel_crossings) == 1
+
+
+def test_with_a_ct_unlabelled_ribs_and_lung_on_the_path_are_reported(abdomen):
+    affine, world, classes = abdomen
+    x, y, z = np.moveaxis(world, -1, 0)
+    hu = np.full(classes.shape, 40.0, np.float32)
+    hu[(z >= 44) & (z < 50)] = -800.0  # a lung base between the aorta and the liver (unlabelled)
+    hu[(z >= 70) & (z < 74)] = 900.0  # a rib
+    hu[(z >= 42) & (z < 43)] = 900.0  # one voxel: a partial volume, not a crossing
+    labelled_bone = classes.copy()
+    labelled_bone[classes == TissueClass.OTHER] = TissueClass.BACKGROUND  # unlabelled body
+    probe = ProbePlacement("cooltip-17g-2cm", tip_mm=[8, 8, 10], entry_mm=[8, 8, 78])
+    (path,) = check_needle_paths([probe], labelled_bone, affine, ct_hu=hu)
+    (rib,) = path.bone_crossings
+    (lung,) = path.lung_crossings
+    assert rib.point_mm[2] == pytest.approx(73.5, abs=1.0) and lung.point_mm[2] == pytest.approx(49.5, abs=1.0)
+    assert any("crosses bone" in w for w in path.warnings) and any("pneumothorax" in w for w in path.warnings)
+    (labelled,) = check_needle_paths([probe], classes, affine, ct_hu=hu)  # labelled voxels keep their label
+    assert not labelled.bone_crossings and not labelled.lung_crossings
