@@ -15,14 +15,16 @@ from typing import Any
 from rfasim.bounds import check_physical_tissue, check_work
 from rfasim.errors import CaseFileError
 from rfasim.generators import (
-    ConstantPower,
+    COMMON_GENERATOR_KEYS,
     Generator,
-    GeneratorLimits,
-    ImpedanceControlled,
-    RampSchedule,
     Switched,
-    TemperatureControlled,
+    generator_from_table,
+    generator_keys,
+    generator_modes,
 )
+from rfasim.metrics.criteria import get_zone_criterion, zone_criterion_names
+from rfasim.physics.damage import damage_model_names
+from rfasim.simulation.options import SimulationOptions
 from rfasim.tissue import (
     ArrheniusParameters,
     TissueClass,
@@ -38,23 +40,9 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+OPTIONS_KEYS = ("electric_update_tolerance", "maximum_time_step_s", "snapshot_interval_s", "damage_models")
 SECTIONS = ("images", "labels", "target", "probes", "generator", "zone", "grid", "margin", "tissue", "options")
-ZONE_CRITERIA = ("isotherm", "arrhenius", "cem43")
 PROBE_SCHEDULES = ("simultaneous", "switched", "sequential")
-
-#: Generator keys per mode (besides mode, duration_s, probe_schedule and the limits).
-GENERATOR_KEYS: dict[str, tuple[str, ...]] = {
-    "constant-power": ("power_w",),
-    "impedance": ("power_w", "impedance_rise_ohm", "pause_s", "ramp_w_per_s"),
-    "temperature": (
-        "power_w", "target_temperature_c", "proportional_w_per_k", "integral_w_per_k_s", "derivative_w_s_per_k",
-    ),
-    "ramp": ("power_w", "start_power_w", "step_w_per_min", "rolloff_impedance_factor", "pause_s", "resume_fraction"),
-}
-COMMON_GENERATOR_KEYS = (
-    "mode", "duration_s", "max_voltage_v", "max_current_a", "probe_schedule", "switch_dwell_s", "reposition_s",
-)
-
 
 @dataclass(frozen=True)
 class ProbeSpec:
@@ -86,7 +74,7 @@ class Case:
     generator_table : dict
         The ``[generator]`` table ({} = each probe model's default protocol).
     zone_criterion : str
-        ``"isotherm"``, ``"arrhenius"`` or ``"cem43"``.
+        A registered criterion (:mod:`rfasim.metrics.criteria`): ``"isotherm"``, ``"arrhenius"``...
     zone_threshold_c : float or None
         Isotherm temperature (degC) for the isotherm criterion.
     spacing_mm, roi_margin_mm : float
@@ -261,9 +249,10 @@ def parse_case(data: dict[str, Any], path: Path) -> Case:
     generator = _table(data, "generator", f"{name} [generator]")
     if generator:
         mode = generator.get("mode")
-        if mode not in GENERATOR_KEYS:
-            raise _fail(f"{name} [generator] mode", f"unknown mode {mode!r} (valid: {', '.join(GENERATOR_KEYS)})")
-        _check_keys(generator, COMMON_GENERATOR_KEYS + GENERATOR_KEYS[mode], f"{name} [generator]")
+        modes = generator_modes()
+        if mode not in modes:
+            raise _fail(f"{name} [generator] mode", f"unknown mode {mode!r} (valid: {', '.join(modes)})")
+        _check_keys(generator, COMMON_GENERATOR_KEYS + generator_keys(mode), f"{name} [generator]")
         schedule = generator.get("probe_schedule", "simultaneous")
         if schedule not in PROBE_SCHEDULES:
             raise _fail(f"{name} [generator] probe_schedule", f"unknown {schedule!r} (valid: {', '.join(PROBE_SCHEDULES)})")
@@ -275,15 +264,18 @@ def parse_case(data: dict[str, Any], path: Path) -> Case:
     zone = _table(data, "zone", f"{name} [zone]")
     _check_keys(zone, ("criterion", "threshold_c"), f"{name} [zone]")
     criterion = zone.get("criterion", "isotherm")
-    if not isinstance(criterion, str) or criterion not in ZONE_CRITERIA:
-        raise _fail(f"{name} [zone] criterion", f"unknown {criterion!r} (valid: {', '.join(ZONE_CRITERIA)})")
+    if not isinstance(criterion, str) or criterion not in zone_criterion_names():
+        raise _fail(f"{name} [zone] criterion", f"unknown {criterion!r} (valid: {', '.join(zone_criterion_names())})")
     case.zone_criterion = criterion
-    if criterion == "isotherm":
-        case.zone_threshold_c = _number(zone.get("threshold_c", 100.0), f"{name} [zone] threshold_c")
-        if not 40.0 <= case.zone_threshold_c <= 150.0:
-            raise _fail(f"{name} [zone] threshold_c", f"must lie between 40 and 150 degC, got {case.zone_threshold_c}")
+    rule = get_zone_criterion(criterion)
+    if rule.adjustable and rule.threshold_range is not None:
+        low, high = rule.threshold_range
+        case.zone_threshold_c = _number(zone.get("threshold_c", rule.threshold), f"{name} [zone] threshold_c")
+        if not low <= case.zone_threshold_c <= high:
+            raise _fail(f"{name} [zone] threshold_c", f"must lie between {low:g} and {high:g} degC, got {case.zone_threshold_c}")
     elif "threshold_c" in zone:
-        raise _fail(f"{name} [zone] threshold_c", f"only the isotherm criterion takes a threshold, not {criterion!r}")
+        adjustable = ", ".join(n for n in zone_criterion_names() if get_zone_criterion(n).adjustable)
+        raise _fail(f"{name} [zone] threshold_c", f"only the {adjustable} criterion takes a threshold, not {criterion!r}")
     else:
         case.zone_threshold_c = None
 
@@ -307,9 +299,11 @@ def parse_case(data: dict[str, Any], path: Path) -> Case:
     check_physical_tissue(tissue, model, f"{name} [tissue]")
 
     options = _table(data, "options", f"{name} [options]")
-    _check_keys(options, ("electric_update_tolerance", "maximum_time_step_s", "snapshot_interval_s"), f"{name} [options]")
+    _check_keys(options, OPTIONS_KEYS, f"{name} [options]")
     for key, value in options.items():
-        _number(value, f"{name} [options] {key}", positive=True)
+        if key != "damage_models":
+            _number(value, f"{name} [options] {key}", positive=True)
+    simulation_options(options, f"{name} [options]")  # validate now, before any work
     case.options_table = options
     check_work(case, model, name)
     return case
@@ -326,10 +320,33 @@ def _check_probe_model(model: str, where: str) -> None:
         raise _fail(where, str(error)) from None
 
 
+def simulation_options(table: dict[str, Any], where: str = "[options]") -> SimulationOptions:
+    """The :class:`~rfasim.simulation.SimulationOptions` of an ``[options]`` table.
+
+    Keys: ``electric_update_tolerance``, ``maximum_time_step_s`` and ``damage_models`` (names of
+    registered damage models accumulated beside Arrhenius, default ``["arrhenius", "cem43"]``).
+    """
+    models = table.get("damage_models", list(SimulationOptions.damage_models))
+    if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
+        raise _fail(f"{where} damage_models", f"expected a list of model names, got {models!r}")
+    known = damage_model_names()
+    unknown = [m for m in models if m not in known]
+    if unknown:
+        raise _fail(f"{where} damage_models", f"unknown damage model {unknown[0]!r} (known: {', '.join(known)})")
+    try:
+        return SimulationOptions(
+            electric_update_tolerance=float(table.get("electric_update_tolerance", 0.02)),
+            maximum_time_step_s=float(table.get("maximum_time_step_s", 1.0)),
+            damage_models=tuple(models),
+        )
+    except ValueError as error:
+        raise _fail(where, str(error)) from None
+
+
 TISSUE_GLOBAL_KEYS = (
     "perfused", "body_temperature_c", "vessel_model", "vessel_heat_transfer_w_per_m2_k",
     "arrhenius_frequency_factor_per_s", "arrhenius_activation_energy_j_per_mol",
-    "vaporization", "vaporization_onset_c", "vaporization_conductivity_drop_factor",
+    "vaporization", "vaporization_onset_c", "vaporization_conductivity_drop_factor", "perfusion_response",
 )
 TISSUE_CLASS_TABLES = ("liver", "tumor", "vessel", "other", "forbidden", "fat", "lung", "bone")
 
@@ -367,6 +384,8 @@ def build_tissue_model(table: dict[str, Any], where: str = "[tissue]") -> Tissue
                 frequency_factor_per_s=_number(table.get("arrhenius_frequency_factor_per_s", 7.39e39), f"{where} arrhenius_frequency_factor_per_s", positive=True),
                 activation_energy_j_per_mol=_number(table.get("arrhenius_activation_energy_j_per_mol", 2.577e5), f"{where} arrhenius_activation_energy_j_per_mol", positive=True),
             ))
+        if "perfusion_response" in table:
+            model = _replace(model, perfusion_response=str(table["perfusion_response"]))
         vaporization = model.vaporization
         enabled = table.get("vaporization", vaporization.enabled)
         if not isinstance(enabled, bool):
@@ -415,24 +434,10 @@ def build_generator(
     Returns the generator, the probe schedule (``simultaneous``, ``switched``, ``sequential``)
     and the repositioning time between sequential ablations (s).
     """
-    mode = table["mode"]
-    limits = GeneratorLimits(
-        max_power_w=float(table.get("power_w", 200.0)),
-        max_voltage_v=float(table.get("max_voltage_v", 200.0)),
-        max_current_a=float(table.get("max_current_a", 2.0)),
-    )
-    parameters = {key: float(table[key]) for key in GENERATOR_KEYS[mode] if key in table}
-    duration = float(table.get("duration_s", 720.0))
-    classes = {
-        "constant-power": ConstantPower,
-        "impedance": ImpedanceControlled,
-        "temperature": TemperatureControlled,
-        "ramp": RampSchedule,
-    }
     try:
-        generator: Generator = classes[mode](duration_s=duration, limits=limits, **parameters)
-    except (TypeError, ValueError) as error:
-        raise CaseFileError(f"{where}: {error}") from None
+        generator: Generator = generator_from_table(table, where)
+    except ValueError as error:
+        raise CaseFileError(str(error)) from None
     schedule = table.get("probe_schedule", "simultaneous")
     if schedule == "switched" and len(probe_groups) > 1:
         generator = Switched(

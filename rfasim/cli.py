@@ -1,4 +1,4 @@
-"""The ``rfasim`` command line (spec: demo, phantom, plan, sweep; plus probes).
+"""The ``rfasim`` command line (spec: demo, phantom, plan, sweep; plus probes and assess).
 
 Exit codes: 0 the plan was computed (whatever its verdict); 2 bad input (one line on stderr,
 no traceback, no partial output); 3 refused by a clinical rule and not forced; 1 anything else.
@@ -13,12 +13,13 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, NoReturn
 
 EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT, EXIT_REFUSED = 0, 1, 2, 3
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # usage errors are bad input: exit code 2, one line
+    def error(self, message: str) -> NoReturn:  # usage errors are bad input: exit code 2, one line
         self.print_usage(sys.stderr)
         sys.stderr.write(f"rfasim: error: {message}\n")
         raise SystemExit(EXIT_BAD_INPUT)
@@ -64,6 +65,11 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--quiet", action="store_true", help="no progress bar")
 
     commands.add_parser("probes", help="list the probe catalog")
+
+    from rfasim.assess.command import add_arguments as add_assess_arguments
+
+    add_assess_arguments(commands.add_parser(
+        "assess", help="after the ablation: fuse pre/post CT and measure the achieved margin"))
     return parser
 
 
@@ -143,6 +149,10 @@ def _run(arguments: argparse.Namespace) -> int:
             arguments.sweep, out=arguments.out, workers=arguments.workers, scheduler=arguments.scheduler,
             progress=not arguments.quiet,
         )
+    if arguments.command == "assess":
+        from rfasim.assess.command import run as run_assess
+
+        return run_assess(arguments)
     raise AssertionError(arguments.command)  # pragma: no cover
 
 
@@ -174,10 +184,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             signal.signal(signal.SIGTERM, previous)
 
 
-def _interrupt_on_sigterm():
+def _interrupt_on_sigterm() -> Any:
     """Make SIGTERM (``kill``) interrupt like Ctrl-C, so that partial output is cleaned up."""
 
-    def interrupt(signum, frame):  # noqa: ARG001 - signal handler signature
+    def interrupt(signum: int, frame: Any) -> None:  # noqa: ARG001 - signal handler signature
         raise KeyboardInterrupt
 
     try:

@@ -54,7 +54,7 @@ def _vessel_30mm() -> PhantomSpec:
         radius_vessel,
         "hepatic",
         0,
-    )  # type: ignore[arg-type]
+    )
     return PhantomSpec(
         name="vessel-30mm",
         description=f"a 30 mm tumor {VESSEL_GAP_MM:g} mm (wall to wall) from a 6 mm vessel: heat-sink effect",
@@ -103,8 +103,9 @@ def _ct_like_dome() -> PhantomSpec:
     tip = np.asarray(tumor.centre_mm) + 15.0 * direction  # as the generator places the probe
     crossing = tip - 60.0 * direction
     wall_vessel = VesselSegment(
-        tuple(crossing - np.array([0.0, 40.0, 0.0])), tuple(crossing + np.array([0.0, 40.0, 0.0])), 3.0, "body-wall", 0,
-    )  # type: ignore[arg-type]
+        (float(crossing[0]), float(crossing[1]) - 40.0, float(crossing[2])),
+        (float(crossing[0]), float(crossing[1]) + 40.0, float(crossing[2])), 3.0, "body-wall", 0,
+    )
     return PhantomSpec(
         name="ct-like-dome",
         description="real-CT-like: body tissue unlabelled (label 0), a 22 mm tumor under the dome near the "

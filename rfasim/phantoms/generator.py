@@ -198,7 +198,7 @@ def liver_ellipsoids(centre_mm: Sequence[float]) -> list[Ellipsoid]:
         ((-35.0, 15.0, -20.0), (45.0, 45.0, 40.0)),
         ((5.0, -20.0, 25.0), (30.0, 35.0, 30.0)),
     ]
-    return [Ellipsoid(tuple(c + np.asarray(offset)), size) for offset, size in parts]  # type: ignore[arg-type]
+    return [Ellipsoid(tuple(c + np.asarray(offset)), size) for offset, size in parts]
 
 
 def skin_x_mm(centre_mm: Sequence[float]) -> float:

@@ -87,8 +87,8 @@ def _record(plan: Any, margin_mm: float) -> dict[str, Any]:
     return {
         "margin_mm": round(float(margin_mm), 2),
         "grid_shape": list(plan.grid.shape),
-        "zone_volume_ml": plan.metrics["zone"]["volume_ml"],
-        "arrhenius_volume_ml": plan.metrics["zone_arrhenius"]["volume_ml"],
+        "zone_volume_ml": None if plan.zone is None else round(float(plan.zone.volume_ml), 3),
+        "arrhenius_volume_ml": None if plan.arrhenius_zone is None else round(float(plan.arrhenius_zone.volume_ml), 3),
         "clearance_mm": {face: None if v is None else round(v, 2) for face, v in nearest.items()},
         "image_edge_faces": sorted(image_limited_faces(plan.grid, plan.input_affine, plan.input_shape)),
     }
@@ -118,7 +118,7 @@ def _near_faces(record: dict[str, Any], movable: bool) -> list[str]:
 def _fits(case: Any, plan: Any, margin_mm: float) -> bool:
     """Whether the grown box would fit in memory (a rough, safe estimate from the current box)."""
     from rfasim.imaging import available_memory_bytes
-    from rfasim.solver import BYTES_PER_VOXEL_ESTIMATE
+    from rfasim.simulation import BYTES_PER_VOXEL_ESTIMATE
 
     available = available_memory_bytes()
     if available is None:
@@ -141,7 +141,8 @@ def run_with_domain_growth(case: Any, run_once: Callable[[Any], Any]) -> Any:
     Returns
     -------
     PlanResult
-        The plan on the last box, with ``metrics["domain"]`` and any warning about the box.
+        The plan on the last box, with ``plan.domain`` (``metrics.json`` ``domain``) and any warning
+        about the box.
     """
     plan = run_once(case)
     if not plan.simulated:
@@ -185,14 +186,13 @@ def run_with_domain_growth(case: Any, run_once: Callable[[Any], Any]) -> Any:
             f"a zone comes within {TRIGGER_CLEARANCE_MM:g} mm of the image's edge ({', '.join(near_edge)}): the "
             "simulation cannot see the tissue beyond it"
         )
-    if converged is False:
+    if converged is False and change is not None:
         warnings.append(
             f"the zones still changed by {100 * change:.1f} % when the simulation box grew to a "
             f"{final['margin_mm']:g} mm margin: the result depends on the box size"
         )
     plan.warnings.extend(warnings)
-    plan.metrics["warnings"] = list(plan.warnings)
-    plan.metrics["domain"] = {
+    plan.domain = {
         "margin_mm": final["margin_mm"],
         "grown": len(history) > 1,
         "converged": converged,

@@ -4,7 +4,7 @@
 case's label map: each tumor's id (1 = the largest, the numbering ``[target] tumor_id`` uses),
 volume, maximum 3D diameter, centroid (world RAS mm, as 3D Slicer shows it) and its eligibility
 for RFA, and marks the tumor the case targets.  A plan's ``metrics.json`` lists the tumors it
-did not target under ``other_tumors`` with the same ids (:func:`other_tumor_metrics`).
+did not target under ``other_tumors`` with the same ids (:func:`other_tumor_findings`).
 """
 
 from __future__ import annotations
@@ -63,12 +63,13 @@ def tumor_rows(tumors: Sequence[Tumor], target: Tumor | None = None,
     rows = []
     for tumor in tumors:
         verdict = eligibility_verdict(tumor.max_diameter_mm)
+        eligible = verdict.eligible
         row: dict[str, Any] = {
             "id": int(tumor.id),
             "volume_ml": round(float(tumor.volume_ml), 3),
             "max_diameter_mm": round(float(tumor.max_diameter_mm), 1),
             "centroid_mm": [round(float(v), 1) for v in tumor.centroid_mm],
-            "eligible": bool(verdict["eligible"]),
+            "eligible": bool(eligible),
             "target": target is not None and tumor.id == target.id,
         }
         if probe_tip_mm is not None:
@@ -98,8 +99,8 @@ def tumor_table(case: Any) -> str:
     return "\n".join(lines)
 
 
-def other_tumor_metrics(tumors: Sequence[Tumor], target: Tumor, zone_mask: np.ndarray | None, grid: Grid,
-                        grid_masks: Sequence[np.ndarray] | None = None) -> list[dict[str, Any]]:
+def other_tumor_findings(tumors: Sequence[Tumor], target: Tumor, zone_mask: np.ndarray | None, grid: Grid,
+                         grid_masks: Sequence[np.ndarray] | None = None) -> list[Any]:
     """``metrics.json`` ``other_tumors``: every tumor but the target, with its id and size.
 
     Parameters
@@ -115,6 +116,10 @@ def other_tumor_metrics(tumors: Sequence[Tumor], target: Tumor, zone_mask: np.nd
     grid_masks : sequence of ndarray, optional
         The other tumors resampled onto ``grid``, in the order of ``tumors`` without the target.
 
+    Returns
+    -------
+    list of rfasim.plan.result.OtherTumorFinding
+
     Notes
     -----
     ``distance_to_zone_mm`` (0 when they overlap) is the sub-voxel surface distance of
@@ -125,24 +130,28 @@ def other_tumor_metrics(tumors: Sequence[Tumor], target: Tumor, zone_mask: np.nd
     from scipy.spatial import cKDTree
 
     from rfasim.metrics import distance_to_zone_mm
+    from rfasim.plan.result import OtherTumorFinding
 
     others = [tumor for tumor in tumors if tumor.id != target.id]
     masks = list(grid_masks) if grid_masks is not None else [None] * len(others)
-    simulated = zone_mask is not None and bool(np.any(zone_mask))
-    zone_points = np.asarray(grid.origin_mm) + grid.spacing_mm * np.argwhere(zone_mask) if simulated else None
+    zone = np.zeros(grid.shape, bool) if zone_mask is None else np.asarray(zone_mask, bool)
+    simulated = bool(zone.any())
+    zone_points = np.asarray(grid.origin_mm) + grid.spacing_mm * np.argwhere(zone)
     rows = {row["id"]: row for row in tumor_rows(tumors, target)}
-    entries = []
+    findings = []
     for tumor, mask in zip(others, masks, strict=True):
         row = rows[tumor.id]
-        entry = {key: row[key] for key in ("id", "volume_ml", "max_diameter_mm", "centroid_mm", "eligible")}
         inside = mask is not None and bool(np.any(mask))
         distance = None
-        if simulated and inside:
-            distance = distance_to_zone_mm(mask, zone_mask, grid)
+        if simulated and inside and mask is not None:
+            distance = distance_to_zone_mm(mask, zone, grid)
         elif simulated:
             nearest, _ = cKDTree(tumor.points_mm).query(zone_points, k=1)
             distance = float(np.min(nearest))
-        entry["inside_simulated_region"] = inside
-        entry["distance_to_zone_mm"] = None if distance is None else round(float(distance), 2)
-        entries.append(entry)
-    return entries
+        findings.append(OtherTumorFinding(
+            distance_to_zone_mm=None if distance is None else float(distance), tumor_id=int(tumor.id),
+            volume_ml=float(tumor.volume_ml), max_diameter_mm=float(tumor.max_diameter_mm),
+            centroid_mm=tuple(float(v) for v in tumor.centroid_mm), eligible=bool(row["eligible"]),  # type: ignore[arg-type]
+            inside_simulated_region=inside,
+        ))
+    return findings

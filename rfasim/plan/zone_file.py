@@ -22,8 +22,6 @@ from typing import Any
 
 import numpy as np
 
-from rfasim.plan.pipeline import ARRHENIUS_THRESHOLD
-
 
 def zone_on_input(plan: Any, peak_input: np.ndarray, damage_input: np.ndarray,
                   to_input: Callable[[Any, np.ndarray, int, float], np.ndarray]) -> np.ndarray:
@@ -32,25 +30,23 @@ def zone_on_input(plan: Any, peak_input: np.ndarray, damage_input: np.ndarray,
     Parameters
     ----------
     plan : PlanResult
-        A simulated plan (``metrics["zone"]`` says the criterion).
+        A simulated plan (``plan.zone`` says the criterion and threshold).
     peak_input, damage_input : ndarray
         ``temperature_max`` and ``damage`` as written (float32, input grid).
     to_input : callable
         ``to_input(plan, field, order, fill)`` maps a simulation-grid field onto the input grid.
     """
-    zone = plan.metrics.get("zone", {})
-    threshold = zone.get("threshold_c")
-    if threshold is not None:
-        return (peak_input >= np.float32(threshold)).astype(np.uint8)
-    if str(zone.get("criterion", "")).startswith("Arrhenius"):
-        return (damage_input >= np.float32(ARRHENIUS_THRESHOLD)).astype(np.uint8)
+    zone = plan.zone
+    threshold_c = None if zone is None else zone.threshold_c
+    if threshold_c is not None:
+        return (peak_input >= np.float32(threshold_c)).astype(np.uint8)
+    if zone is not None and zone.criterion.name == "arrhenius":
+        return (damage_input >= np.float32(zone.threshold)).astype(np.uint8)
     return (to_input(plan, plan.zone_mask.astype(np.float32), 1, 0.0) >= 0.5).astype(np.uint8)
 
 
 def record_zone_file_volume(plan: Any, zone: np.ndarray) -> float:
-    """Put the volume of ``zone.nii.gz`` (mL) in ``metrics.json`` ``zone.zone_file_volume_ml``."""
+    """Keep the volume of ``zone.nii.gz`` (mL) on the plan (``metrics.json`` ``zone.zone_file_volume_ml``)."""
     voxel_ml = abs(float(np.linalg.det(np.asarray(plan.input_affine, dtype=float)[:3, :3]))) * 1e-3
-    volume = round(float(np.count_nonzero(zone)) * voxel_ml, 3)
-    if isinstance(plan.metrics.get("zone"), dict):
-        plan.metrics["zone"]["zone_file_volume_ml"] = volume
-    return volume
+    plan.zone_file_volume_ml = float(np.count_nonzero(zone)) * voxel_ml
+    return plan.zone_file_volume_ml

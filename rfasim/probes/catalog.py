@@ -9,31 +9,30 @@ its path wherever a catalog name is accepted; no code change is needed.
 from __future__ import annotations
 
 import math
+import os
+import sys
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
-
-import tomllib
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from rfasim.errors import ProbeError
+from rfasim.generators import COMMON_GENERATOR_KEYS, generator_keys, generator_modes
+
+if TYPE_CHECKING:
+    from importlib.abc import Traversable
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 #: Probe kinds understood by :mod:`rfasim.probes.placement`.
 PROBE_KINDS = ("straight", "cluster", "multitine", "bipolar")
 
 #: Bipolar layouts: two parallel needles, or two electrodes on one shaft.
 BIPOLAR_LAYOUTS = ("two-needles", "one-shaft")
-
-#: Keys allowed in a probe's ``[generator]`` table (the case file's ``[generator]`` keys).
-GENERATOR_KEYS = frozenset(
-    {
-        "mode", "power_w", "duration_s", "impedance_rise_ohm", "pause_s", "target_temperature_c",
-        "start_power_w", "step_w_per_min", "resume_fraction", "max_voltage_v", "max_current_a",
-        "probe_schedule",
-    }
-)
-GENERATOR_MODES = ("constant-power", "impedance", "temperature", "ramp")
 
 #: Outer diameter (mm) of the usual needle gauges (Stubs gauge, thin-wall tubing).
 GAUGE_DIAMETER_MM = {13: 2.41, 14: 2.11, 15: 1.83, 16: 1.65, 17: 1.47, 18: 1.27, 19: 1.07, 20: 0.91}
@@ -133,11 +132,11 @@ class ProbeModel:
         return 2 if self.kind == "bipolar" else 1
 
 
-def _fail(name: str, message: str) -> None:
+def _fail(name: str, message: str) -> NoReturn:
     raise ProbeError(f"probe model {name!r}: {message}")
 
 
-def _positive(name: str, field_name: str, value: float, allow_zero: bool = False) -> None:
+def _positive(name: str, field_name: str, value: object, allow_zero: bool = False) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         _fail(name, f"{field_name} must be a finite number, got {value!r}")
     if value < 0 or (value == 0 and not allow_zero):
@@ -146,7 +145,7 @@ def _positive(name: str, field_name: str, value: float, allow_zero: bool = False
 
 
 def _validate_model(model: ProbeModel) -> None:
-    name = model.name
+    name: object = model.name  # checked at run time: the model may come from a TOML file
     if not isinstance(name, str) or not name:
         raise ProbeError(f"probe model name must be a non-empty string, got {name!r}")
     if model.kind not in PROBE_KINDS:
@@ -198,11 +197,15 @@ def _validate_model(model: ProbeModel) -> None:
 def _validate_generator(name: str, generator: dict[str, Any]) -> None:
     if not isinstance(generator, dict):
         _fail(name, "[generator] must be a table")
-    unknown = sorted(set(generator) - GENERATOR_KEYS)
+    if not generator:
+        return
+    modes = generator_modes()
+    if generator.get("mode") not in modes:
+        _fail(name, f"[generator] mode must be one of {', '.join(modes)}, got {generator.get('mode')!r}")
+    valid = COMMON_GENERATOR_KEYS + generator_keys(generator["mode"])
+    unknown = sorted(set(generator) - set(valid))
     if unknown:
-        _fail(name, f"unknown [generator] key {unknown[0]!r}; valid keys: {', '.join(sorted(GENERATOR_KEYS))}")
-    if generator and generator.get("mode") not in GENERATOR_MODES:
-        _fail(name, f"[generator] mode must be one of {', '.join(GENERATOR_MODES)}, got {generator.get('mode')!r}")
+        _fail(name, f"unknown [generator] key {unknown[0]!r}; valid keys: {', '.join(valid)}")
     for key, value in generator.items():
         if key in ("mode", "probe_schedule"):
             continue
@@ -273,20 +276,45 @@ def load_probe_file(path: str | Path) -> ProbeModel:
     return probe_model_from_dict(table, str(path))
 
 
-@lru_cache(maxsize=1)
-def _catalog() -> dict[str, ProbeModel]:
-    folder = resources.files("rfasim") / "data" / "probes"
-    models: dict[str, ProbeModel] = {}
-    for entry in sorted(folder.iterdir(), key=lambda item: item.name):
-        if not entry.name.endswith(".toml"):
+#: Environment variable naming extra catalog folders (path-separator separated): a new probe
+#: model is one TOML file in such a folder, listed and selectable by name like the built-in ones.
+PROBE_PATH_VARIABLE = "RFASIM_PROBE_PATH"
+
+
+def _catalog_folders() -> list[Traversable]:
+    folders: list[Traversable] = [resources.files("rfasim") / "data" / "probes"]
+    for item in os.environ.get(PROBE_PATH_VARIABLE, "").split(os.pathsep):
+        if not item.strip():
             continue
-        with entry.open("rb") as handle:
-            table = tomllib.load(handle)
-        model = probe_model_from_dict(table, f"catalog file {entry.name}")
-        if model.name in models:
-            raise ProbeError(f"catalog file {entry.name}: duplicate probe name {model.name!r}")
-        models[model.name] = model
+        if not Path(item).is_dir():
+            raise ProbeError(f"{PROBE_PATH_VARIABLE}: {item!r} is not a folder")
+        folders.append(Path(item))
+    return folders
+
+
+@lru_cache(maxsize=4)
+def _catalog_from(probe_path: str) -> dict[str, ProbeModel]:
+    del probe_path  # the cache key: the catalog is re-read when RFASIM_PROBE_PATH changes
+    models: dict[str, ProbeModel] = {}
+    for folder in _catalog_folders():
+        for entry in sorted(folder.iterdir(), key=lambda item: item.name):
+            if not entry.name.endswith(".toml"):
+                continue
+            origin = f"catalog file {entry}"
+            try:
+                with entry.open("rb") as handle:
+                    table = tomllib.load(handle)
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+                raise ProbeError(f"{origin}: not valid TOML ({error})") from None
+            model = probe_model_from_dict(table, origin)
+            if model.name in models:
+                raise ProbeError(f"{origin}: duplicate probe name {model.name!r}")
+            models[model.name] = model
     return models
+
+
+def _catalog() -> dict[str, ProbeModel]:
+    return _catalog_from(os.environ.get(PROBE_PATH_VARIABLE, ""))
 
 
 def load_catalog() -> dict[str, ProbeModel]:

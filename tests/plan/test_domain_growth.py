@@ -52,11 +52,17 @@ def test_a_box_too_small_is_grown_until_the_zones_settle(case_text):
 
 
 def fake_plan(grid: Grid, zone: np.ndarray, input_affine: np.ndarray, input_shape) -> PlanResult:
-    plan = PlanResult(grid=grid, tissue_classes=np.ones(grid.shape, np.uint8), target_mask=zone,
-                      input_shape=input_shape, input_affine=input_affine, zone_mask=zone, arrhenius_zone_mask=zone)
-    plan.metrics = {"zone": {"volume_ml": float(zone.sum())}, "zone_arrhenius": {"volume_ml": float(zone.sum())},
-                    "warnings": []}
-    return plan
+    from rfasim.metrics.criteria import get_zone_criterion
+    from rfasim.plan.result import ZoneSummary
+
+    def summary(name: str) -> ZoneSummary:
+        criterion = get_zone_criterion(name)
+        return ZoneSummary(criterion=criterion, threshold=criterion.threshold, volume_ml=float(zone.sum()),
+                           axes_mm=(1.0, 1.0, 1.0))
+
+    return PlanResult(grid=grid, tissue_classes=np.ones(grid.shape, np.uint8), target_mask=zone,
+                      input_shape=input_shape, input_affine=input_affine, zone_mask=zone, arrhenius_zone_mask=zone,
+                      zone=summary("isotherm"), arrhenius_zone=summary("arrhenius"))
 
 
 def test_a_zone_at_the_edge_of_the_image_is_reported_not_grown():
@@ -80,8 +86,8 @@ def test_a_zone_at_the_edge_of_the_image_is_reported_not_grown():
 
     plan = run_with_domain_growth(Case(), run_once)
     assert calls == [20.0]  # nothing to gain: the box cannot grow beyond the image
-    assert any("superior face" in w and "image's edge" in w for w in plan.metrics["warnings"])
-    assert plan.metrics["domain"]["image_edge_faces"] and plan.metrics["domain"]["grown"] is False
+    assert any("superior face" in w and "image's edge" in w for w in plan.warnings)
+    assert plan.domain["image_edge_faces"] and plan.domain["grown"] is False
 
 
 def test_zones_that_keep_changing_are_reported():
@@ -102,6 +108,6 @@ def test_zones_that_keep_changing_are_reported():
         return fake_plan(grid, zone, affine, shape)
 
     plan = run_with_domain_growth(Case(), run_once)
-    domain = plan.metrics["domain"]
+    domain = plan.domain
     assert domain["converged"] is False and [b["margin_mm"] for b in domain["boxes"]] == [5.0, 15.0, 25.0]
-    assert any("still changed by" in w for w in plan.metrics["warnings"])
+    assert any("still changed by" in w for w in plan.warnings)

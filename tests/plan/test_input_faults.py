@@ -232,7 +232,7 @@ def test_sigint_while_writing_leaves_no_empty_out_and_a_rerun_cleans_a_killed_on
 
     grid = Grid.centered(10.0, 2.0)
     plan = PlanResult(grid=grid, tissue_classes=np.ones(grid.shape, np.uint8), target_mask=np.zeros(grid.shape, bool),
-                      metrics={"warnings": []}, input_shape=grid.shape, input_affine=grid.affine)
+                      input_shape=grid.shape, input_affine=grid.affine)
 
     def interrupted(plan, path):
         raise KeyboardInterrupt
