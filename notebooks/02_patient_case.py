@@ -100,7 +100,7 @@ for tumor in tumors:
             "volume_ml": round(tumor.volume_ml, 2),
             "max_diameter_mm": round(tumor.max_diameter_mm, 1),
             "centroid_mm": np.round(tumor.centroid_mm, 1).tolist(),
-            "eligible": verdict["eligible"],
+            "eligible": verdict.eligible,
         }
     )
 pd.DataFrame(rows).set_index("id")
