@@ -86,8 +86,9 @@ print("predicted minimal margin:", plan.metrics["margin"]["min_mm"], "mm")
 
 # %%
 tumor_centre = np.asarray(plan.metrics["tumor"]["centroid_mm"])
-motion = RigidMotion(rotation_deg=(0.0, 2.0, 3.0), translation_mm=(3.0, -4.0, 2.0),
-                     centre_mm=tuple(tumor_centre))
+motion = RigidMotion(
+    rotation_deg=(0.0, 2.0, 3.0), translation_mm=(3.0, -4.0, 2.0), centre_mm=tuple(tumor_centre)
+)
 pair = make_pair(motion, zone_radius_mm=12.5 + 6.0, zone_offset_mm=(2.0, -2.0, 1.0))
 files = pair.save(workdir / "scans")
 print(f"true minimal margin {pair.expected_min_margin_mm:.2f} mm")
@@ -102,8 +103,13 @@ print(f"true minimal margin {pair.expected_min_margin_mm:.2f} mm")
 # --out ...` does the same from the command line.
 
 # %%
-result = assess_ablation(files["pre_ct"], files["post_ct"], files["pre_labels"], files["post_zone"],
-                         plan=workdir / "plan")
+result = assess_ablation(
+    files["pre_ct"],
+    files["post_ct"],
+    files["pre_labels"],
+    files["post_zone"],
+    plan=workdir / "plan",
+)
 write_assessment_folder(result, workdir / "assessment")
 print(summary_text(result))
 
@@ -132,7 +138,7 @@ print(json.dumps(report["comparison"], indent=1))
 # by its local margin, the achieved zone in orange.
 
 # %%
-from IPython.display import Image, display  # noqa: E402
+from IPython.display import Image, display
 
 display(Image(filename=str(workdir / "assessment" / "summary.png"), width=900))
 print(f"notebook ran in {time.perf_counter() - started:.0f} s")

@@ -18,7 +18,8 @@ from scipy import ndimage
 
 from rfasim.assess.mapping import mask_on_grid, post_ct_on, pre_ct_on_grid
 from rfasim.atomic import atomic_path
-from rfasim.plan.result import PlanResult
+from rfasim.metrics.criteria import ZoneCriterion
+from rfasim.plan.result import MarginSummary, PlanResult, TumorSummary, ZoneSummary
 from rfasim.tissue import TissueClass
 
 if TYPE_CHECKING:
@@ -51,17 +52,12 @@ def as_plan_result(result: AssessmentResult) -> PlanResult:
     classes[result.tumor] = TissueClass.TUMOR
     report = result.report
     margin = report.get("margin", {})
-    metrics = {
-        "tumor": {
-            "coverage_pct": margin.get("coverage_pct"),
-            "centroid_mm": report.get("tumor", {}).get("centroid_mm"),
-        },
-        "zone": {
-            "criterion": "achieved, post-ablation CT",
-            "volume_ml": report.get("zone", {}).get("volume_in_pre_ml"),
-        },
-        "margin": {"min_mm": margin.get("min_mm"), "target_mm": margin.get("target_mm", 5.0)},
-    }
+    tumor = report.get("tumor", {})
+    achieved = ZoneCriterion(
+        name="achieved", description="achieved zone (post-ablation CT)", threshold=1.0, unit="label",
+        dose=lambda fields: np.zeros(0),
+    )
+    minimum = margin.get("min_mm")
     return PlanResult(
         grid=grid,
         tissue_classes=classes,
@@ -69,7 +65,22 @@ def as_plan_result(result: AssessmentResult) -> PlanResult:
         ct_hu=pre_ct_on_grid(inputs, grid),
         zone_mask=result.zone,
         margin_surface=result.margin.metrics.surface,
-        metrics=metrics,
+        tumor=TumorSummary(
+            tumor_id=int(tumor.get("id", 1)), volume_ml=float(tumor.get("volume_ml", 0.0)),
+            centroid_mm=tuple(float(v) for v in tumor.get("centroid_mm", (0.0, 0.0, 0.0))),  # type: ignore[arg-type]
+            max_diameter_mm=float(tumor.get("max_diameter_mm", 0.0)),
+        ),
+        zone=ZoneSummary(
+            criterion=achieved, threshold=1.0, volume_ml=float(report.get("zone", {}).get("volume_in_pre_ml", 0.0)),
+            axes_mm=(0.0, 0.0, 0.0), coverage_pct=margin.get("coverage_pct"),
+            margin=MarginSummary(
+                min_mm=None if minimum is None else float(minimum), target_mm=float(margin.get("target_mm", 5.0)),
+                surface_pct_at_target=float(margin.get("surface_pct_at_target", 0.0)),
+                surface_pct_at_10mm=float(margin.get("surface_pct_at_10mm", 0.0)),
+                ok=bool(minimum is not None and minimum >= float(margin.get("target_mm", 5.0))),
+                thinnest_at_mm=None, percentiles_mm=None,
+            ),
+        ),
     )
 
 

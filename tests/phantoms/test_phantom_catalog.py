@@ -22,7 +22,7 @@ def tumor_to_vessel_gap_mm(phantom, tumor_mask) -> float:
 
 def test_list_phantoms():
     names = [name for name, _ in list_phantoms()]
-    assert names == ["liver-25mm", "vessel-30mm", "large-45mm", "two-tumors", "ct-like-dome"]
+    assert names == ["liver-25mm", "vessel-30mm", "large-45mm", "two-tumors", "ct-like-dome", "large-vessel-20mm", "dome-20mm"]
     assert all(isinstance(text, str) and text and "\n" not in text for _, text in list_phantoms())
 
 
@@ -129,3 +129,19 @@ def test_ct_like_dome_phantom_leaves_the_body_unlabelled_with_tissue_on_the_ct()
     assert top_of_image - (tumor.centroid_mm[2] + 11.0) < 10.0  # the image ends 9 mm above the tumor
     wall = [v for v in phantom.metadata["vessels"] if v["tree"] == "body-wall"]
     assert len(wall) == 1 and wall[0]["radius_mm"] == 3.0
+
+
+def test_planner_phantoms_have_what_they_promise():
+    """large-vessel-20mm: a 12 mm vessel about 3 mm from the tumor; dome-20mm: lung (forbidden) above."""
+    from scipy import ndimage
+
+    vessel_case = make_phantom("large-vessel-20mm")
+    labels = vessel_case.labels
+    distance = ndimage.distance_transform_edt(labels != VESSEL)
+    gap = float(distance[labels == TUMOR].min())
+    assert 2.0 <= gap <= 5.0
+    dome = make_phantom("dome-20mm")
+    forbidden = dome.labels == LABEL_CODES["forbidden"]
+    assert forbidden.any() and not (forbidden & (dome.labels == LIVER)).any()
+    tumor_z = np.nonzero(dome.labels == TUMOR)[2].max()
+    assert np.nonzero(forbidden)[2].min() > tumor_z  # the lung lies above the tumor
