@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from rfasim.bounds import check_physical_tissue, check_work
 from rfasim.errors import CaseFileError
 from rfasim.generators import (
     COMMON_GENERATOR_KEYS,
@@ -82,6 +83,8 @@ class Case:
         Safety-margin target (mm).
     tissue_table : dict
         Tissue overrides (see :func:`build_tissue_model`).
+    grow_domain : bool
+        Grow the simulation box while a zone comes close to it (:mod:`rfasim.plan.domain`).
     """
 
     path: Path
@@ -99,6 +102,7 @@ class Case:
     margin_target_mm: float = 5.0
     tissue_table: dict[str, Any] = field(default_factory=dict)
     options_table: dict[str, Any] = field(default_factory=dict)
+    grow_domain: bool = True
 
     @property
     def folder(self) -> Path:
@@ -114,6 +118,14 @@ def _check_keys(table: dict[str, Any], allowed: tuple[str, ...], where: str) -> 
     unknown = sorted(set(table) - set(allowed))
     if unknown:
         raise _fail(where, f"unknown key {unknown[0]!r} (valid keys: {', '.join(allowed)})")
+
+
+def _table(data: dict[str, Any], key: str, where: str) -> dict[str, Any]:
+    """The sub-table ``data[key]`` ({} when absent); anything but a table is an error naming it."""
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise _fail(where, f"expected a table ([{key}] with keys), got {value!r}")
+    return value
 
 
 def _number(value: Any, where: str, positive: bool = False, allow_zero: bool = False) -> float:
@@ -165,21 +177,25 @@ def parse_case(data: dict[str, Any], path: Path) -> Case:
     """Validate a parsed case table (see :func:`load_case`)."""
     name = str(path)
     _check_keys(data, SECTIONS, name)
-    images = data.get("images")
-    if not isinstance(images, dict) or "labels" not in images:
+    images = _table(data, "images", f"{name} [images]")
+    if "labels" not in images:
         raise _fail(f"{name} [images]", "a 'labels' image is required")
     _check_keys(images, ("labels", "ct"), f"{name} [images]")
+    for key, value in images.items():
+        if not isinstance(value, str) or not value.strip():
+            raise _fail(f"{name} [images] {key}", f"expected a file or folder path (text), got {value!r}")
     folder = path.parent
     labels_path = folder / str(images["labels"])
     ct_path = folder / str(images["ct"]) if "ct" in images else None
 
     case = Case(path=path, labels_path=labels_path, ct_path=ct_path)
-    labels = data.get("labels", {"preset": "rfasim"})
-    if not isinstance(labels, dict):
-        raise _fail(f"{name} [labels]", "expected a table")
+    labels = _table(data, "labels", f"{name} [labels]") if "labels" in data else {"preset": "rfasim"}
+    from rfasim.imaging.labels import LabelMapping
+
+    LabelMapping.from_case(labels, where=f"{name} [labels]")  # validate now, before any work
     case.labels_table = labels
 
-    target = data.get("target", {})
+    target = _table(data, "target", f"{name} [target]")
     _check_keys(target, ("tumor_id", "point_mm", "nearest_to_probe"), f"{name} [target]")
     chosen = [key for key in ("tumor_id", "point_mm") if key in target]
     if len(chosen) > 1:
@@ -191,8 +207,14 @@ def parse_case(data: dict[str, Any], path: Path) -> Case:
         case.target_tumor_id = tumor_id
     if "point_mm" in target:
         case.target_point_mm = _point(target["point_mm"], f"{name} [target] point_mm")
+    if "nearest_to_probe" in target and target["nearest_to_probe"] is not True:
+        raise _fail(f"{name} [target] nearest_to_probe", f"expected true, got {target['nearest_to_probe']!r}")
+    if "nearest_to_probe" in target and chosen:
+        raise _fail(f"{name} [target]", f"give {chosen[0]} or nearest_to_probe, not both")
 
     probes = data.get("probes")
+    if isinstance(probes, dict):
+        raise _fail(f"{name} [[probes]]", "expected an array of tables: write [[probes]], not [probes]")
     if not isinstance(probes, list) or not probes:
         raise _fail(f"{name} [[probes]]", "at least one probe is required")
     for number, table in enumerate(probes, start=1):
@@ -204,9 +226,12 @@ def parse_case(data: dict[str, Any], path: Path) -> Case:
             raise _fail(where, "'model' and 'tip_mm' are required")
         if ("entry_mm" in table) == ("direction" in table):
             raise _fail(where, "give exactly one of 'entry_mm' or 'direction'")
-        model = str(table["model"])
-        if model.endswith(".toml"):
-            model = str((folder / model).resolve())
+        model = table["model"]
+        if not isinstance(model, str) or not model.strip():
+            raise _fail(f"{where} model", f"expected a catalog name or a probe file path (text), got {model!r}")
+        if model.endswith(".toml") or "/" in model or "\\" in model:
+            model = str((folder / model).resolve())  # relative to the case file, not the current folder
+        _check_probe_model(model, f"{where} model")
         case.probes.append(
             ProbeSpec(
                 model=model,
@@ -221,9 +246,7 @@ def parse_case(data: dict[str, Any], path: Path) -> Case:
             )
         )
 
-    generator = data.get("generator", {})
-    if not isinstance(generator, dict):
-        raise _fail(f"{name} [generator]", "expected a table")
+    generator = _table(data, "generator", f"{name} [generator]")
     if generator:
         mode = generator.get("mode")
         modes = generator_modes()
@@ -238,10 +261,10 @@ def parse_case(data: dict[str, Any], path: Path) -> Case:
                 _number(value, f"{name} [generator] {key}", positive=True, allow_zero=key in ("pause_s", "reposition_s"))
     case.generator_table = generator
 
-    zone = data.get("zone", {})
+    zone = _table(data, "zone", f"{name} [zone]")
     _check_keys(zone, ("criterion", "threshold_c"), f"{name} [zone]")
     criterion = zone.get("criterion", "isotherm")
-    if criterion not in zone_criterion_names():
+    if not isinstance(criterion, str) or criterion not in zone_criterion_names():
         raise _fail(f"{name} [zone] criterion", f"unknown {criterion!r} (valid: {', '.join(zone_criterion_names())})")
     case.zone_criterion = criterion
     rule = get_zone_criterion(criterion)
@@ -256,33 +279,45 @@ def parse_case(data: dict[str, Any], path: Path) -> Case:
     else:
         case.zone_threshold_c = None
 
-    grid = data.get("grid", {})
-    _check_keys(grid, ("spacing_mm", "margin_mm"), f"{name} [grid]")
+    grid = _table(data, "grid", f"{name} [grid]")
+    _check_keys(grid, ("spacing_mm", "margin_mm", "grow_domain"), f"{name} [grid]")
+    case.grow_domain = grid.get("grow_domain", True)
+    if not isinstance(case.grow_domain, bool):
+        raise _fail(f"{name} [grid] grow_domain", f"expected true or false, got {case.grow_domain!r}")
     case.spacing_mm = _number(grid.get("spacing_mm", 1.0), f"{name} [grid] spacing_mm", positive=True)
     if not 0.2 <= case.spacing_mm <= 5.0:
         raise _fail(f"{name} [grid] spacing_mm", f"must lie between 0.2 and 5 mm, got {case.spacing_mm}")
     case.roi_margin_mm = _number(grid.get("margin_mm", 20.0), f"{name} [grid] margin_mm", positive=True)
 
-    margin = data.get("margin", {})
+    margin = _table(data, "margin", f"{name} [margin]")
     _check_keys(margin, ("target_mm",), f"{name} [margin]")
     case.margin_target_mm = _number(margin.get("target_mm", 5.0), f"{name} [margin] target_mm", positive=True, allow_zero=True)
 
-    tissue = data.get("tissue", {})
-    if not isinstance(tissue, dict):
-        raise _fail(f"{name} [tissue]", "expected a table")
+    tissue = _table(data, "tissue", f"{name} [tissue]")
     case.tissue_table = tissue
-    build_tissue_model(tissue, f"{name} [tissue]")  # validate now, before any work
+    model = build_tissue_model(tissue, f"{name} [tissue]")  # validate now, before any work
+    check_physical_tissue(tissue, model, f"{name} [tissue]")
 
-    options = data.get("options", {})
-    if not isinstance(options, dict):
-        raise _fail(f"{name} [options]", "expected a table")
+    options = _table(data, "options", f"{name} [options]")
     _check_keys(options, OPTIONS_KEYS, f"{name} [options]")
     for key, value in options.items():
         if key != "damage_models":
             _number(value, f"{name} [options] {key}", positive=True)
     simulation_options(options, f"{name} [options]")  # validate now, before any work
     case.options_table = options
+    check_work(case, model, name)
     return case
+
+
+def _check_probe_model(model: str, where: str) -> None:
+    """Load the probe model now (catalog name or file), so that a bad one fails before any work."""
+    from rfasim.errors import ProbeError
+    from rfasim.probes import get_probe_model
+
+    try:
+        get_probe_model(model)
+    except ProbeError as error:
+        raise _fail(where, str(error)) from None
 
 
 def simulation_options(table: dict[str, Any], where: str = "[options]") -> SimulationOptions:
@@ -313,7 +348,7 @@ TISSUE_GLOBAL_KEYS = (
     "arrhenius_frequency_factor_per_s", "arrhenius_activation_energy_j_per_mol",
     "vaporization", "vaporization_onset_c", "vaporization_conductivity_drop_factor", "perfusion_response",
 )
-TISSUE_CLASS_TABLES = ("liver", "tumor", "vessel", "other", "forbidden")
+TISSUE_CLASS_TABLES = ("liver", "tumor", "vessel", "other", "forbidden", "fat", "lung", "bone")
 
 
 def build_tissue_model(table: dict[str, Any], where: str = "[tissue]") -> TissueModel:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -51,6 +52,11 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--quiet", action="store_true", help="no progress bar")
     plan.add_argument("--animate", action="store_true",
                       help="keep temperature snapshots every 10 s and write heating.gif")
+    plan.add_argument("--list-tumors", action="store_true",
+                      help="list the tumors (id, volume, max diameter, centroid, eligibility) and stop")
+
+    tumors = commands.add_parser("tumors", help="list a case's tumors: id, volume, max diameter, centroid, eligibility")
+    tumors.add_argument("case", help="case.toml")
     _add_planner_arguments(plan)
 
     sweep = commands.add_parser("sweep", help="run a parameter sweep, locally or on a Dask cluster")
@@ -146,9 +152,11 @@ def _load_case_for_planner(case_path: Path) -> Any:
 
 
 def _auto_plan(case_path: Path, out: Path, options: Any, quiet: bool) -> int:
+    from rfasim.atomic import check_writable_folder
     from rfasim.planner import plan_automatically, verdict_lines, write_automatic_plan
 
     case = _load_case_for_planner(case_path)
+    check_writable_folder(out, "--out")  # before the search and the simulations, not after them
     plan = plan_automatically(case, options)
     write_automatic_plan(plan, out)
     print("\n".join(verdict_lines(plan)))
@@ -189,6 +197,7 @@ def _demo(case_path: Path, out: Path, arguments: argparse.Namespace) -> int:
 
 def _plan(case_path: Path, out: Path, force: bool, quiet: bool, animate: bool = False,
           spacing_mm: float | None = None) -> int:
+    from rfasim.atomic import check_writable_folder
     from rfasim.case import load_case
     from rfasim.plan.outputs import summary_text, write_plan_folder
     from rfasim.plan.pipeline import run_case
@@ -196,6 +205,7 @@ def _plan(case_path: Path, out: Path, force: bool, quiet: bool, animate: bool = 
     case = load_case(case_path)
     if spacing_mm is not None:
         case.spacing_mm = spacing_mm  # recorded in metrics.json (run.spacing_mm)
+    check_writable_folder(out, "--out")  # before the simulation, not after it
     plan = run_case(case, force=force, progress=not quiet, snapshot_interval_s=10.0 if animate else None)
     write_plan_folder(plan, out)
     print(summary_text(plan))
@@ -221,19 +231,32 @@ def _run(arguments: argparse.Namespace) -> int:
             return EXIT_OK
         if not arguments.name or not arguments.out:
             raise InputError("rfasim phantom needs a NAME and --out DIR (or --list)")
+        from rfasim.atomic import check_writable_folder
+        from rfasim.phantoms.catalog import make_spec
+
+        make_spec(arguments.name)  # an unknown name first
+        check_writable_folder(arguments.out, "--out")
         paths = write_phantom(arguments.name, arguments.out)
         for path in paths.values():
             print(path)
         return EXIT_OK
     if arguments.command == "demo":
+        from rfasim.atomic import check_writable_folder
         from rfasim.phantoms import DEFAULT_PHANTOM, write_phantom
 
         start = time.perf_counter()
         out = Path(arguments.out)
+        check_writable_folder(out, "--out")
         paths = write_phantom(DEFAULT_PHANTOM, out / "input")
         code = _demo(Path(paths["case"]), out, arguments)
         print(f"demo finished in {time.perf_counter() - start:.1f} s")
         return code
+    if arguments.command == "tumors" or (arguments.command == "plan" and arguments.list_tumors):
+        from rfasim.case import load_case
+        from rfasim.plan.tumor_list import tumor_table
+
+        print(tumor_table(load_case(arguments.case)))
+        return EXIT_OK
     if arguments.command == "plan":
         case_path = Path(arguments.case)
         out = Path(arguments.out) if arguments.out else case_path.parent / "plan"
@@ -241,8 +264,11 @@ def _run(arguments: argparse.Namespace) -> int:
             return _auto_plan(case_path, out, _planner_options(arguments, arguments.quiet), arguments.quiet)
         return _plan(case_path, out, arguments.force, arguments.quiet, arguments.animate)
     if arguments.command == "sweep":
+        from rfasim.errors import InputError
         from rfasim.sweep import run_sweep_file
 
+        if arguments.workers is not None and arguments.workers < 1:
+            raise InputError(f"--workers {arguments.workers}: need at least one worker process")
         return run_sweep_file(
             arguments.sweep, out=arguments.out, workers=arguments.workers, scheduler=arguments.scheduler,
             progress=not arguments.quiet,
@@ -259,6 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
     from rfasim.errors import InputError, NotEligibleError
 
+    previous = _interrupt_on_sigterm()
     try:
         return _run(arguments)
     except InputError as error:
@@ -276,6 +303,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         sys.stderr.write("rfasim: set RFASIM_DEBUG=1 for the traceback\n")
         return EXIT_ERROR
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt_on_sigterm() -> Any:
+    """Make SIGTERM (``kill``) interrupt like Ctrl-C, so that partial output is cleaned up."""
+
+    def interrupt(signum: int, frame: Any) -> None:  # noqa: ARG001 - signal handler signature
+        raise KeyboardInterrupt
+
+    try:
+        return signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread: leave the signal alone
+        return None
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -28,6 +28,9 @@ class TissueClass(IntEnum):
     FORBIDDEN = 5  #: structures a needle must not cross (lung, bone, bowel, gallbladder)
     INSULATOR = 6  #: insulated electrode shaft: carries no current
     COOLED_METAL = 7  #: metal of an internally cooled electrode: isothermal at the coolant temperature
+    FAT = 8  #: unlabelled body tissue of fat density on the CT (-190 to -30 HU), see rfasim.imaging.body
+    LUNG = 9  #: unlabelled aerated lung on the CT (-950 to -190 HU)
+    BONE = 10  #: unlabelled bone on the CT (400 HU and above)
 
 
 #: Class names as used in case files, keyed by class.
@@ -246,7 +249,38 @@ def _default_classes() -> dict[TissueClass, TissueProperties]:
         # Thermal conductivity is replaced by infinity in the property table (isothermal metal);
         # electrically the metal is a Dirichlet node, so sigma is not used.
         TissueClass.COOLED_METAL: replace(LIVER, perfusion_rate_per_s=0.0, water_mass_fraction=0.0),
+        TissueClass.FAT: FAT,
+        TissueClass.LUNG: LUNG,
+        TissueClass.BONE: BONE,
     }
+
+
+# Classes found from the CT in unlabelled body voxels (issue 15; docs/parameters.md, "Unlabelled
+# body tissue", gives the sources; values marked "assumption" are not measurements).
+FAT = TissueProperties(
+    density_kg_per_m3=911.0,  # IT'IS v4.1 fat, as listed in the COMSOL Bioheat materials database
+    specific_heat_j_per_kg_k=2348.0,  # same
+    thermal_conductivity_w_per_m_k=0.21,  # same
+    electrical_conductivity_s_per_m=0.025,  # Gabriel et al. 1996 4-Cole-Cole model, fat (not infiltrated), 480 kHz
+    perfusion_rate_per_s=0.00064,  # assumption: a tenth of muscle's (fat is poorly perfused)
+    water_mass_fraction=0.15,  # assumption (only scales the latent heat)
+)
+LUNG = TissueProperties(
+    density_kg_per_m3=394.0,  # IT'IS v4.1, lung (inflated)
+    specific_heat_j_per_kg_k=3421.0,  # assumption: per kg as its tissue (muscle-like); the air's mass is negligible
+    thermal_conductivity_w_per_m_k=0.18,  # assumption: tissue fraction 394/1090 of muscle's 0.49
+    electrical_conductivity_s_per_m=0.16,  # assumption: tissue fraction 394/1090 of soft tissue's 0.45
+    perfusion_rate_per_s=0.0023,  # assumption: tissue fraction of muscle's 0.0064
+    water_mass_fraction=0.75,  # assumption: as soft tissue
+)
+BONE = TissueProperties(
+    density_kg_per_m3=1908.0,  # IT'IS v4.1 bone (cortical), as listed in the COMSOL Bioheat materials database
+    specific_heat_j_per_kg_k=1313.0,  # same
+    thermal_conductivity_w_per_m_k=0.32,  # same
+    electrical_conductivity_s_per_m=0.022,  # Gabriel et al. 1996 4-Cole-Cole model, cortical bone, 480 kHz
+    perfusion_rate_per_s=0.00064,  # assumption: a tenth of muscle's
+    water_mass_fraction=0.15,  # assumption (only scales the latent heat)
+)
 
 
 @dataclass(frozen=True)

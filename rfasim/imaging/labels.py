@@ -45,6 +45,10 @@ CLASS_BY_NAME: dict[str, TissueClass] = {
     "forbidden": TissueClass.FORBIDDEN,
 }
 UNMAPPED_POLICIES = ("error", "other")
+#: Classes whose preset codes an explicit class may take only when the class is listed too
+#: (taking the tumor's code into the liver silently leaves no tumor).  Codes of ``background``
+#: and ``other`` may be reassigned freely (``other = [0]`` makes unlabelled voxels tissue).
+PROTECTED_CLASSES = ("liver", "tumor", "vessel", "forbidden")
 
 # ---------------------------------------------------------------------------------------------
 # TotalSegmentator class codes (from totalsegmentator/map_to_binary.py, see the module docstring)
@@ -227,6 +231,17 @@ class LabelMapping:
                 )
             explicit[name] = [int(c) for c in codes]
         claimed = {code for codes in explicit.values() for code in codes}
+        for name, codes in explicit.items():
+            for code in codes:
+                owner = next(
+                    (other for other, preset_codes in PRESETS[preset_name].items() if code in preset_codes), None
+                )
+                if owner in PROTECTED_CLASSES and owner != name and owner not in explicit:
+                    raise CaseFileError(
+                        f"{where} {name}: code {code} is the {owner} code of preset {preset_name!r}; "
+                        f"listing it under {name} would leave {owner} without it: list {owner} too "
+                        f"(e.g. {owner} = [...]) if that is what you mean"
+                    )
         classes = {
             name: [c for c in codes if c not in claimed]
             for name, codes in PRESETS[preset_name].items()

@@ -204,11 +204,17 @@ def _warning(
     number: int, calibre_mm: float, distance_mm: float, indentation_mm: float, spacing_mm: float
 ) -> str:
     where = "touching the zone" if distance_mm <= 0 else f"{distance_mm:.1f} mm from the zone"
+    # indentation_mm > 0: the zone is shorter towards the vessel (the heat sink shows);
+    # < 0: it reaches farther towards the vessel than elsewhere around the probe axis.
     if indentation_mm >= 0.5 * spacing_mm:
-        effect = f"zone indented by {indentation_mm:.1f} mm on that side"
+        return (f"vessel {number} ({calibre_mm:.1f} mm calibre) {where}: heat sink, the zone is indented by "
+                f"{indentation_mm:.1f} mm on that side")
+    if indentation_mm <= -0.5 * spacing_mm:
+        effect = (f"the zone reaches {-indentation_mm:.1f} mm farther towards it than elsewhere around the probe "
+                  "axis (no indentation)")
     else:
         effect = "no indentation of the zone measured on that side"
-    return f"vessel {number} ({calibre_mm:.1f} mm calibre) {where}: heat sink, {effect}"
+    return f"vessel {number} ({calibre_mm:.1f} mm calibre) {where}: potential heat sink, {effect}"
 
 
 def heat_sink_warnings(

@@ -6,6 +6,7 @@
 | ``vessel-30mm`` | a 30 mm tumor 4 mm (wall to wall) from a 6 mm vessel |
 | ``large-45mm`` | a 45 mm tumor, larger than the 40 mm RFA limit |
 | ``two-tumors`` | 20 mm and 15 mm tumors 40 mm apart |
+| ``ct-like-dome`` | real-CT-like: body tissue unlabelled, a tumor under the dome near the image's edge, a body-wall vessel across the needle path |
 | ``large-vessel-20mm`` | a 20 mm tumor 3 mm (wall to wall) from a 12 mm vessel (added for the planner) |
 | ``dome-20mm`` | a 20 mm tumor under the liver dome, lung (forbidden) above the diaphragm (planner) |
 """
@@ -89,6 +90,36 @@ def _two_tumors() -> PhantomSpec:
     )
 
 
+def _ct_like_dome() -> PhantomSpec:
+    """Like a real CT with expert labels (issue 15): what rfasim must not get wrong on real images.
+
+    - Only the liver, the tumor and the vessels are labelled; the body wall and everything around
+      the liver are label 0 (the CT shows them as fat and soft tissue).
+    - The tumor lies under the dome, 3 mm below the capsule, and the image ends 9 mm above it, so
+      the simulation box is cut by the image's edge above the tumor.
+    - A 6 mm vessel in the body wall crosses the needle path 60 mm from the tip, far outside the
+      simulation box.
+    """
+    tumor = TumorSpec(_offset((0.0, -15.0, 40.0)), (22.0, 22.0, 22.0), vessel_clearance_mm=10.0)
+    direction = np.array([-1.0, 0.12, -0.2]) / np.linalg.norm([-1.0, 0.12, -0.2])
+    tip = np.asarray(tumor.centre_mm) + 15.0 * direction  # as the generator places the probe
+    crossing = tip - 60.0 * direction
+    wall_vessel = VesselSegment(
+        (float(crossing[0]), float(crossing[1]) - 40.0, float(crossing[2])),
+        (float(crossing[0]), float(crossing[1]) + 40.0, float(crossing[2])), 3.0, "body-wall", 0,
+    )
+    return PhantomSpec(
+        name="ct-like-dome",
+        description="real-CT-like: body tissue unlabelled (label 0), a 22 mm tumor under the dome near the "
+                    "image's edge, a 6 mm body-wall vessel across the needle path outside the simulation box",
+        tumors=(tumor,),
+        centre_mm=CENTRE_MM,
+        seed=15,
+        extra_vessels=(wall_vessel,),
+        unlabelled_body=True,
+    )
+
+
 def _large_vessel_20mm() -> PhantomSpec:
     radius_tumor, radius_vessel, gap = 10.0, 6.0, 3.0
     direction = np.array([0.2, 0.1, 1.0]) / np.linalg.norm([0.2, 0.1, 1.0])
@@ -124,6 +155,7 @@ _CATALOG: dict[str, Callable[..., PhantomSpec]] = {
     "vessel-30mm": _vessel_30mm,
     "large-45mm": _large_45mm,
     "two-tumors": _two_tumors,
+    "ct-like-dome": _ct_like_dome,
     "large-vessel-20mm": _large_vessel_20mm,
     "dome-20mm": _dome_20mm,
 }

@@ -103,6 +103,9 @@ class PhantomSpec:
         inside the body where there is no liver.
     insertion_direction : tuple of float
         Direction of the probe from the skin towards the tumor (normalised when used).
+    unlabelled_body : bool
+        Leave the body wall and the tissue around the liver unlabelled (label 0, as in a real
+        expert segmentation); the CT still shows them as fat and soft tissue.
     """
 
     name: str
@@ -115,6 +118,7 @@ class PhantomSpec:
     seed: int = 0
     extra_vessels: Sequence[VesselSegment] = field(default_factory=tuple)
     insertion_direction: tuple[float, float, float] = (-1.0, 0.12, -0.2)
+    unlabelled_body: bool = False
     forbidden: Sequence[Ellipsoid] = field(default_factory=tuple)
 
 
@@ -325,6 +329,8 @@ def generate_phantom(spec: PhantomSpec) -> Phantom:
         _paint(labels, sampler, tumor.ellipsoid, LABEL_CODES["tumor"])
 
     ct = _synthetic_ct(labels, fat, spec.seed)
+    if spec.unlabelled_body:  # a real segmentation labels the organs, not the rest of the body
+        labels[labels == LABEL_CODES["other"]] = LABEL_CODES["background"]
     direction = np.asarray(spec.insertion_direction, dtype=float)
     direction /= np.linalg.norm(direction)
     target = spec.tumors[0]

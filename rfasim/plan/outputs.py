@@ -7,6 +7,7 @@ an interrupted run leaves no plan that looks complete.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -17,9 +18,10 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from rfasim.atomic import write_text
+from rfasim.atomic import owner_tag, remove_stale, write_text
 from rfasim.imaging import resample_to_volume, save_nifti
 from rfasim.plan.result import PlanResult, ZoneSummary
+from rfasim.plan.zone_file import record_zone_file_volume, zone_on_input
 
 _Value = TypeVar("_Value")
 
@@ -45,8 +47,11 @@ def write_plan_folder(plan: PlanResult, out_dir: str | os.PathLike[str], body_te
         Value of ``temperature_max`` outside the simulated region (degC).
     """
     out = Path(out_dir)
+    created = _missing_folders(out)
     out.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".rfasim-staging-", dir=out))
+    remove_stale(out)  # what a killed run left behind
+    staging = Path(tempfile.mkdtemp(prefix=f".rfasim-staging.{owner_tag()}.", dir=out))
+    complete = False
     try:
         written = _write_into(plan, staging, body_temperature_c)
         # A stale metrics.json from an earlier run must not vouch for a half-replaced folder.
@@ -59,9 +64,24 @@ def write_plan_folder(plan: PlanResult, out_dir: str | os.PathLike[str], body_te
             else:
                 (out / name).unlink(missing_ok=True)
         os.replace(staging / "metrics.json", out / "metrics.json")
+        complete = True
         return [out / path.name for path in written]
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        if not complete:  # interrupted (SIGINT) or failed: leave no empty folder we made
+            for folder in created:
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
+
+
+def _missing_folders(folder: Path) -> list[Path]:
+    """The folders ``folder.mkdir(parents=True)`` would create, deepest first."""
+    missing = []
+    current = folder.absolute()
+    while not current.exists() and current != current.parent:
+        missing.append(current)
+        current = current.parent
+    return missing
 
 
 def _write_into(plan: PlanResult, folder: Path, body_temperature_c: float) -> list[Path]:
@@ -70,7 +90,8 @@ def _write_into(plan: PlanResult, folder: Path, body_temperature_c: float) -> li
         affine = plan.input_affine
         peak = _to_input(plan, plan.peak_temperature_c, 1, body_temperature_c).astype(np.float32)
         damage = _to_input(plan, plan.damage, 1, 0.0).astype(np.float32)
-        zone = (_to_input(plan, plan.zone_mask.astype(np.float32), 1, 0.0) >= 0.5).astype(np.uint8)
+        zone = zone_on_input(plan, peak, damage, _to_input)  # = thresholding the written field
+        record_zone_file_volume(plan, zone)
         for name, data in (("temperature_max.nii.gz", peak), ("damage.nii.gz", damage), ("zone.nii.gz", zone)):
             save_nifti(folder / name, data, affine)
             written.append(folder / name)
@@ -110,8 +131,9 @@ def _scene(plan: PlanResult, path: Path) -> None:
 
 def _generator(plan: PlanResult, path: Path) -> None:
     from rfasim.viz import plot_generator
+    from rfasim.viz.thermocouple import device_thermocouple
 
-    figure = plot_generator(plan.simulation.timeseries, path)
+    figure = plot_generator(plan.simulation.timeseries, path, thermocouple=device_thermocouple(plan.placements))
     import matplotlib.pyplot as plt
 
     plt.close(figure)
@@ -147,6 +169,9 @@ def metrics_document(plan: PlanResult) -> dict[str, Any]:
     }
     if plan.zone is not None:
         document.update(_simulated_json(plan, plan.zone))
+    else:
+        document["other_tumors"] = [_other_tumor_json(t) for t in plan.other_tumors]
+    document.update(_checks_json(plan))
     document["warnings"] = list(plan.warnings)
     document["run"] = _run_json(plan)
     return document
@@ -197,7 +222,8 @@ def _simulated_json(plan: PlanResult, zone: ZoneSummary) -> dict[str, Any]:
     """The keys a simulated plan adds, in their ``metrics.json`` order."""
     debulking, generator, balance = plan.debulking, plan.generator, plan.energy_balance
     return {
-        "zone": {"criterion": zone.description, "threshold_c": zone.threshold_c, **_zone_size_json(zone)},
+        "zone": {"criterion": zone.description, "threshold_c": zone.threshold_c, **_zone_size_json(zone),
+                 **({} if plan.zone_file_volume_ml is None else {"zone_file_volume_ml": _rounded(plan.zone_file_volume_ml, 3)})},
         "zone_arrhenius": _zone_size_json(plan.arrhenius_zone) if plan.arrhenius_zone is not None else None,
         "margin": _margin_json(zone),
         "debulking": None if debulking is None else {
@@ -211,7 +237,7 @@ def _simulated_json(plan: PlanResult, zone: ZoneSummary) -> dict[str, Any]:
              "closest_point_mm": _rounded(v.closest_point_mm), "indentation_mm": _rounded(v.indentation_mm)}
             for v in plan.heat_sinks
         ],
-        "other_tumors": [{"distance_to_zone_mm": _rounded(t.distance_to_zone_mm)} for t in plan.other_tumors],
+        "other_tumors": [_other_tumor_json(t) for t in plan.other_tumors],
         "generator": None if generator is None else {
             "mode": generator.mode,
             "energy_j": _rounded(generator.energy_j, 1),
@@ -230,6 +256,30 @@ def _simulated_json(plan: PlanResult, zone: ZoneSummary) -> dict[str, Any]:
             "residual_j": _rounded(balance.residual_j, 6),
         },
     }
+
+
+def _other_tumor_json(finding: Any) -> dict[str, Any]:
+    """One ``other_tumors`` entry: the tumor's id and size (when known) and its distance to the zone."""
+    entry: dict[str, Any] = {}
+    if finding.tumor_id is not None:
+        entry = {
+            "id": int(finding.tumor_id), "volume_ml": _rounded(finding.volume_ml, 3),
+            "max_diameter_mm": _rounded(finding.max_diameter_mm, 1), "centroid_mm": _rounded(finding.centroid_mm, 1),
+            "eligible": finding.eligible, "inside_simulated_region": finding.inside_simulated_region,
+        }
+    entry["distance_to_zone_mm"] = _rounded(finding.distance_to_zone_mm)
+    return entry
+
+
+def _checks_json(plan: PlanResult) -> dict[str, Any]:
+    """The checks of issue 15: unlabelled body tissue, the whole needle paths, the simulation box."""
+    document: dict[str, Any] = {}
+    if plan.unlabelled_tissue is not None:
+        document["unlabelled_tissue"] = plan.unlabelled_tissue.as_metrics()
+    document["needle_paths"] = list(plan.needle_paths)
+    if plan.domain is not None:
+        document["domain"] = plan.domain
+    return document
 
 
 def _run_json(plan: PlanResult) -> dict[str, Any] | None:

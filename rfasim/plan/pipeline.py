@@ -29,11 +29,14 @@ from rfasim.imaging import (
     select_target,
     simulation_grid,
 )
+from rfasim.imaging.body import classify_unlabelled
 from rfasim.metrics.criteria import ZoneFields, get_zone_criterion
 from rfasim.plan.eligibility import eligibility_verdict
 from rfasim.plan.measure import COAGULATION_CRITERION, measure_plan
 from rfasim.plan.result import Eligibility, PlanResult, RunSummary, TumorSummary
+from rfasim.plan.tumor_list import other_tumor_findings
 from rfasim.probes import ProbePlacement, check_trajectories, get_probe_model, rasterize_probes
+from rfasim.probes.path_check import needle_path_report
 from rfasim.simulation import BYTES_PER_VOXEL_ESTIMATE, TissueState, simulate
 from rfasim.tissue import TissueClass
 from rfasim.trackers import ProgressTracker, SnapshotTracker, Tracker
@@ -118,7 +121,23 @@ def zone_fields(simulation: Any) -> ZoneFields:
 
 def run_case(case: Case, *, force: bool = False, progress: bool = True, snapshot_interval_s: float | None = None,
              trackers: list[Tracker] | None = None) -> PlanResult:
-    """Compute the plan of a case.
+    """Compute the plan of a case, on a simulation box large enough not to change the zones.
+
+    Runs :func:`run_case_once`, again on a larger box while a zone comes close to the box
+    (:func:`rfasim.plan.domain.run_with_domain_growth`; ``[grid] grow_domain = false`` runs it
+    once).  Parameters, return value and errors as :func:`run_case_once`; trackers observe every
+    run.
+    """
+    from rfasim.plan.domain import run_with_domain_growth
+
+    return run_with_domain_growth(case, lambda box: run_case_once(
+        box, force=force, progress=progress, snapshot_interval_s=snapshot_interval_s, trackers=trackers,
+    ))
+
+
+def run_case_once(case: Case, *, force: bool = False, progress: bool = True, snapshot_interval_s: float | None = None,
+                  trackers: list[Tracker] | None = None) -> PlanResult:
+    """Compute the plan of a case on the box of its margin (``case.roi_margin_mm``).
 
     Parameters
     ----------
@@ -157,6 +176,10 @@ def run_case(case: Case, *, force: bool = False, progress: bool = True, snapshot
     )
     eligibility = eligibility_verdict(target.max_diameter_mm)
     plan = _region_plan(case, inputs, target, placements, eligibility)
+    plan.other_tumors = other_tumor_findings(inputs.tumors, target, None, plan.grid, plan.other_tumor_masks)
+    path_warnings, plan.needle_paths = needle_path_report(placements, inputs.classes, inputs.labels, inputs.tumors,
+                                                          target, plan.grid, inputs.ct)
+    plan.warnings.extend(path_warnings)
     if not eligibility.eligible and not force:
         return _refused(plan, eligibility, start)
     if not eligibility.eligible:
@@ -167,6 +190,7 @@ def run_case(case: Case, *, force: bool = False, progress: bool = True, snapshot
                          trackers=trackers)
     fields = _record_fields(case, plan, ablation)
     measure_plan(plan, case, fields, ablation.generator, ablation.generator_table, time.perf_counter() - start)
+    plan.other_tumors = other_tumor_findings(inputs.tumors, target, plan.zone_mask, plan.grid, plan.other_tumor_masks)
     return plan
 
 
@@ -217,6 +241,9 @@ def _region_plan(case: Case, inputs: _Inputs, target: Tumor, placements: list[Pr
     grid = simulation_grid(labels.affine, labels.data.shape, points, case.roi_margin_mm, case.spacing_mm)
     check_memory(grid, bytes_per_voxel=BYTES_PER_VOXEL_ESTIMATE, margin_mm=case.roi_margin_mm)
     tissue_classes = resample_labels(Volume(inputs.classes, labels.affine, case.labels_path), grid)
+    ct_hu = resample_ct(inputs.ct, grid) if inputs.ct is not None else None
+    unlabelled = classify_unlabelled(tissue_classes, grid, inputs.ct, ct_hu, source=str(case.labels_path))
+    tissue_classes = unlabelled.classes
 
     def on_grid(tumor: Tumor) -> np.ndarray:
         return resample_labels(Volume(tumor.mask(labels.data.shape).astype(np.uint8), labels.affine, None), grid) > 0
@@ -224,7 +251,7 @@ def _region_plan(case: Case, inputs: _Inputs, target: Tumor, placements: list[Pr
     return PlanResult(
         grid=grid, tissue_classes=tissue_classes, target_mask=on_grid(target),
         other_tumor_masks=[on_grid(t) for t in inputs.tumors if t.id != target.id],
-        ct_hu=resample_ct(inputs.ct, grid) if inputs.ct is not None else None, placements=placements,
+        ct_hu=ct_hu, placements=placements,
         eligibility=eligibility,
         tumor=TumorSummary(
             tumor_id=int(target.id), volume_ml=float(target.volume_ml),
@@ -232,7 +259,7 @@ def _region_plan(case: Case, inputs: _Inputs, target: Tumor, placements: list[Pr
             max_diameter_mm=float(target.max_diameter_mm),
         ),
         tumors_in_image=len(inputs.tumors), input_shape=tuple(labels.data.shape),
-        input_affine=labels.affine, warnings=inputs.warnings,
+        input_affine=labels.affine, warnings=inputs.warnings + unlabelled.warnings, unlabelled_tissue=unlabelled,
     )
 
 
@@ -249,7 +276,7 @@ def _electrodes(plan: PlanResult) -> tuple[list[Any], list[list[int]]]:
     """The probes rasterised, their electrodes grouped by probe; trajectory and tip warnings."""
     grid, tissue_classes, placements = plan.grid, plan.tissue_classes, plan.placements
     electrodes = rasterize_probes(placements, grid, tissue_classes)
-    trajectory = check_trajectories(placements, tissue_classes, grid, plan.target_mask)
+    trajectory = check_trajectories(placements, tissue_classes, grid, plan.target_mask, check_crossings=False)
     plan.warnings.extend(trajectory.warnings)
     for placement in placements:
         tip_index = np.round(grid.world_to_index(placement.tip_mm)).astype(int)
@@ -403,4 +430,4 @@ def _concatenate(results, state):
     )
 
 
-__all__ = ["probe_groups", "run_case", "zone_fields"]
+__all__ = ["probe_groups", "run_case", "run_case_once", "zone_fields"]

@@ -155,15 +155,32 @@ class Debulking:
 
 @dataclass(frozen=True)
 class OtherTumorFinding:
-    """Another tumor in the simulated region.
+    """Another tumor of the label map (:func:`rfasim.plan.tumor_list.other_tumor_findings`).
 
     Attributes
     ----------
     distance_to_zone_mm : float or None
-        Closest distance from that tumor to the plan's zone (mm; negative inside).
+        Closest distance from that tumor to the plan's zone (mm; 0 where they overlap; None when
+        nothing was simulated).
+    tumor_id : int or None
+        Its id, as ``rfasim tumors`` numbers them (1 = the largest).
+    volume_ml, max_diameter_mm : float or None
+        Its size (mL, mm).
+    centroid_mm : tuple of float or None
+        World RAS+ mm.
+    eligible : bool or None
+        Whether it is within the 40 mm RFA limit.
+    inside_simulated_region : bool or None
+        Whether it lies (partly) in the simulation grid.
     """
 
     distance_to_zone_mm: float | None
+    tumor_id: int | None = None
+    volume_ml: float | None = None
+    max_diameter_mm: float | None = None
+    centroid_mm: tuple[float, float, float] | None = None
+    eligible: bool | None = None
+    inside_simulated_region: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -303,6 +320,14 @@ class PlanResult:
     warnings : list of str
         Everything the user should see (``metrics.json``'s ``warnings``; writing the plan folder
         adds a line for any picture it could not render).
+    unlabelled_tissue : rfasim.imaging.body.UnlabelledTissue or None
+        What the unlabelled voxels of the region were taken to be (CT classes, or assumed air).
+    needle_paths : list of dict
+        Each probe's whole path checked on the full label map (``metrics.json`` ``needle_paths``).
+    domain : dict or None
+        The simulation boxes tried and whether the zones settled (:mod:`rfasim.plan.domain`).
+    zone_file_volume_ml : float or None
+        Volume of ``zone.nii.gz`` (mL), set when the plan folder is written.
     """
 
     grid: Grid
@@ -333,6 +358,10 @@ class PlanResult:
     input_shape: tuple[int, int, int] | None = None
     input_affine: np.ndarray | None = None
     warnings: list[str] = field(default_factory=list)
+    unlabelled_tissue: Any = None
+    needle_paths: list[dict[str, Any]] = field(default_factory=list)
+    domain: dict[str, Any] | None = None
+    zone_file_volume_ml: float | None = None
 
     @property
     def simulated(self) -> bool:

@@ -265,8 +265,14 @@ def load_probe_file(path: str | Path) -> ProbeModel:
             table = tomllib.load(handle)
     except FileNotFoundError:
         raise ProbeError(f"probe file not found: {path}") from None
+    except IsADirectoryError:
+        raise ProbeError(f"{path}: is a folder, not a probe TOML file") from None
+    except UnicodeDecodeError as error:
+        raise ProbeError(f"{path}: not a UTF-8 text file ({error.reason} at byte {error.start})") from None
     except tomllib.TOMLDecodeError as error:
         raise ProbeError(f"{path}: not valid TOML ({error})") from None
+    except OSError as error:
+        raise ProbeError(f"{path}: cannot read the probe file ({error.strerror or type(error).__name__})") from None
     return probe_model_from_dict(table, str(path))
 
 

@@ -83,6 +83,7 @@ def check_trajectories(
     grid: Grid,
     tumor_mask: np.ndarray | None = None,
     vessel_warning_distance_mm: float = 5.0,
+    check_crossings: bool = True,
 ) -> TrajectoryReport:
     """Check each probe's path and active part against the tissue classes.
 
@@ -98,6 +99,10 @@ def check_trajectories(
         The target tumor; warns when the active part is not inside it.
     vessel_warning_distance_mm : float
         Warn when the active metal comes closer than this to a large vessel (heat sink).
+    check_crossings : bool
+        Warn about vessel, forbidden and capsule crossings inside the grid (the numbers are
+        measured either way).  The plan checks the whole path on the full label map instead
+        (:func:`rfasim.probes.path_check.check_needle_paths`) and turns this off.
 
     Returns
     -------
@@ -139,11 +144,11 @@ def check_trajectories(
         forbidden_hits = path[_entries(classes == TissueClass.FORBIDDEN)]
         in_liver = np.isin(classes, (TissueClass.LIVER, TissueClass.TUMOR, TissueClass.VESSEL))
         liver_entries = int(_entries(in_liver).size)
-        for point in vessel_hits:
+        for point in vessel_hits if check_crossings else ():
             warnings.append(f"{label}: path crosses a large vessel at {_format(point)} mm")
-        for point in forbidden_hits:
+        for point in forbidden_hits if check_crossings else ():
             warnings.append(f"{label}: path crosses a forbidden structure at {_format(point)} mm")
-        if liver_entries > 1:
+        if liver_entries > 1 and check_crossings:
             warnings.append(f"{label}: path crosses the liver capsule {liver_entries} times (enters the liver {liver_entries} times)")
 
         active = _active_samples(geometry, step)
@@ -155,8 +160,10 @@ def check_trajectories(
             # active part spans the tumor): warn on the active part, not on the tip point.
             if fraction_in_tumor == 0.0:
                 warnings.append(f"{label}: the active part (tip at {_format(tip)} mm) does not reach the target tumor")
-            elif fraction_in_tumor < 0.5:
-                warnings.append(f"{label}: only {100 * fraction_in_tumor:.0f} % of the active part lies in the target tumor")
+            else:
+                off_centre = _off_centre_warning(label, active, np.asarray(tumor_mask, bool), grid)
+                if off_centre:
+                    warnings.append(off_centre)
         nearest = None
         if distance_to_vessel is not None:
             values, active_on_grid = _voxel_values(distance_to_vessel, grid, active)
@@ -189,3 +196,38 @@ def _active_samples(geometry: ProbeGeometry, step_mm: float) -> np.ndarray:
         weights = np.linspace(0.0, 1.0, count)[:, None]
         points.append(segment.start_mm + weights * (segment.end_mm - segment.start_mm))
     return np.concatenate(points)
+
+
+#: The active part's centre may lie this far from the tumor's centre, as a fraction of the larger
+#: of the tumor's equivalent diameter and the active part's extent (at least
+#: :data:`OFF_CENTRE_MINIMUM_MM`), before the plan warns.
+OFF_CENTRE_FRACTION = 0.25
+OFF_CENTRE_MINIMUM_MM = 5.0
+
+
+def _off_centre_warning(label: str, active: np.ndarray, tumor_mask: np.ndarray, grid: Grid) -> str | None:
+    """A warning when the active part is not centred on the tumor, None when it is.
+
+    What matters is where the zone will be centred, not how much of the metal lies in the tumor:
+    a 4 cm tine array over a 23 mm tumor has most of its tines outside the tumor by design, and a
+    3 cm needle through a 15 mm tumor half of its length.  The zone forms around the active
+    part's centre (the mean of points along it) and is about as large as the active part: the
+    plan warns when that centre lies farther from the tumor's centre than a quarter of the larger
+    of the tumor's equivalent diameter and the active part's extent (its largest bounding-box
+    edge), and at least 5 mm.
+    """
+    indices = np.argwhere(tumor_mask)
+    if indices.size == 0:
+        return None
+    tumor_centre = np.asarray(grid.origin_mm) + grid.spacing_mm * indices.mean(axis=0)
+    diameter = (6.0 * indices.shape[0] * grid.spacing_mm**3 / np.pi) ** (1.0 / 3.0)
+    extent = float(np.max(active.max(axis=0) - active.min(axis=0)))
+    offset = float(np.linalg.norm(active.mean(axis=0) - tumor_centre))
+    allowed = max(OFF_CENTRE_MINIMUM_MM, OFF_CENTRE_FRACTION * max(diameter, extent))
+    if offset <= allowed:
+        return None
+    return (
+        f"{label}: the active part is centred {offset:.1f} mm from the target tumor's centre (more than "
+        f"{allowed:.1f} mm for a {diameter:.0f} mm tumor and a {extent:.0f} mm active part): the zone will be "
+        "off-centre"
+    )

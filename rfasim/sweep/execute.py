@@ -18,8 +18,9 @@ from typing import Any
 
 import pandas as pd
 
-from rfasim.atomic import write_json
+from rfasim.atomic import check_writable_folder, write_json
 from rfasim.errors import InputError
+from rfasim.sweep.fingerprint import changed_images, image_fingerprints
 from rfasim.sweep.results import ResultStore, make_row
 from rfasim.sweep.spec import SweepSpec, load_sweep
 
@@ -114,7 +115,7 @@ def open_client(scheduler: str | None = None, workers: int | None = None, *, thr
             raise SchedulerError(
                 f"--scheduler {scheduler}: no Dask scheduler answered within {SCHEDULER_TIMEOUT_S} s ({message})"
             ) from None
-    count = workers or default_workers()
+    count = default_workers() if workers is None else workers
     if count < 1:
         raise InputError(f"--workers {count}: need at least one worker")
     environment = {name: str(numba_threads) for name in THREAD_VARIABLES}
@@ -192,6 +193,7 @@ def _manifest(spec: SweepSpec) -> dict[str, Any]:
         "sweep_file": str(spec.path.resolve()),
         "base_case": str(spec.case_path),
         "case_fingerprint": spec.case_fingerprint(),
+        "image_fingerprints": _image_fingerprints(spec),
         "design": spec.design,
         "parameters": spec.parameter_paths,
         "runs": [{"run_id": r.run_id, "index": r.index, "inputs": r.inputs} for r in spec.runs],
@@ -216,6 +218,16 @@ def _check_folder(spec: SweepSpec, folder: Path) -> None:
             f"{folder}: holds results of a different base case ({previous.get('base_case')}); "
             "choose another --out folder"
         )
+    changed = changed_images(previous.get("image_fingerprints"), _image_fingerprints(spec))
+    if changed:
+        raise InputError(
+            f"{folder}: holds results computed on another version of the image {changed[0]} (its content "
+            "changed since); choose another --out folder"
+        )
+
+
+def _image_fingerprints(spec: SweepSpec) -> dict[str, str]:
+    return image_fingerprints([spec.case_data, *(run.case_data for run in spec.runs)], spec.case_path.parent)
 
 
 def run_sweep(spec: SweepSpec, out: str | Path | None = None, *, workers: int | None = None,
@@ -260,6 +272,7 @@ def run_sweep(spec: SweepSpec, out: str | Path | None = None, *, workers: int | 
     folder = Path(out) if out is not None else spec.path.parent / "sweep-results"
     folder = folder.resolve()
     _check_folder(spec, folder)
+    check_writable_folder(folder, "--out")
     own_client = client is None
     if own_client:
         client = open_client(scheduler, workers, threads_per_worker=threads_per_worker, numba_threads=numba_threads)

@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from rfasim.atomic import write_json, write_with
+from rfasim.atomic import remove_stale, write_json, write_with
 
 #: Prefix of the varied-input columns (``input.generator.power_w``); metric columns are unprefixed.
 INPUT_PREFIX = "input."
@@ -120,6 +120,8 @@ class ResultStore:
         self.run_ids = list(run_ids)
         self.rows: dict[str, dict[str, Any]] = {}
         runs = self.folder / RUNS_FOLDER
+        for folder in (self.folder, runs):  # partial tables and rows a killed sweep left behind
+            remove_stale(folder)
         wanted = set(self.run_ids)
         if runs.is_dir():
             for file in runs.glob("*.json"):

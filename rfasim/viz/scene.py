@@ -86,7 +86,8 @@ def margin_colormap(target_mm: float) -> tuple[Any, tuple[float, float]]:
 
 
 def mask_surface(
-    mask: np.ndarray, grid: Grid, *, smoothing_iterations: int = 15, subsample: int | None = None
+    mask: np.ndarray, grid: Grid, *, smoothing_iterations: int = 15, subsample: int | None = None,
+    open_at_grid_faces: bool = False,
 ) -> pyvista.PolyData:
     """Smoothed iso-surface (world mm) of a boolean mask on the simulation grid.
 
@@ -99,6 +100,10 @@ def mask_surface(
     subsample : int, optional
         Take every n-th voxel along each axis (default: 1, or 2 above
         :data:`FULL_RESOLUTION_VOXELS` voxels).
+    open_at_grid_faces : bool
+        Leave the surface open where the mask is cut by the grid's faces (vessels: a vessel cut by
+        the simulation box is a tube that goes on, not a capped cylinder whose cap shows as a
+        large disc in front of the tumor).
 
     Returns
     -------
@@ -128,7 +133,9 @@ def mask_surface(
     cropped = mask[
         low[0] : high[0] : subsample, low[1] : high[1] : subsample, low[2] : high[2] : subsample
     ]
-    padded = np.pad(cropped, 1).astype(np.float32)
+    # Edge padding repeats the mask across a grid face it touches, so that the contour runs out of
+    # the image there (open); inside the grid the crop's outer layer is empty either way.
+    padded = np.pad(cropped, 1, mode="edge" if open_at_grid_faces else "constant").astype(np.float32)
     spacing = grid.spacing_mm * subsample
     origin = np.asarray(grid.index_to_world(low)) - spacing
     image = pyvista.ImageData(dimensions=padded.shape, spacing=(spacing,) * 3, origin=origin)
@@ -184,8 +191,10 @@ def default_camera(plan: PlanResult) -> tuple[np.ndarray, np.ndarray, np.ndarray
     """Camera ``(position, focal point, view up)`` in world mm.
 
     The camera looks at the target's centroid, perpendicular to the first probe's shaft (so the
-    whole active length is in view), from the side closest to anterior; superior is up.  Without a
-    probe it looks from anterior.  The distance frames the tumor and the zone with 15 mm around.
+    whole active length is in view), from the side closest to anterior, turned about the shaft
+    so that it never looks straight along a world axis (the orientation cube then shows at least
+    two readable faces); superior is up.  Without a probe it looks from anterior, turned about the
+    vertical.  The distance frames the tumor and the zone with 15 mm around.
 
     Examples
     --------
@@ -201,6 +210,9 @@ def default_camera(plan: PlanResult) -> tuple[np.ndarray, np.ndarray, np.ndarray
         if np.linalg.norm(candidate) < 0.2:
             candidate = superior - np.dot(superior, shaft) * shaft
         view = candidate / np.linalg.norm(candidate)
+        view = _oblique_about(view, shaft)
+    else:
+        view = _oblique_about(view, superior)
     up = superior - np.dot(superior, view) * view
     if np.linalg.norm(up) < 0.2:
         up = anterior - np.dot(anterior, view) * view
@@ -214,6 +226,35 @@ def default_camera(plan: PlanResult) -> tuple[np.ndarray, np.ndarray, np.ndarray
         radius = 30.0
     distance = radius / np.sin(np.radians(15.0))
     return focal + distance * view, focal, up
+
+
+#: A default view within this angle (deg) of a world axis is turned (see :func:`_oblique_about`).
+OBLIQUE_ENOUGH_DEG = 20.0
+#: Angles (deg) the default view may be turned by about the shaft; the most oblique is taken.
+OBLIQUE_VIEW_ANGLES_DEG = (25.0, -25.0, 35.0, -35.0)
+
+
+def _oblique_about(view: np.ndarray, axis: np.ndarray) -> np.ndarray:
+    """``view``, or, when it lies within 20 degrees of a world axis, ``view`` turned about ``axis``
+    so that its largest world component is as small as possible.
+
+    A view along a world axis shows a single face of the orientation cube; turned by 25-35
+    degrees it shows two or three.  Views from the anterior side (y > 0) and from above (z >= 0)
+    are preferred.
+    """
+    if float(np.max(np.abs(view))) < np.cos(np.radians(OBLIQUE_ENOUGH_DEG)):
+        return view  # already shows two or three faces
+    axis = axis / np.linalg.norm(axis)
+    side = np.cross(axis, view)
+    best, best_score = view, np.inf
+    for angle in np.radians(OBLIQUE_VIEW_ANGLES_DEG):
+        turned = np.cos(angle) * view + np.sin(angle) * side
+        score = float(np.max(np.abs(turned)))
+        score += 1.0 if turned[1] <= 0 < view[1] else 0.0  # stay on the anterior side
+        score += 1.0 if turned[2] < -0.05 else 0.0  # and look from above, not from the feet
+        if score < best_score:
+            best, best_score = turned, score
+    return best / np.linalg.norm(best)
 
 
 def build_scene(
@@ -271,7 +312,7 @@ def build_scene(
             )
             legend.append(("liver", COLORS["liver"]))
 
-    vessels = mask_surface(classes == TissueClass.VESSEL, grid)
+    vessels = mask_surface(classes == TissueClass.VESSEL, grid, open_at_grid_faces=True)
     if vessels.n_points:
         plotter.add_mesh(
             vessels, color=COLORS["vessel"], name="vessels", smooth_shading=True, specular=0.3

@@ -616,6 +616,8 @@ def _legend_handles(plan: PlanResult, isotherms_c: Sequence[float] = ()) -> list
         )
     if (np.asarray(plan.tissue_classes) == TissueClass.VESSEL).any():
         handles.append(Line2D([], [], color=COLORS["vessel"], label="vessel"))
+    if any(np.any(mask) for mask in plan.other_tumor_masks):
+        handles.append(Line2D([], [], color=COLORS["other_tumor"], linestyle="--", label="other tumor"))
     if plan.placements:
         handles.append(
             Line2D([], [], color=COLORS["active"], linewidth=3, label="probe (projected)")

@@ -56,9 +56,14 @@ def _columns(timeseries: Any) -> tuple[dict[str, np.ndarray], list[str]]:
 
 
 def plot_generator(
-    timeseries: Any, path: str | os.PathLike[str] | None = None, *, dpi: float = 110.0
+    timeseries: Any, path: str | os.PathLike[str] | None = None, *, dpi: float = 110.0,
+    thermocouple: Any = None,
 ) -> Figure:
     """Power (W), impedance (ohm) and tip temperature (degC) against time (s), on shared axes.
+
+    With ``thermocouple`` (:func:`rfasim.viz.thermocouple.device_thermocouple`) the temperature
+    panel shows what the device's own thermocouple would read, named, and for a cooled tip the
+    tissue temperature beside it, dashed.
 
     Roll-offs are shaded red (with a line at each onset), pauses grey, switching between probe
     groups blue, read from the ``state`` column.
@@ -110,6 +115,8 @@ def plot_generator(
         panel.set_ylabel(label)
         panel.grid(True, alpha=0.3)
     spans = state_spans(time, states) if states else []
+    if thermocouple is not None:
+        _draw_thermocouple(axes[2], time, arrays.get("tip_temperature_c"), thermocouple)
     for state, start, end in spans:
         for panel in axes:
             if end > start:
@@ -138,3 +145,19 @@ def plot_generator(
         with atomic_path(path) as temporary:
             figure.savefig(temporary, dpi=dpi, format="png")
     return figure
+
+
+def _draw_thermocouple(panel: Any, time: np.ndarray, tissue: np.ndarray | None, trace: Any) -> None:
+    """Redraw the temperature panel as the device's thermocouple reading (see the thermocouple module)."""
+    for line in list(panel.get_lines()):
+        line.remove()
+    if trace.device_constant_c is not None:
+        panel.plot(time, np.full(len(time), trace.device_constant_c), color="#7570b3", linewidth=1.6,
+                   label=trace.device_label)
+        if tissue is not None and len(tissue) == len(time):
+            panel.plot(time, tissue, color="#7570b3", linewidth=1.0, linestyle="--", alpha=0.7,
+                       label=trace.tissue_label)
+    elif tissue is not None and len(tissue) == len(time):
+        panel.plot(time, tissue, color="#7570b3", linewidth=1.3, label=trace.device_label)
+    panel.set_ylabel(trace.axis_label)
+    panel.legend(loc="lower right", fontsize=7)

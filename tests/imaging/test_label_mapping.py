@@ -35,10 +35,15 @@ def test_several_codes_form_one_class():
     assert classes.flat[:5].tolist() == [1, 2, 3, 3, 3]
 
 
-def test_explicit_list_takes_codes_from_the_preset():
-    mapping = LabelMapping.from_case({"tumor": [1, 2]})  # liver code 1 now counts as tumor
+def test_explicit_list_takes_codes_from_the_preset_only_when_that_class_is_listed_too():
+    mapping = LabelMapping.from_case({"tumor": [1, 2], "liver": []})  # liver code 1 now counts as tumor
     assert mapping.codes_of("liver") == []
     assert mapping.class_of(1) == TissueClass.TUMOR
+    # silently taking the tumor's code into the liver would leave no tumor (issue 15)
+    with pytest.raises(CaseFileError, match=r"\[labels\] liver: code 2 is the tumor code of preset 'rfasim'"):
+        LabelMapping.from_case({"liver": [1, 2]})
+    # background and other codes move freely: unlabelled voxels as other tissue
+    assert LabelMapping.from_case({"other": [0]}).class_of(0) == TissueClass.OTHER
 
 
 def test_unmapped_code_is_an_error_naming_the_codes():

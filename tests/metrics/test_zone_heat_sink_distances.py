@@ -93,7 +93,7 @@ def test_heat_sink_beside_an_indented_zone(spacing_mm):
     assert report.indentation_mm == pytest.approx(indent, abs=spacing_mm)
     assert report.closest_point_mm[0] == pytest.approx(vessel_x - radius, abs=spacing_mm)
     assert report.warning.startswith(f"vessel 1 ({report.calibre_mm:.1f} mm calibre)")
-    assert "heat sink, zone indented by" in report.warning
+    assert "heat sink, the zone is indented by" in report.warning
 
     # Without the groove: the same vessel, no indentation.
     whole = prolate <= (lateral - indent) ** 2

@@ -22,7 +22,7 @@ def tumor_to_vessel_gap_mm(phantom, tumor_mask) -> float:
 
 def test_list_phantoms():
     names = [name for name, _ in list_phantoms()]
-    assert names == ["liver-25mm", "vessel-30mm", "large-45mm", "two-tumors", "large-vessel-20mm", "dome-20mm"]
+    assert names == ["liver-25mm", "vessel-30mm", "large-45mm", "two-tumors", "ct-like-dome", "large-vessel-20mm", "dome-20mm"]
     assert all(isinstance(text, str) and text and "\n" not in text for _, text in list_phantoms())
 
 
@@ -116,6 +116,19 @@ def test_orientations_describe_the_same_anatomy(orientation):
     assert abs(np.median(phantom.ct[phantom.labels == LIVER]) - 60) < 5
     assert abs(np.median(phantom.ct[phantom.labels == TUMOR]) - 40) < 5
     assert np.median(phantom.ct[phantom.labels == 0]) == -1000
+
+
+def test_ct_like_dome_phantom_leaves_the_body_unlabelled_with_tissue_on_the_ct():
+    phantom = make_phantom("ct-like-dome")
+    assert set(np.unique(phantom.labels)) == {0, 1, 2, 3}  # no "other" label: the body is label 0
+    body = (phantom.labels == 0) & (phantom.ct > -500)
+    assert body.sum() > 100_000  # most unlabelled voxels are tissue on the CT
+    (tumor,) = find_tumors(phantom.labels == TUMOR, phantom.affine)
+    assert tumor.max_diameter_mm == pytest.approx(22.0, abs=1.0)
+    top_of_image = (phantom.affine @ [0, 0, phantom.labels.shape[2] - 0.5, 1])[2]
+    assert top_of_image - (tumor.centroid_mm[2] + 11.0) < 10.0  # the image ends 9 mm above the tumor
+    wall = [v for v in phantom.metadata["vessels"] if v["tree"] == "body-wall"]
+    assert len(wall) == 1 and wall[0]["radius_mm"] == 3.0
 
 
 def test_planner_phantoms_have_what_they_promise():

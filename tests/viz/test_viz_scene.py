@@ -156,3 +156,31 @@ def test_show_without_display_returns_an_image(plan, monkeypatch) -> None:
     monkeypatch.delenv("DISPLAY", raising=False)
     image = show(plan, window_size=SMALL_WINDOW)
     assert image.shape == (SMALL_WINDOW[1], SMALL_WINDOW[0], 3)
+
+
+def test_default_view_shows_at_least_two_faces_of_the_orientation_cube(plan) -> None:
+    """A view along a world axis shows one face of the cube, which tells nothing (issue 15)."""
+    from dataclasses import replace
+
+    from rfasim.probes import ProbePlacement
+
+    for direction in ([-1, 0, 0], [0, 0, -1], [-1, 0.12, -0.2], [0, -1, 0]):
+        probe = ProbePlacement("cooltip-17g-3cm", tip_mm=[0, 0, 0], direction=direction)
+        position, focal, _ = default_camera(replace(plan, placements=[probe]))
+        view = (position - focal) / np.linalg.norm(position - focal)
+        assert abs(float(view @ probe.unit_direction)) < 1e-9  # still perpendicular to the shaft
+        assert np.sum(np.abs(view) > np.sin(np.radians(15.0))) >= 2, direction
+
+
+def test_a_vessel_cut_by_the_box_is_an_open_tube_not_a_disc() -> None:
+    from rfasim.grid import Grid
+    from rfasim.viz.scene import mask_surface
+
+    grid = Grid.centered(30.0, 1.0)
+    x, y, z = grid.voxel_centers_mm()
+    vessel = np.broadcast_to(y**2 + z**2 <= 4.0**2, grid.shape)  # along x, through the whole box
+    for open_faces, cap in ((False, True), (True, False)):
+        surface = mask_surface(vessel, grid, open_at_grid_faces=open_faces)
+        points = np.asarray(surface.points)
+        near_axis = np.hypot(points[:, 1], points[:, 2]) < 2.0
+        assert bool(near_axis.any()) is cap  # a capped end puts surface points on the axis
