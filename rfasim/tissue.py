@@ -431,6 +431,8 @@ def homogeneous_liver(perfused: bool = True) -> TissueModel:
     """
     model = TissueModel()
     if not perfused:
-        for tissue_class in (TissueClass.LIVER, TissueClass.TUMOR, TissueClass.OTHER, TissueClass.FORBIDDEN):
+        # Ex vivo: no blood flow anywhere (vessel lumen is a boundary condition, not perfusion).
+        for tissue_class in (TissueClass.LIVER, TissueClass.TUMOR, TissueClass.OTHER, TissueClass.FORBIDDEN,
+                             TissueClass.FAT, TissueClass.LUNG, TissueClass.BONE):
             model = model.with_class(tissue_class, perfusion_rate_per_s=0.0)
     return model
