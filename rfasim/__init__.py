@@ -25,7 +25,7 @@ from rfasim.generators import (  # noqa: E402
     TemperatureControlled,
 )
 from rfasim.grid import Grid  # noqa: E402
-from rfasim.solver import SimulationOptions, SimulationResult, TissueState, simulate  # noqa: E402
+from rfasim.simulation import Simulation, SimulationOptions, SimulationResult, TissueState, simulate  # noqa: E402
 from rfasim.sources import ElectrodeRaster, PowerDensitySource  # noqa: E402
 from rfasim.tissue import TissueClass, TissueModel, TissueProperties  # noqa: E402
 
@@ -36,6 +36,7 @@ __all__ = [
     "ImpedanceControlled",
     "PowerDensitySource",
     "RampSchedule",
+    "Simulation",
     "SimulationOptions",
     "SimulationResult",
     "Switched",

@@ -14,14 +14,15 @@ from typing import Any
 
 from rfasim.errors import CaseFileError
 from rfasim.generators import (
-    ConstantPower,
+    COMMON_GENERATOR_KEYS,
     Generator,
-    GeneratorLimits,
-    ImpedanceControlled,
-    RampSchedule,
     Switched,
-    TemperatureControlled,
+    generator_from_table,
+    generator_keys,
+    generator_modes,
 )
+from rfasim.physics.damage import damage_model_names
+from rfasim.simulation.options import SimulationOptions
 from rfasim.tissue import (
     ArrheniusParameters,
     TissueClass,
@@ -37,23 +38,10 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+OPTIONS_KEYS = ("electric_update_tolerance", "maximum_time_step_s", "snapshot_interval_s", "damage_models")
 SECTIONS = ("images", "labels", "target", "probes", "generator", "zone", "grid", "margin", "tissue", "options")
 ZONE_CRITERIA = ("isotherm", "arrhenius", "cem43")
 PROBE_SCHEDULES = ("simultaneous", "switched", "sequential")
-
-#: Generator keys per mode (besides mode, duration_s, probe_schedule and the limits).
-GENERATOR_KEYS: dict[str, tuple[str, ...]] = {
-    "constant-power": ("power_w",),
-    "impedance": ("power_w", "impedance_rise_ohm", "pause_s", "ramp_w_per_s"),
-    "temperature": (
-        "power_w", "target_temperature_c", "proportional_w_per_k", "integral_w_per_k_s", "derivative_w_s_per_k",
-    ),
-    "ramp": ("power_w", "start_power_w", "step_w_per_min", "rolloff_impedance_factor", "pause_s", "resume_fraction"),
-}
-COMMON_GENERATOR_KEYS = (
-    "mode", "duration_s", "max_voltage_v", "max_current_a", "probe_schedule", "switch_dwell_s", "reposition_s",
-)
-
 
 @dataclass(frozen=True)
 class ProbeSpec:
@@ -238,9 +226,10 @@ def parse_case(data: dict[str, Any], path: Path) -> Case:
         raise _fail(f"{name} [generator]", "expected a table")
     if generator:
         mode = generator.get("mode")
-        if mode not in GENERATOR_KEYS:
-            raise _fail(f"{name} [generator] mode", f"unknown mode {mode!r} (valid: {', '.join(GENERATOR_KEYS)})")
-        _check_keys(generator, COMMON_GENERATOR_KEYS + GENERATOR_KEYS[mode], f"{name} [generator]")
+        modes = generator_modes()
+        if mode not in modes:
+            raise _fail(f"{name} [generator] mode", f"unknown mode {mode!r} (valid: {', '.join(modes)})")
+        _check_keys(generator, COMMON_GENERATOR_KEYS + generator_keys(mode), f"{name} [generator]")
         schedule = generator.get("probe_schedule", "simultaneous")
         if schedule not in PROBE_SCHEDULES:
             raise _fail(f"{name} [generator] probe_schedule", f"unknown {schedule!r} (valid: {', '.join(PROBE_SCHEDULES)})")
@@ -282,11 +271,38 @@ def parse_case(data: dict[str, Any], path: Path) -> Case:
     build_tissue_model(tissue, f"{name} [tissue]")  # validate now, before any work
 
     options = data.get("options", {})
-    _check_keys(options, ("electric_update_tolerance", "maximum_time_step_s", "snapshot_interval_s"), f"{name} [options]")
+    if not isinstance(options, dict):
+        raise _fail(f"{name} [options]", "expected a table")
+    _check_keys(options, OPTIONS_KEYS, f"{name} [options]")
     for key, value in options.items():
-        _number(value, f"{name} [options] {key}", positive=True)
+        if key != "damage_models":
+            _number(value, f"{name} [options] {key}", positive=True)
+    simulation_options(options, f"{name} [options]")  # validate now, before any work
     case.options_table = options
     return case
+
+
+def simulation_options(table: dict[str, Any], where: str = "[options]") -> SimulationOptions:
+    """The :class:`~rfasim.simulation.SimulationOptions` of an ``[options]`` table.
+
+    Keys: ``electric_update_tolerance``, ``maximum_time_step_s`` and ``damage_models`` (names of
+    registered damage models accumulated beside Arrhenius, default ``["arrhenius", "cem43"]``).
+    """
+    models = table.get("damage_models", list(SimulationOptions.damage_models))
+    if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
+        raise _fail(f"{where} damage_models", f"expected a list of model names, got {models!r}")
+    known = damage_model_names()
+    unknown = [m for m in models if m not in known]
+    if unknown:
+        raise _fail(f"{where} damage_models", f"unknown damage model {unknown[0]!r} (known: {', '.join(known)})")
+    try:
+        return SimulationOptions(
+            electric_update_tolerance=float(table.get("electric_update_tolerance", 0.02)),
+            maximum_time_step_s=float(table.get("maximum_time_step_s", 1.0)),
+            damage_models=tuple(models),
+        )
+    except ValueError as error:
+        raise _fail(where, str(error)) from None
 
 
 TISSUE_GLOBAL_KEYS = (
@@ -378,24 +394,10 @@ def build_generator(
     Returns the generator, the probe schedule (``simultaneous``, ``switched``, ``sequential``)
     and the repositioning time between sequential ablations (s).
     """
-    mode = table["mode"]
-    limits = GeneratorLimits(
-        max_power_w=float(table.get("power_w", 200.0)),
-        max_voltage_v=float(table.get("max_voltage_v", 200.0)),
-        max_current_a=float(table.get("max_current_a", 2.0)),
-    )
-    parameters = {key: float(table[key]) for key in GENERATOR_KEYS[mode] if key in table}
-    duration = float(table.get("duration_s", 720.0))
-    classes = {
-        "constant-power": ConstantPower,
-        "impedance": ImpedanceControlled,
-        "temperature": TemperatureControlled,
-        "ramp": RampSchedule,
-    }
     try:
-        generator: Generator = classes[mode](duration_s=duration, limits=limits, **parameters)
-    except (TypeError, ValueError) as error:
-        raise CaseFileError(f"{where}: {error}") from None
+        generator: Generator = generator_from_table(table, where)
+    except ValueError as error:
+        raise CaseFileError(str(error)) from None
     schedule = table.get("probe_schedule", "simultaneous")
     if schedule == "switched" and len(probe_groups) > 1:
         generator = Switched(

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 import rfasim
-from rfasim.case import Case, build_generator, build_tissue_model
+from rfasim.case import Case, build_generator, build_tissue_model, simulation_options
 from rfasim.errors import InputError
 from rfasim.imaging import (
     LabelMapping,
@@ -30,7 +30,7 @@ from rfasim.imaging import (
 from rfasim.plan.eligibility import eligibility_verdict
 from rfasim.plan.result import PlanResult
 from rfasim.probes import ProbePlacement, check_trajectories, get_probe_model, rasterize_probes
-from rfasim.solver import BYTES_PER_VOXEL_ESTIMATE, SimulationOptions, TissueState, simulate
+from rfasim.simulation import BYTES_PER_VOXEL_ESTIMATE, TissueState, simulate
 from rfasim.tissue import TissueClass
 from rfasim.trackers import ProgressTracker, SnapshotTracker, Tracker
 
@@ -183,10 +183,7 @@ def run_case(case: Case, *, force: bool = False, progress: bool = True, snapshot
     generator_table = _generator_table(case, placements)
     probe_groups = _probe_groups(electrodes, placements)
     generator, schedule, reposition_s = build_generator(generator_table, probe_groups, f"{case.path} [generator]")
-    options = SimulationOptions(
-        electric_update_tolerance=float(case.options_table.get("electric_update_tolerance", 0.02)),
-        maximum_time_step_s=float(case.options_table.get("maximum_time_step_s", 1.0)),
-    )
+    options = simulation_options(case.options_table, f"{case.path} [options]")
     interval = snapshot_interval_s or case.options_table.get("snapshot_interval_s")
     snapshots = SnapshotTracker(interval_s=float(interval)) if interval else None
     run_trackers: list[Tracker] = list(trackers or [])
@@ -288,7 +285,7 @@ def _run_sequential(grid, material, generator, electrodes, probe_groups, tissue,
 
 def _concatenate(results, state):
     """One SimulationResult for a sequence of runs (time series shifted, energies added)."""
-    from rfasim.solver import EnergyBalance, SimulationResult, TimeSeries
+    from rfasim.simulation import EnergyBalance, SimulationResult, TimeSeries
 
     series = TimeSeries()
     energy = EnergyBalance()

@@ -9,6 +9,7 @@ its path wherever a catalog name is accepted; no code change is needed.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from importlib import resources
@@ -18,22 +19,13 @@ from typing import Any
 import tomllib
 
 from rfasim.errors import ProbeError
+from rfasim.generators import COMMON_GENERATOR_KEYS, generator_keys, generator_modes
 
 #: Probe kinds understood by :mod:`rfasim.probes.placement`.
 PROBE_KINDS = ("straight", "cluster", "multitine", "bipolar")
 
 #: Bipolar layouts: two parallel needles, or two electrodes on one shaft.
 BIPOLAR_LAYOUTS = ("two-needles", "one-shaft")
-
-#: Keys allowed in a probe's ``[generator]`` table (the case file's ``[generator]`` keys).
-GENERATOR_KEYS = frozenset(
-    {
-        "mode", "power_w", "duration_s", "impedance_rise_ohm", "pause_s", "target_temperature_c",
-        "start_power_w", "step_w_per_min", "resume_fraction", "max_voltage_v", "max_current_a",
-        "probe_schedule",
-    }
-)
-GENERATOR_MODES = ("constant-power", "impedance", "temperature", "ramp")
 
 #: Outer diameter (mm) of the usual needle gauges (Stubs gauge, thin-wall tubing).
 GAUGE_DIAMETER_MM = {13: 2.41, 14: 2.11, 15: 1.83, 16: 1.65, 17: 1.47, 18: 1.27, 19: 1.07, 20: 0.91}
@@ -198,11 +190,15 @@ def _validate_model(model: ProbeModel) -> None:
 def _validate_generator(name: str, generator: dict[str, Any]) -> None:
     if not isinstance(generator, dict):
         _fail(name, "[generator] must be a table")
-    unknown = sorted(set(generator) - GENERATOR_KEYS)
+    if not generator:
+        return
+    modes = generator_modes()
+    if generator.get("mode") not in modes:
+        _fail(name, f"[generator] mode must be one of {', '.join(modes)}, got {generator.get('mode')!r}")
+    valid = COMMON_GENERATOR_KEYS + generator_keys(generator["mode"])
+    unknown = sorted(set(generator) - set(valid))
     if unknown:
-        _fail(name, f"unknown [generator] key {unknown[0]!r}; valid keys: {', '.join(sorted(GENERATOR_KEYS))}")
-    if generator and generator.get("mode") not in GENERATOR_MODES:
-        _fail(name, f"[generator] mode must be one of {', '.join(GENERATOR_MODES)}, got {generator.get('mode')!r}")
+        _fail(name, f"unknown [generator] key {unknown[0]!r}; valid keys: {', '.join(valid)}")
     for key, value in generator.items():
         if key in ("mode", "probe_schedule"):
             continue
@@ -267,20 +263,45 @@ def load_probe_file(path: str | Path) -> ProbeModel:
     return probe_model_from_dict(table, str(path))
 
 
-@lru_cache(maxsize=1)
-def _catalog() -> dict[str, ProbeModel]:
-    folder = resources.files("rfasim") / "data" / "probes"
-    models: dict[str, ProbeModel] = {}
-    for entry in sorted(folder.iterdir(), key=lambda item: item.name):
-        if not entry.name.endswith(".toml"):
+#: Environment variable naming extra catalog folders (path-separator separated): a new probe
+#: model is one TOML file in such a folder, listed and selectable by name like the built-in ones.
+PROBE_PATH_VARIABLE = "RFASIM_PROBE_PATH"
+
+
+def _catalog_folders() -> list:
+    folders: list = [resources.files("rfasim") / "data" / "probes"]
+    for item in os.environ.get(PROBE_PATH_VARIABLE, "").split(os.pathsep):
+        if not item.strip():
             continue
-        with entry.open("rb") as handle:
-            table = tomllib.load(handle)
-        model = probe_model_from_dict(table, f"catalog file {entry.name}")
-        if model.name in models:
-            raise ProbeError(f"catalog file {entry.name}: duplicate probe name {model.name!r}")
-        models[model.name] = model
+        if not Path(item).is_dir():
+            raise ProbeError(f"{PROBE_PATH_VARIABLE}: {item!r} is not a folder")
+        folders.append(Path(item))
+    return folders
+
+
+@lru_cache(maxsize=4)
+def _catalog_from(probe_path: str) -> dict[str, ProbeModel]:
+    del probe_path  # the cache key: the catalog is re-read when RFASIM_PROBE_PATH changes
+    models: dict[str, ProbeModel] = {}
+    for folder in _catalog_folders():
+        for entry in sorted(folder.iterdir(), key=lambda item: item.name):
+            if not entry.name.endswith(".toml"):
+                continue
+            origin = f"catalog file {entry}"
+            try:
+                with entry.open("rb") as handle:
+                    table = tomllib.load(handle)
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+                raise ProbeError(f"{origin}: not valid TOML ({error})") from None
+            model = probe_model_from_dict(table, origin)
+            if model.name in models:
+                raise ProbeError(f"{origin}: duplicate probe name {model.name!r}")
+            models[model.name] = model
     return models
+
+
+def _catalog() -> dict[str, ProbeModel]:
+    return _catalog_from(os.environ.get(PROBE_PATH_VARIABLE, ""))
 
 
 def load_catalog() -> dict[str, ProbeModel]:

@@ -20,8 +20,7 @@ from typing import Any
 import numpy as np
 
 from rfasim.case import (
-    COMMON_GENERATOR_KEYS,
-    GENERATOR_KEYS,
+    OPTIONS_KEYS,
     SECTIONS,
     TISSUE_CLASS_TABLES,
     TISSUE_GLOBAL_KEYS,
@@ -29,6 +28,7 @@ from rfasim.case import (
     read_toml,
 )
 from rfasim.errors import CaseFileError
+from rfasim.generators import all_generator_keys
 from rfasim.tissue import TissueProperties
 
 #: Sampling designs of a sweep.
@@ -43,7 +43,6 @@ SWEEP_KEYS = (
 )
 PARAMETER_KEYS = ("path", "values", "range", "steps", "scale", "baseline")
 PROBE_KEYS = ("model", "tip_mm", "entry_mm", "direction", "deployment_diameter_mm", "rotation_deg", TIP_OFFSET)
-OPTIONS_KEYS = ("electric_update_tolerance", "maximum_time_step_s", "snapshot_interval_s")
 
 
 def valid_parameter_paths(probe_count: int = 1) -> list[str]:
@@ -59,8 +58,7 @@ def valid_parameter_paths(probe_count: int = 1) -> list[str]:
     list of str
         Dotted paths into the case table, e.g. ``generator.power_w``.
     """
-    generator_keys = sorted(set(COMMON_GENERATOR_KEYS) | {k for keys in GENERATOR_KEYS.values() for k in keys})
-    paths = [f"generator.{key}" for key in generator_keys]
+    paths = [f"generator.{key}" for key in sorted(all_generator_keys())]
     for index in range(max(probe_count, 1)):
         paths += [f"probes.{index}.{key}" for key in PROBE_KEYS]
     paths += [f"tissue.{key}" for key in TISSUE_GLOBAL_KEYS]

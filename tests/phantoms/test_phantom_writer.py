@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -19,9 +18,7 @@ else:  # pragma: no cover
 
 @pytest.mark.parametrize("name", ["liver-25mm", "two-tumors"])
 def test_written_case_is_ready(tmp_path, name):
-    started = time.perf_counter()
     paths = write_phantom(name, tmp_path / "case")
-    assert time.perf_counter() - started < 5.0  # about 0.5 s here
     assert sorted(p.name for p in (tmp_path / "case").iterdir()) == [
         "case.toml",
         "ct.nii.gz",

@@ -10,8 +10,10 @@ import pytest
 from rfasim import analytics
 from rfasim.generators import ConstantPower
 from rfasim.grid import Grid
-from rfasim.physics import kernels, reference
-from rfasim.solver import SimulationOptions, half_resistances, simulate
+from rfasim.physics import bioheat, bioheat_kernel
+from rfasim.physics.bioheat import PennesBioheat
+from rfasim.physics.damage import damage_model
+from rfasim.simulation import SimulationOptions, simulate
 from rfasim.sources import ElectrodeRaster, PowerDensitySource
 from rfasim.tissue import TissueClass, TissueModel, VaporizationModel, homogeneous_liver
 
@@ -93,73 +95,72 @@ def _random_problem(seed: int = 3):
     fixed[4, 4, 3] = 1
     temperature = generator.uniform(30.0, 110.0, shape)
     hpc = generator.uniform(0.0, 1e6, shape) * (generator.random(shape) > 0.3)
-    table = TissueModel().property_table(1e-3)
-    half = half_resistances(table, 1e-3)
-    parameters = np.zeros(len(kernels.PARAMETER_NAMES))
-    parameters[kernels.P_SPACING] = 1e-3
-    parameters[kernels.P_DT] = 0.3
-    parameters[kernels.P_BLOOD_RHO_C] = 3.8e6
-    parameters[kernels.P_BLOOD_T] = 37.0
-    parameters[kernels.P_REF_T] = 37.0
-    parameters[kernels.P_VAP_ONSET] = 100.0
-    parameters[kernels.P_VAP_WIDTH] = 5.0
-    parameters[kernels.P_VAP_LOG_DROP] = math.log(0.01)
-    parameters[kernels.P_VAP_ON] = 1.0
-    parameters[kernels.P_ARR_A] = 7.39e39
-    parameters[kernels.P_ARR_THETA] = 2.577e5 / kernels.GAS_CONSTANT_J_PER_MOL_K
-    parameters[kernels.P_ARR_MIN] = 43.0
-    parameters[kernels.P_V2] = 400.0
+    model = PennesBioheat(TissueModel(), 1e-3)
+    materials = model.materials._replace(metabolic_heat_w_per_m3=model.materials.metabolic_heat_w_per_m3 + 1e4)
+    constants = model.constants(0.3)._replace(blood_heat_capacity_j_per_m3_k=3.8e6)
     fields = dict(
         temperature=temperature, material=material, fixed=fixed,
-        damage=generator.uniform(0, 2, shape), cem43_minutes=generator.uniform(0, 10, shape),
+        vascular_damage=generator.uniform(0, 2, shape),
         peak_temperature=temperature + generator.uniform(0, 5, shape), heating_per_conductivity=hpc,
         solve_conductivity=generator.uniform(0.2, 0.6, shape), external_power=generator.uniform(0, 1e5, shape),
     )
-    tables = (table.density_kg_per_m3, table.specific_heat_j_per_kg_k, half, table.electrical_conductivity_s_per_m,
-              table.conductivity_temperature_coefficient_per_k, table.perfusion_rate_per_s,
-              table.metabolic_heat_w_per_m3 + 1e4, table.latent_heat_j_per_kg)
-    return fields, tables, parameters
+    return fields, materials, constants
 
 
-def _call(module, fields, tables, parameters):
+def _call(function, fields, materials, constants):
     copies = {name: np.array(value, copy=True) for name, value in fields.items()}
     new_temperature = np.zeros_like(copies["temperature"])
-    tallies = module.heat_step(
-        copies["temperature"], new_temperature, copies["material"], copies["fixed"], copies["damage"],
-        copies["cem43_minutes"], copies["peak_temperature"], copies["heating_per_conductivity"],
-        copies["solve_conductivity"], copies["external_power"], *tables, parameters,
+    tallies = function(
+        copies["temperature"], new_temperature, copies["material"], copies["fixed"], copies["vascular_damage"],
+        copies["peak_temperature"], copies["heating_per_conductivity"], copies["solve_conductivity"],
+        copies["external_power"], materials, constants, 400.0,
     )
-    return new_temperature, copies, tallies
+    return new_temperature, copies, np.asarray(tallies)
 
 
 def test_numba_heat_step_matches_numpy_reference():
-    """Every output of the fused kernel equals the readable NumPy twin (vaporisation window included)."""
-    fields, tables, parameters = _random_problem()
-    new_fast, fast, tallies_fast = _call(kernels, fields, tables, parameters)
-    new_slow, slow, tallies_slow = _call(reference, fields, tables, parameters)
+    """Every output of the compiled kernel equals the readable NumPy twin (vaporisation window included)."""
+    fields, materials, constants = _random_problem()
+    new_fast, fast, tallies_fast = _call(bioheat_kernel.heat_step, fields, materials, constants)
+    new_slow, slow, tallies_slow = _call(bioheat.heat_step_reference, fields, materials, constants)
     np.testing.assert_allclose(new_fast, new_slow, rtol=1e-12, atol=1e-10)
-    for name in ("damage", "cem43_minutes", "peak_temperature"):
-        np.testing.assert_allclose(fast[name], slow[name], rtol=1e-11, atol=1e-12, err_msg=name)
+    np.testing.assert_allclose(fast["peak_temperature"], slow["peak_temperature"], rtol=1e-11, atol=1e-12)
     np.testing.assert_allclose(tallies_fast, tallies_slow, rtol=1e-10, atol=1e-9)
+
+
+@pytest.mark.parametrize("name", ["arrhenius", "cem43"])
+def test_damage_kernels_match_numpy_reference(name):
+    """Each built-in damage model's compiled step equals its NumPy twin; fixed voxels accumulate nothing."""
+    fields, _, _ = _random_problem()
+    model = damage_model(name, TissueModel())
+    fast, slow = np.random.default_rng(1).uniform(0, 2, fields["temperature"].shape), None
+    slow = fast.copy()
+    hot = fields["temperature"] + 10.0
+    model.accumulate(fast, hot, fields["fixed"], 0.7)
+    model.accumulate_reference(slow, hot, fields["fixed"], 0.7)
+    np.testing.assert_allclose(fast, slow, rtol=1e-12, atol=0)
+    before = np.random.default_rng(1).uniform(0, 2, fields["temperature"].shape)
+    assert np.array_equal(fast[fields["fixed"] != 0], before[fields["fixed"] != 0])
+    assert np.all(fast[(fields["fixed"] == 0) & (hot > 45.0)] > before[(fields["fixed"] == 0) & (hot > 45.0)])
 
 
 def test_enthalpy_update_crosses_the_latent_plateau_without_skipping_it():
     """Energy for half the latent heat leaves the tissue inside the vaporisation window."""
-    _, tables, parameters = _random_problem()
+    _, _, constants = _random_problem()
     density, heat = 1079.0, 3540.0
     latent = 0.78 * 2.257e6
     to_onset = density * heat * (100.0 - 90.0)
     energy = to_onset + 0.5 * (density * latent + density * heat * 5.0)
-    temperature = kernels.heat_temperature(density, heat, latent, 90.0, energy, parameters)
+    temperature = bioheat_kernel.heat_temperature(density, heat, latent, 90.0, energy, constants)
     assert temperature == pytest.approx(102.5, abs=1e-9)
-    back = reference.enthalpy_density(density, heat, latent, np.array(temperature), parameters)
-    assert float(back - reference.enthalpy_density(density, heat, latent, np.array(90.0), parameters)) == pytest.approx(energy)
+    back = bioheat.enthalpy_density(density, heat, latent, np.array(temperature), constants)
+    assert float(back - bioheat.enthalpy_density(density, heat, latent, np.array(90.0), constants)) == pytest.approx(energy)
 
 
 def test_stable_time_step_matches_reference():
-    fields, tables, parameters = _random_problem()
-    fast = kernels.stable_time_step(fields["material"], fields["fixed"], tables[0], tables[1], tables[2], tables[5], 1e-3, 3.8e6)
-    slow = reference.stable_time_step(fields["material"], fields["fixed"], tables[0], tables[1], tables[2], tables[5], 1e-3, 3.8e6)
+    fields, materials, _ = _random_problem()
+    fast = bioheat_kernel.critical_time_step(fields["material"], fields["fixed"], materials, 1e-3, 3.8e6)
+    slow = bioheat.critical_time_step_reference(fields["material"], fields["fixed"], materials, 1e-3, 3.8e6)
     assert fast == pytest.approx(slow, rel=1e-12)
 
 

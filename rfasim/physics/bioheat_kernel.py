@@ -1,0 +1,365 @@
+"""Numba kernel of the Pennes bioheat step; :mod:`rfasim.physics.bioheat` holds the model and
+its readable NumPy twin, which the tests check this kernel against.
+
+One parallel pass per time step updates the temperature (explicit finite volumes, Pennes, the
+enthalpy method for the latent heat of tissue water) and the peak temperature, evaluates the
+Joule source at the current sigma(T), and accumulates every term of the energy balance plus what
+the coupled solver needs next (the frozen-potential conductance estimate and the drift of sigma
+since the last electric solve).  Thermal damage is accumulated by the damage models
+(:mod:`rfasim.physics.damage`), each in its own pass.
+
+The kernel reads its constants from two typed records built once per run by
+:class:`~rfasim.physics.bioheat.PennesBioheat`: :class:`HeatConstants` (scalars) and
+:class:`MaterialTable` (per-material property arrays indexed by material code).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numba
+import numpy as np
+
+
+class HeatConstants(NamedTuple):
+    """Scalar constants of one run's heat step (SI).
+
+    Attributes
+    ----------
+    spacing_m : float
+        Voxel edge (m).
+    time_step_s : float
+        Explicit time step (s).
+    blood_heat_capacity_j_per_m3_k : float
+        rho_b c_b of arterial blood (J/(m^3 K)).
+    blood_temperature_c : float
+        Arterial blood temperature of the Pennes term (degC).
+    reference_temperature_c : float
+        Temperature at which the tabulated electrical conductivities hold (degC).
+    vaporization_onset_c, vaporization_width_c : float
+        Desiccation window (degC).
+    vaporization_log_drop : float
+        ln(sigma after / sigma before) across the window.
+    vaporization_enabled : float
+        1.0 when the vaporisation model is on, else 0.0.
+    """
+
+    spacing_m: float
+    time_step_s: float
+    blood_heat_capacity_j_per_m3_k: float
+    blood_temperature_c: float
+    reference_temperature_c: float
+    vaporization_onset_c: float
+    vaporization_width_c: float
+    vaporization_log_drop: float
+    vaporization_enabled: float
+
+
+class MaterialTable(NamedTuple):
+    """Per-material property arrays (index: material code), as the kernels read them.
+
+    Attributes
+    ----------
+    density_kg_per_m3, specific_heat_j_per_kg_k : ndarray
+    half_resistance_m2_k_per_w : ndarray
+        Thermal resistance from a voxel's centre to its face (``h / 2k`` plus wall films).
+    face_conductance_w_per_k : ndarray, shape (m, m)
+        Conductance of the face between materials a and b, ``h^2 / (r_a + r_b)``; zero where the
+        face joins two isothermal materials or an insulator.
+    electrical_conductivity_s_per_m, conductivity_temperature_coefficient_per_k : ndarray
+    perfusion_rate_per_s, metabolic_heat_w_per_m3 : ndarray
+    latent_heat_j_per_kg : ndarray
+        Water mass fraction times the latent heat (J per kg of tissue).
+    """
+
+    density_kg_per_m3: np.ndarray
+    specific_heat_j_per_kg_k: np.ndarray
+    half_resistance_m2_k_per_w: np.ndarray
+    face_conductance_w_per_k: np.ndarray
+    electrical_conductivity_s_per_m: np.ndarray
+    conductivity_temperature_coefficient_per_k: np.ndarray
+    perfusion_rate_per_s: np.ndarray
+    metabolic_heat_w_per_m3: np.ndarray
+    latent_heat_j_per_kg: np.ndarray
+
+
+class StepTallies(NamedTuple):
+    """What one heat step returns (J, and S for the conductance figures).
+
+    Attributes
+    ----------
+    electrical_j : float
+        Joule heat deposited, all voxels.
+    external_j : float
+        User power density deposited.
+    metabolic_j : float
+    stored_j : float
+        Change of the free tissue's enthalpy.
+    perfusion_j : float
+        Heat carried away by the Pennes term.
+    fixed_sink_j : float
+        Heat flowing into fixed-temperature voxels (outer layer, vessels, coolant).
+    deposited_in_fixed_j : float
+        Joule and external heat deposited in fixed voxels (carried away at once).
+    next_conductance_s : float
+        Frozen-potential conductance at the new temperatures.
+    conductivity_drift_s : float
+        Heating-weighted sum of ``|sigma(T) - sigma_solve|``: the re-solve metric.
+    """
+
+    electrical_j: float
+    external_j: float
+    metabolic_j: float
+    stored_j: float
+    perfusion_j: float
+    fixed_sink_j: float
+    deposited_in_fixed_j: float
+    next_conductance_s: float
+    conductivity_drift_s: float
+
+
+TALLY_COUNT = len(StepTallies._fields)
+
+
+@numba.njit(cache=True)
+def conductivity_at(sigma_reference: float, coefficient: float, temperature: float, constants: HeatConstants) -> float:
+    """sigma(T) (S/m): linear rise, then the log-linear vaporisation drop."""
+    factor = 1.0 + coefficient * (temperature - constants.reference_temperature_c)
+    if factor < 0.05:
+        factor = 0.05
+    if constants.vaporization_enabled > 0.0 and temperature > constants.vaporization_onset_c:
+        fraction = (temperature - constants.vaporization_onset_c) / constants.vaporization_width_c
+        if fraction > 1.0:
+            fraction = 1.0
+        factor *= math.exp(constants.vaporization_log_drop * fraction)
+    return sigma_reference * factor
+
+
+@numba.njit(cache=True)
+def enthalpy_density(density: float, specific_heat: float, latent: float, temperature: float, constants: HeatConstants) -> float:
+    """Enthalpy (J/m^3) relative to the vaporisation onset, latent heat included."""
+    onset = constants.vaporization_onset_c
+    enthalpy = density * specific_heat * (temperature - onset)
+    if constants.vaporization_enabled > 0.0 and latent > 0.0:
+        fraction = (temperature - onset) / constants.vaporization_width_c
+        if fraction > 1.0:
+            fraction = 1.0
+        if fraction > 0.0:
+            enthalpy += density * latent * fraction
+    return enthalpy
+
+
+@numba.njit(cache=True)
+def heat_temperature(
+    density: float, specific_heat: float, latent: float, temperature: float, energy_density: float,
+    constants: HeatConstants,
+) -> float:
+    """Temperature (degC) after adding ``energy_density`` (J/m^3) to tissue at ``temperature``.
+
+    Enthalpy method: H(T) rises with slope rho c, plus the latent heat rho L spread evenly over
+    the vaporisation window.  Inverting H exactly conserves energy and never lets a large step
+    jump over the latent plateau.
+    """
+    rho_c = density * specific_heat
+    if constants.vaporization_enabled <= 0.0 or latent <= 0.0:
+        return temperature + energy_density / rho_c
+    onset = constants.vaporization_onset_c
+    width = constants.vaporization_width_c
+    rho_latent = density * latent
+    fraction = (temperature - onset) / width
+    if fraction < 0.0:
+        fraction = 0.0
+    elif fraction > 1.0:
+        fraction = 1.0
+    enthalpy = rho_c * (temperature - onset) + rho_latent * fraction + energy_density
+    if enthalpy <= 0.0:
+        return onset + enthalpy / rho_c
+    if enthalpy <= (rho_c + rho_latent / width) * width:
+        return onset + enthalpy / (rho_c + rho_latent / width)
+    return onset + (enthalpy - rho_latent) / rho_c
+
+
+@numba.njit(cache=True)
+def _conduction(temperature, material, fixed, face, i, j, k):
+    """Net conductive inflow (W) into free voxel (i, j, k) and the part that comes from fixed voxels.
+
+    Free voxels never lie on the outer layer, so the six neighbours are read directly.
+    """
+    t_here = temperature[i, j, k]
+    m = material[i, j, k]
+    flux = 0.0
+    inflow_fixed = 0.0
+    for di, dj, dk in ((-1, 0, 0), (1, 0, 0), (0, -1, 0), (0, 1, 0), (0, 0, -1), (0, 0, 1)):
+        a, b, c = i + di, j + dj, k + dk
+        q = face[m, material[a, b, c]] * (temperature[a, b, c] - t_here)
+        flux += q
+        if fixed[a, b, c] != 0:
+            inflow_fixed += q
+    return flux, inflow_fixed
+
+
+@numba.njit(cache=True)
+def _update_slab(i, temperature, new_temperature, material, fixed, vascular_damage, peak_temperature,
+                 heating_per_conductivity, solve_conductivity, external_power, materials, constants,
+                 voltage_squared, rows):
+    """Heat step for the x-slab ``i``; writes its tallies into ``rows[i]``."""
+    ny, nz = temperature.shape[1], temperature.shape[2]
+    volume = constants.spacing_m**3
+    dt = constants.time_step_s
+    has_external = external_power.size > 0
+    onset = constants.vaporization_onset_c if constants.vaporization_enabled > 0.0 else np.inf
+    density = materials.density_kg_per_m3
+    specific_heat = materials.specific_heat_j_per_kg_k
+    latent = materials.latent_heat_j_per_kg
+    sigma_reference = materials.electrical_conductivity_s_per_m
+    sigma_coefficient = materials.conductivity_temperature_coefficient_per_k
+    electrical = external = metabolic_total = stored = perfusion_loss = 0.0
+    fixed_sink = deposited_fixed = next_conductance = drift = 0.0
+    for j in range(ny):
+        for k in range(nz):
+            m = material[i, j, k]
+            t_here = temperature[i, j, k]
+            hpc = heating_per_conductivity[i, j, k]
+            sigma_now = 0.0
+            if hpc > 0.0:
+                sigma_now = conductivity_at(sigma_reference[m], sigma_coefficient[m], t_here, constants)
+            joule = hpc * sigma_now * voltage_squared
+            extra = external_power[i, j, k] if has_external else 0.0
+            electrical += joule * volume * dt
+            external += extra * volume * dt
+            if fixed[i, j, k] != 0:
+                new_temperature[i, j, k] = t_here
+                deposited_fixed += (joule + extra) * volume * dt
+                if hpc > 0.0:
+                    next_conductance += hpc * sigma_now * volume
+                    drift += hpc * abs(sigma_now - solve_conductivity[i, j, k]) * volume
+                if t_here > peak_temperature[i, j, k]:
+                    peak_temperature[i, j, k] = t_here
+                continue
+            flux, inflow_fixed = _conduction(temperature, material, fixed, materials.face_conductance_w_per_k, i, j, k)
+            w = materials.perfusion_rate_per_s[m] if vascular_damage[i, j, k] < 1.0 else 0.0
+            perfusion_density = w * constants.blood_heat_capacity_j_per_m3_k * (t_here - constants.blood_temperature_c)
+            rate = flux + (joule + extra + materials.metabolic_heat_w_per_m3[m] - perfusion_density) * volume
+            energy_density = dt * rate / volume
+            rho_c = density[m] * specific_heat[m]
+            t_new = t_here + energy_density / rho_c
+            sensible = t_here < onset and t_new < onset  # the common case: no latent heat
+            if not sensible:
+                t_new = heat_temperature(density[m], specific_heat[m], latent[m], t_here, energy_density, constants)
+            new_temperature[i, j, k] = t_new
+            metabolic_total += materials.metabolic_heat_w_per_m3[m] * volume * dt
+            # Stored heat from the enthalpy change, independent of the update formula.
+            if sensible:
+                stored += volume * rho_c * (t_new - t_here)
+            else:
+                stored += volume * (
+                    enthalpy_density(density[m], specific_heat[m], latent[m], t_new, constants)
+                    - enthalpy_density(density[m], specific_heat[m], latent[m], t_here, constants)
+                )
+            perfusion_loss += perfusion_density * volume * dt
+            fixed_sink -= inflow_fixed * dt
+            if t_new > peak_temperature[i, j, k]:
+                peak_temperature[i, j, k] = t_new
+            if hpc > 0.0:
+                sigma_next = conductivity_at(sigma_reference[m], sigma_coefficient[m], t_new, constants)
+                next_conductance += hpc * sigma_next * volume
+                drift += hpc * abs(sigma_next - solve_conductivity[i, j, k]) * volume
+    rows[i, 0] = electrical
+    rows[i, 1] = external
+    rows[i, 2] = metabolic_total
+    rows[i, 3] = stored
+    rows[i, 4] = perfusion_loss
+    rows[i, 5] = fixed_sink
+    rows[i, 6] = deposited_fixed
+    rows[i, 7] = next_conductance
+    rows[i, 8] = drift
+
+
+@numba.njit(parallel=True, cache=True)
+def heat_step(
+    temperature: np.ndarray,
+    new_temperature: np.ndarray,
+    material: np.ndarray,
+    fixed: np.ndarray,
+    vascular_damage: np.ndarray,
+    peak_temperature: np.ndarray,
+    heating_per_conductivity: np.ndarray,
+    solve_conductivity: np.ndarray,
+    external_power: np.ndarray,
+    materials: MaterialTable,
+    constants: HeatConstants,
+    voltage_squared: float,
+) -> np.ndarray:
+    """Advance one explicit step; fills ``new_temperature`` and updates ``peak_temperature``.
+
+    Fixed voxels (``fixed == 1``) keep their temperature; the outer layer must be fixed.
+    Perfusion stops where ``vascular_damage`` (Arrhenius Omega) has reached 1.
+    ``external_power`` is a W/m^3 field of the grid's shape or an empty array.
+    Returns the tallies in the order of :class:`StepTallies`.
+    """
+    nx = temperature.shape[0]
+    # Per-slab partial tallies: a race-free parallel reduction with one owner per x-slab.
+    rows = np.zeros((nx, TALLY_COUNT))
+    for i in numba.prange(nx):
+        _update_slab(i, temperature, new_temperature, material, fixed, vascular_damage, peak_temperature,
+                     heating_per_conductivity, solve_conductivity, external_power, materials, constants,
+                     voltage_squared, rows)
+    tallies = np.zeros(TALLY_COUNT)
+    for slab in range(nx):
+        for n in range(TALLY_COUNT):
+            tallies[n] += rows[slab, n]
+    return tallies
+
+
+@numba.njit(parallel=True, cache=True)
+def conductivity_field(temperature: np.ndarray, material: np.ndarray, materials: MaterialTable,
+                       constants: HeatConstants, out: np.ndarray) -> None:
+    """Fill ``out`` with sigma(T) (S/m) per voxel."""
+    nx, ny, nz = temperature.shape
+    for i in numba.prange(nx):
+        for j in range(ny):
+            for k in range(nz):
+                m = material[i, j, k]
+                out[i, j, k] = conductivity_at(
+                    materials.electrical_conductivity_s_per_m[m],
+                    materials.conductivity_temperature_coefficient_per_k[m],
+                    temperature[i, j, k], constants,
+                )
+
+
+@numba.njit(parallel=True, cache=True)
+def critical_time_step(material: np.ndarray, fixed: np.ndarray, materials: MaterialTable, spacing_m: float,
+                       blood_heat_capacity: float) -> float:
+    """Largest explicit step (s) keeping every free voxel's update a convex combination.
+
+    For voxel i the update is stable (and monotone) when
+    ``dt <= C_i / (sum_j g_ij + w_i rho_b c_b V)``.  The apparent latent heat only raises
+    ``C_i``, so the plain heat capacity gives the bound.
+    """
+    nx, ny, nz = material.shape
+    area = spacing_m * spacing_m
+    volume = area * spacing_m
+    half = materials.half_resistance_m2_k_per_w
+    limits = np.full(nx, np.inf)
+    for i in numba.prange(1, nx - 1):
+        best = np.inf
+        for j in range(1, ny - 1):
+            for k in range(1, nz - 1):
+                if fixed[i, j, k] != 0:
+                    continue
+                m = material[i, j, k]
+                r_here = half[m]
+                total = materials.perfusion_rate_per_s[m] * blood_heat_capacity * volume
+                total += area / (r_here + half[material[i - 1, j, k]])
+                total += area / (r_here + half[material[i + 1, j, k]])
+                total += area / (r_here + half[material[i, j - 1, k]])
+                total += area / (r_here + half[material[i, j + 1, k]])
+                total += area / (r_here + half[material[i, j, k - 1]])
+                total += area / (r_here + half[material[i, j, k + 1]])
+                if total > 0.0:
+                    limit = materials.density_kg_per_m3[m] * materials.specific_heat_j_per_kg_k[m] * volume / total
+                    if limit < best:
+                        best = limit
+        limits[i] = best
+    return limits.min()

@@ -1,0 +1,108 @@
+"""The RF side of the coupled loop: electrode configurations, lazy re-solves, the impedance.
+
+The potential is solved at unit voltage for the current sigma(T).  Between solves the heat step
+evaluates the Joule source with the *current* sigma(T) and the frozen potential gradient, and
+tallies the frozen-potential conductance, which by Thomson's principle is a first-order accurate
+(upper) estimate of the true conductance; the generator's voltage is set from it.  The field is
+solved again when the heating-weighted drift of sigma,
+``sum q |sigma(T) - sigma_solve| / sum q sigma_solve``, exceeds the tolerance, warm-started from
+the previous solution.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from rfasim.grid import Grid
+from rfasim.physics.bioheat import PennesBioheat
+from rfasim.physics.bioheat_kernel import HeatConstants, StepTallies
+from rfasim.physics.electric import ElectricProblem
+from rfasim.simulation.options import SimulationOptions
+from rfasim.sources import ElectrodeRaster
+
+
+class ElectrodeConfiguration:
+    """One group of electrodes connected together, its problem and last solution."""
+
+    def __init__(self, problem: ElectricProblem) -> None:
+        self.problem = problem
+        self.heating_per_conductivity: np.ndarray | None = None
+        self.solve_conductivity: np.ndarray | None = None
+        self.conductance_s = 0.0
+        self.potential: np.ndarray | None = None
+
+
+class ElectricCoupling:
+    """Electric configurations of a run (one per electrode group the generator switches between).
+
+    Parameters
+    ----------
+    grid : Grid
+    electrodes : sequence of ElectrodeRaster
+    groups : list of list of int
+        Electrode indices connected together, per configuration.
+    options : SimulationOptions
+    bioheat : PennesBioheat
+        Gives sigma(T).
+    """
+
+    def __init__(self, grid: Grid, electrodes: Sequence[ElectrodeRaster], groups: list[list[int]],
+                 options: SimulationOptions, bioheat: PennesBioheat) -> None:
+        self.configurations: list[ElectrodeConfiguration] = []
+        for group in groups:
+            bad = [index for index in group if not 0 <= index < len(electrodes)]
+            if bad:
+                raise ValueError(f"generator group refers to electrode {bad[0]}, only {len(electrodes)} given")
+            problem = ElectricProblem(grid, [electrodes[i] for i in group], options.grounded_faces,
+                                      options.make_electric_solver())
+            self.configurations.append(ElectrodeConfiguration(problem))
+        self.tolerance = options.electric_update_tolerance
+        self.bioheat = bioheat
+        self.group = 0
+        self.conductance_estimate_s = 0.0
+        self.drift = 0.0
+        self.solves = 0
+        self.solve_seconds = 0.0
+        self._conductivity = np.empty(grid.shape)
+
+    @property
+    def active(self) -> ElectrodeConfiguration:
+        """The connected configuration."""
+        return self.configurations[self.group]
+
+    @property
+    def impedance_ohm(self) -> float:
+        """Impedance estimate between the connected terminals (Ohm)."""
+        return 1.0 / self.conductance_estimate_s if self.conductance_estimate_s > 0 else math.inf
+
+    @property
+    def stale(self) -> bool:
+        """Whether sigma has drifted past the tolerance since the last solve."""
+        return self.drift > self.tolerance
+
+    def solve(self, temperature_c: np.ndarray, material: np.ndarray, constants: HeatConstants) -> None:
+        """Solve the connected configuration for the current sigma(T)."""
+        configuration = self.active
+        self.bioheat.conductivity(temperature_c, material, constants, self._conductivity)
+        solution = configuration.problem.solve(self._conductivity)
+        configuration.heating_per_conductivity = solution.heating_per_conductivity
+        configuration.solve_conductivity = self._conductivity.copy()
+        configuration.conductance_s = solution.conductance_s
+        configuration.potential = solution.potential_v
+        self.conductance_estimate_s = solution.conductance_s
+        self.drift = 0.0  # the field is fresh
+        self.solves += 1
+        self.solve_seconds += solution.solve_seconds
+
+    def connect(self, group: int, temperature_c: np.ndarray, material: np.ndarray, constants: HeatConstants) -> None:
+        """Switch to another configuration (solved at once for the current temperatures)."""
+        self.group = group
+        self.solve(temperature_c, material, constants)
+
+    def observe(self, tallies: StepTallies) -> None:
+        """Take the step's conductance estimate and sigma drift."""
+        self.conductance_estimate_s = tallies.next_conductance_s
+        self.drift = tallies.conductivity_drift_s / max(self.active.conductance_s, 1e-300)
