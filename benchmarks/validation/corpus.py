@@ -24,14 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rfasim.case import (
-    COMMON_GENERATOR_KEYS,
-    GENERATOR_KEYS,
-    PROBE_SCHEDULES,
-    build_tissue_model,
-    read_toml,
-)
+from rfasim.case import PROBE_SCHEDULES, build_tissue_model, read_toml
 from rfasim.errors import InputError
+from rfasim.generators import COMMON_GENERATOR_KEYS, generator_keys, generator_modes
 from rfasim.probes import get_probe_model
 
 HERE = Path(__file__).resolve().parent
@@ -367,9 +362,10 @@ def _probes(data: dict[str, Any], device: dict[str, Any], path: Path) -> tuple[P
 def _check_generator(experiment: Experiment, path: Path) -> None:
     table = experiment.generator_table()
     mode = table.get("mode")
-    if mode not in GENERATOR_KEYS:
-        raise _fail(path, "[generator] mode", f"unknown {mode!r} (valid: {', '.join(GENERATOR_KEYS)})")
-    allowed = COMMON_GENERATOR_KEYS + GENERATOR_KEYS[mode]
+    modes = generator_modes()
+    if mode not in modes:
+        raise _fail(path, "[generator] mode", f"unknown {mode!r} (valid: {', '.join(sorted(modes))})")
+    allowed = COMMON_GENERATOR_KEYS + generator_keys(mode)
     for key in experiment.generator_overrides:
         if key not in allowed:
             raise _fail(path, f"[generator] {key}", f"not a key of mode {mode!r} (valid: {', '.join(allowed)})")

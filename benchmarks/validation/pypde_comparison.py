@@ -21,8 +21,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from rfasim import SimulationOptions, simulate
 from rfasim.grid import Grid
-from rfasim.solver import SimulationOptions, simulate
 from rfasim.sources import PowerDensitySource
 from rfasim.tissue import ArrheniusParameters, TissueClass, VaporizationModel, homogeneous_liver
 

@@ -30,6 +30,11 @@ LABELS = {"long_axis_mm": "long axis (mm)", "short_axis_mm": "short axis (mm)", 
           "energy_j": "energy (kJ)"}
 
 
+def error_key(quantity: str) -> str:
+    """CSV column of a quantity's error: ``error_long_axis_pct`` for ``long_axis_mm``."""
+    return f"error_{quantity.rsplit('_', 1)[0]}_pct"
+
+
 def _scale(quantity: str) -> float:
     return 1e-3 if quantity == "energy_j" else 1.0
 
@@ -56,7 +61,8 @@ def experiment_record(experiment: Experiment, prediction: Mapping[str, Any]) -> 
         "experiment": experiment.name, "category": experiment.category, "setting": experiment.setting,
         "species": experiment.species, "probe": _probe_names(experiment),
         "protocol_fully_stated": experiment.protocol_fully_stated, "source": experiment.source.link,
-        "spacing_mm": prediction["spacing_mm"], "rolloffs": prediction["rolloffs"],
+        "spacing_mm": prediction["spacing_mm"], "duration_s": prediction["simulated_s"],
+        "rolloffs": prediction["rolloffs"],
         "simulated_s": prediction["simulated_s"], "wall_s": round(prediction["wall_s"], 1),
         "isotherm50_volume_ml": round(prediction["isotherm_volume_ml"], 3),
     }
@@ -66,7 +72,7 @@ def experiment_record(experiment: Experiment, prediction: Mapping[str, Any]) -> 
         row[f"predicted_{quantity}"] = round(predicted, 3 if quantity == "volume_ml" else 2)
         row[f"measured_{quantity}"] = None if measurement is None else measurement.value
         row[f"spread_{quantity}"] = None if measurement is None else measurement.spread
-        row[f"error_{quantity}_pct"] = (None if measurement is None
+        row[error_key(quantity)] = (None if measurement is None
                                         else round(100.0 * (predicted - measurement.value) / measurement.value, 1))
     return row
 
@@ -88,7 +94,7 @@ def markdown_table(corpus: Mapping[str, Experiment], rows: Sequence[Mapping[str,
                 continue
             spread = row[f"spread_{quantity}"]
             spread_text = "" if spread is None else f" ± {spread * scale:.1f}"
-            error = row[f"error_{quantity}_pct"]
+            error = row[error_key(quantity)]
             target = TARGETS_PCT[quantity]
             flag = f" **>{target:g} %**" if abs(error) > target else ""
             cells.append(f"{measured * scale:.1f}{spread_text} / {predicted:.1f} ({error:+.0f} %){flag}")
@@ -346,12 +352,13 @@ def loo_section(calibration: Mapping[str, Any] | None, demo: Mapping[str, Any] |
         parts.append(_loo_table(calibration))
     if demo is not None:
         stale = "" if demo.get("physics_hash") == current_hash else " (made on other physics files: stale)"
+        evaluations = "–".join(sorted({str(row["fit"]["evaluations"]) for row in demo["rows"]}))
         parts.append(
             f"**Machinery check, not a calibration{stale}.** `--calibration-demo` fitted "
-            f"{', '.join(demo['parameters'])} on {len(demo['rows'])} experiments at {demo['spacing_mm']:g} mm "
-            f"with at most {demo['max_evaluations']} evaluations per fit ({demo['runs']} simulations, "
-            f"{demo['wall_s']:.0f} s). The errors are those of a {demo['spacing_mm']:g} mm grid and mean "
-            "nothing about accuracy:\n\n" + _loo_table(demo))
+            f"{', '.join(demo['parameters'])} in {len(demo['rows'])} leave-one-out folds at {demo['spacing_mm']:g} mm "
+            f"(`max_nfev = {demo['max_evaluations']}`; {evaluations} residual evaluations per fit with the finite "
+            f"differences; {demo['runs']} simulations, {demo['wall_s']:.0f} s). The errors are those of a "
+            f"{demo['spacing_mm']:g} mm grid and say nothing about accuracy:\n\n" + _loo_table(demo))
     return "\n\n".join(parts) + "\n"
 
 

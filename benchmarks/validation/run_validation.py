@@ -204,7 +204,7 @@ def _summary(corpus: dict[str, Experiment], rows: list[dict[str, Any]], checks: 
                 continue
             parts = []
             for quantity in ("long_axis_mm", "short_axis_mm", "volume_ml", "energy_j"):
-                errors = [r[f"error_{quantity}_pct"] for r in chosen if r[f"error_{quantity}_pct"] is not None]
+                errors = [r[report.error_key(quantity)] for r in chosen if r[report.error_key(quantity)] is not None]
                 if errors:
                     errors.sort()
                     parts.append(f"{report.LABELS[quantity].split(' (')[0]} {errors[len(errors) // 2]:+.0f} % "

@@ -9,7 +9,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from corpus import load_corpus
-from harness import build_run, errors_pct, placement_for, run_experiment, run_heat_sink, tissue_table_with
+from harness import (
+    build_run,
+    errors_pct,
+    placement_for,
+    run_experiment,
+    run_heat_sink,
+    tissue_table_with,
+)
 
 from rfasim.tissue import TissueClass
 
