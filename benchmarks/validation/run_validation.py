@@ -23,6 +23,7 @@ import hashlib
 import io
 import json
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -207,9 +208,10 @@ def _summary(corpus: dict[str, Experiment], rows: list[dict[str, Any]], checks: 
                 errors = [r[report.error_key(quantity)] for r in chosen if r[report.error_key(quantity)] is not None]
                 if errors:
                     errors.sort()
-                    parts.append(f"{report.LABELS[quantity].split(' (')[0]} {errors[len(errors) // 2]:+.0f} % "
-                                 f"(range {errors[0]:+.0f} to {errors[-1]:+.0f} %, {len(errors)})")
-            lines.append(f"- **{setting}, {label}** ({len(chosen)} experiments), median error: " + "; ".join(parts) + ".")
+                    parts.append(f"{report.LABELS[quantity].split(' (')[0]} {statistics.median(errors):+.0f} % "
+                                 f"({errors[0]:+.0f} to {errors[-1]:+.0f} %, {len(errors)})")
+            count = f"{len(chosen)} experiment" + ("s" if len(chosen) > 1 else "")
+            lines.append(f"- **{setting}, {label}** ({count}), median error (range, number): " + "; ".join(parts) + ".")
     met = sum(1 for c in checks if c["met"])
     lines.append(f"- **Targets of issue 12**: {met} of {len(checks)} met ([criteria](#agreement-targets)).")
     return "\n".join(lines)
