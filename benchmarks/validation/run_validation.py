@@ -99,7 +99,16 @@ class RunCache:
         return None
 
     def put(self, name: str, key: str, data: dict[str, Any]) -> None:
-        write_json(self.folder / f"{name}.json", {"key": key, "data": data})
+        write_json(self.folder / f"{name}.json", {"key": key, "base": self.base, "data": data})
+
+    def prune(self) -> int:
+        """Delete stored runs made with other physics files or harness code; returns their count."""
+        removed = 0
+        for path in self.folder.glob("*.json"):
+            if json.loads(path.read_text()).get("base") != self.base:
+                path.unlink()
+                removed += 1
+        return removed
 
 
 def _git(*command: str) -> str:
@@ -360,7 +369,8 @@ def main(argv: list[str] | None = None) -> int:
         "source_count": str(len({e.source.citation for e in corpus.values() if e.source})),
     }
     write_text(arguments.page, report.render_page(values))
-    print(f"\nwrote {arguments.page} and {results}/ ({cache.hits} cached runs, {cache.misses} computed, "
+    pruned = cache.prune() if cache.enabled else 0
+    print(f"\nwrote {arguments.page} and {results}/ ({cache.hits} cached runs, {cache.misses} computed, {pruned} stale removed, "
           f"{time.perf_counter() - start:.0f} s)")
     return 0
 
