@@ -21,6 +21,7 @@ from rfasim.generators import (
     generator_keys,
     generator_modes,
 )
+from rfasim.metrics.criteria import get_zone_criterion, zone_criterion_names
 from rfasim.physics.damage import damage_model_names
 from rfasim.simulation.options import SimulationOptions
 from rfasim.tissue import (
@@ -40,7 +41,6 @@ else:  # pragma: no cover
 
 OPTIONS_KEYS = ("electric_update_tolerance", "maximum_time_step_s", "snapshot_interval_s", "damage_models")
 SECTIONS = ("images", "labels", "target", "probes", "generator", "zone", "grid", "margin", "tissue", "options")
-ZONE_CRITERIA = ("isotherm", "arrhenius", "cem43")
 PROBE_SCHEDULES = ("simultaneous", "switched", "sequential")
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ class Case:
     generator_table : dict
         The ``[generator]`` table ({} = each probe model's default protocol).
     zone_criterion : str
-        ``"isotherm"``, ``"arrhenius"`` or ``"cem43"``.
+        A registered criterion (:mod:`rfasim.metrics.criteria`): ``"isotherm"``, ``"arrhenius"``...
     zone_threshold_c : float or None
         Isotherm temperature (degC) for the isotherm criterion.
     spacing_mm, roi_margin_mm : float
@@ -241,15 +241,18 @@ def parse_case(data: dict[str, Any], path: Path) -> Case:
     zone = data.get("zone", {})
     _check_keys(zone, ("criterion", "threshold_c"), f"{name} [zone]")
     criterion = zone.get("criterion", "isotherm")
-    if criterion not in ZONE_CRITERIA:
-        raise _fail(f"{name} [zone] criterion", f"unknown {criterion!r} (valid: {', '.join(ZONE_CRITERIA)})")
+    if criterion not in zone_criterion_names():
+        raise _fail(f"{name} [zone] criterion", f"unknown {criterion!r} (valid: {', '.join(zone_criterion_names())})")
     case.zone_criterion = criterion
-    if criterion == "isotherm":
-        case.zone_threshold_c = _number(zone.get("threshold_c", 100.0), f"{name} [zone] threshold_c")
-        if not 40.0 <= case.zone_threshold_c <= 150.0:
-            raise _fail(f"{name} [zone] threshold_c", f"must lie between 40 and 150 degC, got {case.zone_threshold_c}")
+    rule = get_zone_criterion(criterion)
+    if rule.adjustable and rule.threshold_range is not None:
+        low, high = rule.threshold_range
+        case.zone_threshold_c = _number(zone.get("threshold_c", rule.threshold), f"{name} [zone] threshold_c")
+        if not low <= case.zone_threshold_c <= high:
+            raise _fail(f"{name} [zone] threshold_c", f"must lie between {low:g} and {high:g} degC, got {case.zone_threshold_c}")
     elif "threshold_c" in zone:
-        raise _fail(f"{name} [zone] threshold_c", f"only the isotherm criterion takes a threshold, not {criterion!r}")
+        adjustable = ", ".join(n for n in zone_criterion_names() if get_zone_criterion(n).adjustable)
+        raise _fail(f"{name} [zone] threshold_c", f"only the {adjustable} criterion takes a threshold, not {criterion!r}")
     else:
         case.zone_threshold_c = None
 
@@ -308,7 +311,7 @@ def simulation_options(table: dict[str, Any], where: str = "[options]") -> Simul
 TISSUE_GLOBAL_KEYS = (
     "perfused", "body_temperature_c", "vessel_model", "vessel_heat_transfer_w_per_m2_k",
     "arrhenius_frequency_factor_per_s", "arrhenius_activation_energy_j_per_mol",
-    "vaporization", "vaporization_onset_c", "vaporization_conductivity_drop_factor",
+    "vaporization", "vaporization_onset_c", "vaporization_conductivity_drop_factor", "perfusion_response",
 )
 TISSUE_CLASS_TABLES = ("liver", "tumor", "vessel", "other", "forbidden")
 
@@ -346,6 +349,8 @@ def build_tissue_model(table: dict[str, Any], where: str = "[tissue]") -> Tissue
                 frequency_factor_per_s=_number(table.get("arrhenius_frequency_factor_per_s", 7.39e39), f"{where} arrhenius_frequency_factor_per_s", positive=True),
                 activation_energy_j_per_mol=_number(table.get("arrhenius_activation_energy_j_per_mol", 2.577e5), f"{where} arrhenius_activation_energy_j_per_mol", positive=True),
             ))
+        if "perfusion_response" in table:
+            model = _replace(model, perfusion_response=str(table["perfusion_response"]))
         vaporization = model.vaporization
         enabled = table.get("vaporization", vaporization.enabled)
         if not isinstance(enabled, bool):

@@ -1,4 +1,4 @@
-"""The ``rfasim`` command line (spec: demo, phantom, plan, sweep; plus probes).
+"""The ``rfasim`` command line (spec: demo, phantom, plan, sweep; plus probes and assess).
 
 Exit codes: 0 the plan was computed (whatever its verdict); 2 bad input (one line on stderr,
 no traceback, no partial output); 3 refused by a clinical rule and not forced; 1 anything else.
@@ -7,17 +7,19 @@ no traceback, no partial output); 3 refused by a clinical rule and not forced; 1
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, NoReturn
 
 EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT, EXIT_REFUSED = 0, 1, 2, 3
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # usage errors are bad input: exit code 2, one line
+    def error(self, message: str) -> NoReturn:  # usage errors are bad input: exit code 2, one line
         self.print_usage(sys.stderr)
         sys.stderr.write(f"rfasim: error: {message}\n")
         raise SystemExit(EXIT_BAD_INPUT)
@@ -30,10 +32,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"rfasim {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    demo = commands.add_parser("demo", help="plan a single-probe ablation of the default phantom")
+    demo = commands.add_parser("demo", help="automatic plan (planner) of the default phantom's tumor")
     demo.add_argument("--out", default="rfasim-demo", help="plan folder (default ./rfasim-demo)")
-    demo.add_argument("--spacing", type=float, default=1.5,
-                      help="simulation spacing in mm (default 1.5, so the demo runs in under a minute; "
+    demo.add_argument("--spacing", type=float, default=2.0,
+                      help="search and verification spacing in mm (default 2, to keep the demo short; "
                            "input/case.toml keeps the phantom's 1.0 for `rfasim plan`)")
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -49,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--quiet", action="store_true", help="no progress bar")
     plan.add_argument("--animate", action="store_true",
                       help="keep temperature snapshots every 10 s and write heating.gif")
+    _add_planner_arguments(plan)
 
     sweep = commands.add_parser("sweep", help="run a parameter sweep, locally or on a Dask cluster")
     sweep.add_argument("sweep", help="sweep.toml")
@@ -58,7 +61,130 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--quiet", action="store_true", help="no progress bar")
 
     commands.add_parser("probes", help="list the probe catalog")
+
+    from rfasim.assess.command import add_arguments as add_assess_arguments
+
+    add_assess_arguments(commands.add_parser(
+        "assess", help="after the ablation: fuse pre/post CT and measure the achieved margin"))
     return parser
+
+
+def _add_planner_arguments(parser: argparse.ArgumentParser) -> None:
+    """The automatic planner's options (docs/planner.md)."""
+    group = parser.add_argument_group("automatic planner (--auto, docs/planner.md)")
+    group.add_argument("--auto", action="store_true",
+                       help="find the probes, their placement and the protocol (the case's probes are ignored)")
+    group.add_argument("--devices", help="comma-separated devices to consider (default: the catalog's suitable ones)")
+    group.add_argument("--max-probes", type=int, default=6, help="most probes in a plan (default 6)")
+    group.add_argument("--geometry", choices=("parallel", "converging", "free"), default="parallel",
+                       help="trajectory pattern (default parallel, stereotactic)")
+    group.add_argument("--search-spacing", type=float, default=2.0,
+                       help="spacing (mm) of the zone library, the search and the verifying simulation (default 2)")
+    group.add_argument("--vessel-clearance", type=float, default=3.0,
+                       help="smallest distance (mm) of a trajectory from a large vessel (default 3)")
+    group.add_argument("--entry-point", help="X,Y,Z: centre (world mm) of the allowed skin-entry region")
+    group.add_argument("--entry-radius", type=float, default=20.0, help="radius (mm) of that region (default 20)")
+    group.add_argument("--direction", help="DX,DY,DZ: allowed insertion direction (entry towards tip)")
+    group.add_argument("--direction-tolerance", type=float, default=20.0,
+                       help="largest angle (deg) from --direction (default 20)")
+    group.add_argument("--seed", type=int, default=0, help="random seed of the search (default 0)")
+
+
+def _vector_argument(text: str | None, name: str) -> tuple[float, float, float] | None:
+    from rfasim.errors import InputError
+
+    if text is None:
+        return None
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 3 or not all(math.isfinite(v) for v in values):
+        raise InputError(f"{name} must be three numbers X,Y,Z, got {text!r}")
+    return values
+
+
+def _planner_options(arguments: argparse.Namespace, quiet: bool) -> Any:
+    from rfasim.errors import InputError
+    from rfasim.planner import PlannerOptions, SearchSettings, TrajectoryRules
+    from rfasim.probes import get_probe_model
+
+    devices = None
+    if arguments.devices:
+        devices = tuple(d.strip() for d in arguments.devices.split(",") if d.strip())
+        for device in devices:
+            get_probe_model(device)  # unknown names: one clear line, exit code 2
+    if not 1 <= arguments.max_probes <= 12:
+        raise InputError(f"--max-probes must lie between 1 and 12, got {arguments.max_probes}")
+    if not 1.0 <= arguments.search_spacing <= 4.0:
+        raise InputError(f"--search-spacing must lie between 1 and 4 mm, got {arguments.search_spacing}")
+    if arguments.vessel_clearance < 0:
+        raise InputError(f"--vessel-clearance must be non-negative, got {arguments.vessel_clearance}")
+    rules = TrajectoryRules(
+        vessel_clearance_mm=arguments.vessel_clearance,
+        entry_point_mm=_vector_argument(arguments.entry_point, "--entry-point"),
+        entry_radius_mm=arguments.entry_radius,
+        direction=_vector_argument(arguments.direction, "--direction"),
+        direction_tolerance_deg=arguments.direction_tolerance,
+    )
+    search = SearchSettings(max_probes=arguments.max_probes, geometry=arguments.geometry, seed=arguments.seed)
+    return PlannerOptions(devices=devices, spacing_mm=arguments.search_spacing, search=search, rules=rules,
+                          force=arguments.force, progress=not quiet)
+
+
+def _load_case_for_planner(case_path: Path) -> Any:
+    """A case for ``--auto``: its ``[[probes]]`` may be left out (the planner proposes them)."""
+    from rfasim.case import load_case, parse_case, read_toml
+
+    data = read_toml(case_path, "case file")
+    if "probes" in data:
+        return load_case(case_path)
+    placeholder = {"model": "cooltip-17g-3cm", "tip_mm": [0.0, 0.0, 0.0], "direction": [0.0, 0.0, 1.0]}
+    case = parse_case({**data, "probes": [placeholder]}, case_path)
+    case.probes = []  # none given: the target comes from [target], or is the only tumor
+    return case
+
+
+def _auto_plan(case_path: Path, out: Path, options: Any, quiet: bool) -> int:
+    from rfasim.planner import plan_automatically, verdict_lines, write_automatic_plan
+
+    case = _load_case_for_planner(case_path)
+    plan = plan_automatically(case, options)
+    write_automatic_plan(plan, out)
+    print("\n".join(verdict_lines(plan)))
+    print(f"plan folder: {out} (proposed case: {out / 'plan.toml'})" if plan.chosen is not None else f"report: {out}")
+    return EXIT_REFUSED if plan.refused else EXIT_OK
+
+
+#: Devices the demo's automatic plan considers (docs/planner.md: why these two).
+DEMO_DEVICES = ("leveen-3cm", "cooltip-17g-3cm")
+
+
+def _demo(case_path: Path, out: Path, arguments: argparse.Namespace) -> int:
+    """The demo: the automatic planner on the default phantom, then what each criterion shows."""
+    from rfasim.case import load_case
+    from rfasim.planner import (
+        CRITERION_MEANING,
+        PlannerOptions,
+        plan_automatically,
+        verdict_lines,
+        write_automatic_plan,
+    )
+
+    options = PlannerOptions(devices=DEMO_DEVICES, spacing_mm=arguments.spacing, attempts=1, progress=not arguments.quiet)
+    plan = plan_automatically(load_case(case_path), options)
+    write_automatic_plan(plan, out)
+    print("\n".join(verdict_lines(plan)))
+    print(f"what the >= 100 degC line shows: {CRITERION_MEANING['isotherm']}")
+    print(f"what the Arrhenius line shows: {CRITERION_MEANING['arrhenius']}")
+    if plan.meets_target:
+        print("the planner found this plan by itself and the full simulation confirmed it.")
+    else:
+        print("the software worked: the planner's best plan within the probe limit does not meet the margin target "
+              "under the design criterion in the full simulation; it is shown with the reason (a planning result, "
+              "not an error; docs/planner.md lists what meets it on each phantom).")
+    print(f"plan folder: {out} (proposed case: {out / 'plan.toml'}; rfasim plan {out / 'plan.toml'} re-runs it at 1 mm)")
+    return EXIT_OK
 
 
 def _plan(case_path: Path, out: Path, force: bool, quiet: bool, animate: bool = False,
@@ -105,12 +231,14 @@ def _run(arguments: argparse.Namespace) -> int:
         start = time.perf_counter()
         out = Path(arguments.out)
         paths = write_phantom(DEFAULT_PHANTOM, out / "input")
-        code = _plan(Path(paths["case"]), out, force=False, quiet=arguments.quiet, spacing_mm=arguments.spacing)
+        code = _demo(Path(paths["case"]), out, arguments)
         print(f"demo finished in {time.perf_counter() - start:.1f} s")
         return code
     if arguments.command == "plan":
         case_path = Path(arguments.case)
         out = Path(arguments.out) if arguments.out else case_path.parent / "plan"
+        if arguments.auto:
+            return _auto_plan(case_path, out, _planner_options(arguments, arguments.quiet), arguments.quiet)
         return _plan(case_path, out, arguments.force, arguments.quiet, arguments.animate)
     if arguments.command == "sweep":
         from rfasim.sweep import run_sweep_file
@@ -119,6 +247,10 @@ def _run(arguments: argparse.Namespace) -> int:
             arguments.sweep, out=arguments.out, workers=arguments.workers, scheduler=arguments.scheduler,
             progress=not arguments.quiet,
         )
+    if arguments.command == "assess":
+        from rfasim.assess.command import run as run_assess
+
+        return run_assess(arguments)
     raise AssertionError(arguments.command)  # pragma: no cover
 
 

@@ -63,7 +63,8 @@ class Grid:
         The voxel count along each axis is ``round(extent / spacing)`` (at least 3).
         """
         extent = np.broadcast_to(np.asarray(extent_mm, dtype=float), (3,))
-        shape = tuple(max(3, int(round(e / spacing_mm))) for e in extent)
+        nx, ny, nz = (max(3, int(round(e / spacing_mm))) for e in extent)
+        shape = (nx, ny, nz)
         center = np.asarray(center_mm, dtype=float)
         origin = center - spacing_mm * (np.asarray(shape) - 1) / 2.0
         return cls(shape, spacing_mm, tuple(origin))

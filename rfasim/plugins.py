@@ -67,11 +67,7 @@ def load_plugins(references: Iterable[str] = ()) -> None:
             continue
         _import(reference)
         _loaded.add(key)
-    try:
-        entry_points = metadata.entry_points(group=ENTRY_POINT_GROUP)
-    except TypeError:  # pragma: no cover - Python 3.9 signature
-        entry_points = metadata.entry_points().get(ENTRY_POINT_GROUP, [])  # type: ignore[attr-defined]
-    for entry_point in entry_points:
+    for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
         key = f"entry-point:{entry_point.value}"
         if key not in _loaded:
             entry_point.load()

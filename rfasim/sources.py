@@ -108,10 +108,10 @@ class ElectrodeRaster:
         Examples
         --------
         >>> from rfasim.grid import Grid
-        >>> grid = Grid.centered(20.0, 1.0)
+        >>> grid = Grid.centered(21.0, 1.0)  # 21 voxels a side: centres on whole millimetres
         >>> x, y, z = grid.voxel_centers_mm()
         >>> ball = ElectrodeRaster.from_mask("ball", x**2 + y**2 + z**2 <= 9.0)
-        >>> ball.metal_index.size
+        >>> ball.metal_index.size  # the integer points of a ball of radius 3
         123
         """
         mask = np.asarray(metal_mask, dtype=bool)

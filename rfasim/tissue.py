@@ -266,6 +266,10 @@ class PropertyTable:
     fixed_temperature_c: np.ndarray
 
 
+#: Perfusion responses to thermal damage (see :class:`TissueModel`).
+PERFUSION_RESPONSES = ("cutoff", "stasis")
+
+
 @dataclass(frozen=True)
 class TissueModel:
     """All tissue physics parameters of a simulation.
@@ -281,6 +285,12 @@ class TissueModel:
     vaporization : VaporizationModel
     arrhenius : ArrheniusParameters
     vessels : VesselModel
+    perfusion_response : str
+        How microvascular perfusion answers thermal damage (Arrhenius Omega): ``"cutoff"``
+        (default: full perfusion until Omega reaches 1, none after) or ``"stasis"``
+        (``w = w0 (1 - DS)`` with the degree of vascular stasis ``DS = 1 - exp(-Omega)``, the
+        first-order Arrhenius stasis model compared by Schutt & Haemmerich, Med Phys 35:3462,
+        2008).
 
     Examples
     --------
@@ -296,8 +306,14 @@ class TissueModel:
     vaporization: VaporizationModel = field(default_factory=VaporizationModel)
     arrhenius: ArrheniusParameters = field(default_factory=ArrheniusParameters)
     vessels: VesselModel = field(default_factory=VesselModel)
+    perfusion_response: str = "cutoff"
 
     def __post_init__(self) -> None:
+        if self.perfusion_response not in PERFUSION_RESPONSES:
+            raise ValueError(
+                f"perfusion_response must be one of {', '.join(map(repr, PERFUSION_RESPONSES))}, "
+                f"got {self.perfusion_response!r}"
+            )
         missing = [c.name.lower() for c in TissueClass if c not in self.classes]
         if missing:
             raise ValueError(f"tissue model lacks properties for classes: {', '.join(missing)}")

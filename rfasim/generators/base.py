@@ -49,7 +49,7 @@ class GeneratorCommand:
     state: str = "on"
 
 
-def _check_positive(name: str, value: float, allow_zero: bool = False) -> None:
+def _check_positive(name: str, value: object, allow_zero: bool = False) -> None:
     if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
         relation = "non-negative" if allow_zero else "positive"
         raise ValueError(f"generator {name} must be {relation} and finite, got {value!r}")

@@ -13,6 +13,7 @@ along the columns (DICOM rows, the second cosine) and ``k`` across slices.
 from __future__ import annotations
 
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
@@ -22,7 +23,7 @@ from rfasim.errors import ImageError
 SLICE_GAP_TOLERANCE_MM = 1e-2
 
 
-def _import_pydicom(folder: Path):  # noqa: ANN202 - module object
+def _import_pydicom(folder: Path) -> ModuleType:
     try:
         import pydicom
     except ImportError:

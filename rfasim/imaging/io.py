@@ -15,11 +15,15 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
 from rfasim.atomic import atomic_path
 from rfasim.errors import ImageError, LabelError
+
+if TYPE_CHECKING:
+    from nibabel.spatialimages import SpatialImage
 
 #: Largest distance (mm) between the voxel corners of two images still considered the same grid.
 SAME_SPACE_TOLERANCE_MM = 1e-3
@@ -235,7 +239,7 @@ def _load_nifti(source: Path) -> Volume:
     import nibabel as nib
 
     try:
-        image = nib.load(str(source))
+        image = cast("SpatialImage", nib.load(str(source)))  # a NIfTI file: a spatial image
         affine = np.asarray(image.affine, dtype=float)
         data = np.asanyarray(image.dataobj)
     except Exception as error:  # nibabel raises many types for corrupt files

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import ndimage
 
 from rfasim.errors import LabelError, TargetError
@@ -88,7 +89,7 @@ class Tumor:
         )
         return apply_affine(self.affine, corners)
 
-    def contains_mm(self, point_mm: Sequence[float]) -> bool:
+    def contains_mm(self, point_mm: ArrayLike) -> bool:
         """Whether a world point (RAS+ mm) lies in one of the tumor's voxels."""
         index = np.rint(apply_affine(np.linalg.inv(self.affine), np.asarray(point_mm, dtype=float)))
         local = index.astype(int) - np.asarray(self.box_start)
@@ -96,7 +97,7 @@ class Tumor:
             return False
         return bool(self.box_mask[tuple(local)])
 
-    def distance_mm(self, point_mm: Sequence[float]) -> float:
+    def distance_mm(self, point_mm: ArrayLike) -> float:
         """Distance (mm) from a world point to the nearest tumor voxel centre; 0 inside the tumor."""
         if self.contains_mm(point_mm):
             return 0.0
@@ -248,7 +249,7 @@ def farthest_pair_distance(points: np.ndarray) -> float:
     return float(np.sqrt(best))
 
 
-def distances_to_tumors_mm(tumors: Sequence[Tumor], point_mm: Sequence[float]) -> dict[int, float]:
+def distances_to_tumors_mm(tumors: Sequence[Tumor], point_mm: ArrayLike) -> dict[int, float]:
     """Distance (mm) from a world point to each tumor (nearest voxel centre; 0 inside), by id."""
     return {tumor.id: tumor.distance_mm(point_mm) for tumor in tumors}
 
@@ -256,8 +257,8 @@ def distances_to_tumors_mm(tumors: Sequence[Tumor], point_mm: Sequence[float]) -
 def select_target(
     tumors: Sequence[Tumor],
     tumor_id: int | None = None,
-    point_mm: Sequence[float] | None = None,
-    nearest_to_mm: Sequence[float] | None = None,
+    point_mm: ArrayLike | None = None,
+    nearest_to_mm: ArrayLike | None = None,
 ) -> Tumor:
     """Choose the target tumor: by id, by a world point inside it, or nearest to a point.
 
@@ -269,9 +270,9 @@ def select_target(
         As returned by :func:`find_tumors`.
     tumor_id : int, optional
         The tumor's id (1 is the largest).
-    point_mm : sequence of float, optional
+    point_mm : array_like, shape (3,), optional
         World RAS+ mm point that must lie in the target tumor.
-    nearest_to_mm : sequence of float, optional
+    nearest_to_mm : array_like, shape (3,), optional
         World RAS+ mm point (a probe tip): the tumor nearest to it (0 when inside; ties go to the
         nearest centroid).
 
@@ -317,7 +318,7 @@ def select_target(
     )
 
 
-def _as_point(value: Sequence[float], name: str) -> np.ndarray:
+def _as_point(value: ArrayLike, name: str) -> np.ndarray:
     point = np.asarray(value, dtype=float)
     if point.shape != (3,) or not np.all(np.isfinite(point)):
         raise TargetError(f"target {name} must be three finite numbers (world mm), got {value!r}")

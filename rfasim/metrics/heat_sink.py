@@ -293,7 +293,7 @@ def heat_sink_warnings(
         calibre = _local_calibre_mm(component, inner_distance, closest_index, spacing)
         if calibre < min_calibre_mm:
             continue
-        zone_index = nearest[(slice(None), *closest_index)]
+        zone_index = nearest[:, closest_index[0], closest_index[1], closest_index[2]]
         closest_mm = grid.index_to_world(closest_index + low)
         zone_point_mm = grid.index_to_world(zone_index + low)
         if centre_distance > 0:

@@ -41,7 +41,6 @@ from rfasim.metrics._geometry import (
     smooth_on_surface,
     triangle_areas,
 )
-from rfasim.plan.result import MarginSurface
 
 #: Percentiles (of tumor surface area) reported in :attr:`MarginMetrics.percentiles_mm`.
 MARGIN_PERCENTILES: tuple[float, ...] = (5.0, 25.0, 50.0, 75.0, 95.0)
@@ -55,6 +54,26 @@ SURFACE_SMOOTHING_VOXELS = 1.0
 
 #: Samples per voxel edge used for the sub-voxel coverage of tumor voxels cut by the zone boundary.
 COVERAGE_SAMPLES_PER_AXIS = 4
+
+
+@dataclass
+class MarginSurface:
+    """The target tumor's surface coloured by its local safety margin.
+
+    Attributes
+    ----------
+    vertices_mm : ndarray, shape (n, 3)
+        Surface vertices in world RAS mm.
+    faces : ndarray, shape (m, 3)
+        Triangles (vertex indices).
+    margin_mm : ndarray, shape (n,)
+        Signed distance from the tumor surface to the zone boundary (mm); negative where the
+        tumor surface lies outside the zone (not covered).
+    """
+
+    vertices_mm: np.ndarray
+    faces: np.ndarray
+    margin_mm: np.ndarray
 
 
 @dataclass
@@ -153,6 +172,7 @@ def _coverage_fraction(
     if zone.empty:
         return 0.0
     if zone_field is None:
+        assert zone_mask is not None  # zone_indicator() has checked: one of the two is given
         return (
             float(np.count_nonzero(tumor & check_mask(zone_mask, grid, "zone_mask"))) / tumor_voxels
         )

@@ -6,6 +6,8 @@
 | ``vessel-30mm`` | a 30 mm tumor 4 mm (wall to wall) from a 6 mm vessel |
 | ``large-45mm`` | a 45 mm tumor, larger than the 40 mm RFA limit |
 | ``two-tumors`` | 20 mm and 15 mm tumors 40 mm apart |
+| ``large-vessel-20mm`` | a 20 mm tumor 3 mm (wall to wall) from a 12 mm vessel (added for the planner) |
+| ``dome-20mm`` | a 20 mm tumor under the liver dome, lung (forbidden) above the diaphragm (planner) |
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import numpy as np
 
 from rfasim.errors import InputError
 from rfasim.phantoms.generator import Phantom, PhantomSpec, TumorSpec, generate_phantom
-from rfasim.phantoms.geometry import VesselSegment
+from rfasim.phantoms.geometry import Ellipsoid, VesselSegment
 
 DEFAULT_PHANTOM = "liver-25mm"
 #: Centre (world RAS+ mm) of every named phantom's image: right upper abdomen.
@@ -53,7 +55,7 @@ def _vessel_30mm() -> PhantomSpec:
         radius_vessel,
         "hepatic",
         0,
-    )  # type: ignore[arg-type]
+    )
     return PhantomSpec(
         name="vessel-30mm",
         description=f"a 30 mm tumor {VESSEL_GAP_MM:g} mm (wall to wall) from a 6 mm vessel: heat-sink effect",
@@ -87,11 +89,43 @@ def _two_tumors() -> PhantomSpec:
     )
 
 
+def _large_vessel_20mm() -> PhantomSpec:
+    radius_tumor, radius_vessel, gap = 10.0, 6.0, 3.0
+    direction = np.array([0.2, 0.1, 1.0]) / np.linalg.norm([0.2, 0.1, 1.0])
+    passing = np.asarray(_offset((0.0, -(radius_tumor + gap + radius_vessel), 0.0)))
+    vessel = VesselSegment(tuple(passing - 70.0 * direction), tuple(passing + 70.0 * direction), radius_vessel,
+                           "portal", 0)
+    return PhantomSpec(
+        name="large-vessel-20mm",
+        description=f"a 20 mm tumor {gap:g} mm (wall to wall) from a 12 mm vessel: margin cut by the vessel",
+        tumors=(TumorSpec(_offset((0.0, 0.0, 0.0)), (20.0, 20.0, 20.0), vessel_clearance_mm=10.0),),
+        centre_mm=CENTRE_MM,
+        seed=12,
+        extra_vessels=(vessel,),
+    )
+
+
+def _dome_20mm() -> PhantomSpec:
+    # The main liver ellipsoid reaches z = centre + 50 mm at its top; the tumor sits 6 mm under it
+    # and the lung (forbidden) fills the chest above the diaphragm, 5 mm over the liver.
+    lung = Ellipsoid(_offset((-10.0, 0.0, 100.0)), (70.0, 70.0, 45.0))
+    return PhantomSpec(
+        name="dome-20mm",
+        description="a 20 mm tumor under the liver dome, the lung (forbidden) above the diaphragm",
+        tumors=(TumorSpec(_offset((-10.0, 0.0, 34.0)), (20.0, 20.0, 20.0), vessel_clearance_mm=10.0),),
+        centre_mm=CENTRE_MM,
+        seed=7,
+        forbidden=(lung,),
+    )
+
+
 _CATALOG: dict[str, Callable[..., PhantomSpec]] = {
     "liver-25mm": _liver_25mm,
     "vessel-30mm": _vessel_30mm,
     "large-45mm": _large_45mm,
     "two-tumors": _two_tumors,
+    "large-vessel-20mm": _large_vessel_20mm,
+    "dome-20mm": _dome_20mm,
 }
 
 

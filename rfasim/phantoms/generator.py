@@ -28,7 +28,7 @@ from rfasim.phantoms.geometry import (
 )
 
 #: Label codes written in phantom label maps.
-LABEL_CODES: dict[str, int] = {"background": 0, "liver": 1, "tumor": 2, "vessel": 3, "other": 4}
+LABEL_CODES: dict[str, int] = {"background": 0, "liver": 1, "tumor": 2, "vessel": 3, "other": 4, "forbidden": 5}
 
 #: Mean CT values (HU) and noise standard deviation (HU).
 HU_MEAN: dict[str, float] = {
@@ -38,6 +38,7 @@ HU_MEAN: dict[str, float] = {
     "liver": 60.0,
     "tumor": 40.0,
     "vessel": 150.0,
+    "forbidden": -800.0,  # lung
 }
 HU_NOISE_SD = 10.0
 
@@ -97,6 +98,9 @@ class PhantomSpec:
         Seed of the vessel trees and the CT noise.
     extra_vessels : sequence of VesselSegment
         Vessels placed on purpose (e.g. next to a tumor), kept whatever the clearance.
+    forbidden : sequence of Ellipsoid
+        Structures a needle must not cross (label 5, e.g. the lung above the diaphragm), painted
+        inside the body where there is no liver.
     insertion_direction : tuple of float
         Direction of the probe from the skin towards the tumor (normalised when used).
     """
@@ -111,6 +115,7 @@ class PhantomSpec:
     seed: int = 0
     extra_vessels: Sequence[VesselSegment] = field(default_factory=tuple)
     insertion_direction: tuple[float, float, float] = (-1.0, 0.12, -0.2)
+    forbidden: Sequence[Ellipsoid] = field(default_factory=tuple)
 
 
 @dataclass(frozen=True, eq=False)
@@ -194,7 +199,7 @@ def liver_ellipsoids(centre_mm: Sequence[float]) -> list[Ellipsoid]:
         ((-35.0, 15.0, -20.0), (45.0, 45.0, 40.0)),
         ((5.0, -20.0, 25.0), (30.0, 35.0, 30.0)),
     ]
-    return [Ellipsoid(tuple(c + np.asarray(offset)), size) for offset, size in parts]  # type: ignore[arg-type]
+    return [Ellipsoid(tuple(c + np.asarray(offset)), size) for offset, size in parts]
 
 
 def skin_x_mm(centre_mm: Sequence[float]) -> float:
@@ -299,6 +304,12 @@ def generate_phantom(spec: PhantomSpec) -> Phantom:
     fat = np.broadcast_to((x <= skin) & (x > skin - FAT_THICKNESS_MM), shape)
     for ellipsoid in liver:
         _paint(labels, sampler, ellipsoid, LABEL_CODES["liver"])
+    for structure in spec.forbidden:
+        found = sampler.block(*structure.bounds_mm())
+        if found is not None:
+            structure_box, (fx, fy, fz) = found
+            inside = structure.contains(fx, fy, fz) & (labels[structure_box] == LABEL_CODES["other"])
+            labels[structure_box][inside] = LABEL_CODES["forbidden"]
     labels[
         np.broadcast_to(x > skin - FAT_THICKNESS_MM - MUSCLE_THICKNESS_MM, shape)
         & (labels == LABEL_CODES["liver"])

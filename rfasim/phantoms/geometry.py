@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 
 @dataclass(frozen=True)
@@ -123,8 +124,8 @@ def wall_gap_to_ellipsoid_mm(segment: VesselSegment, ellipsoid: Ellipsoid) -> fl
 
 
 def grow_vessel_tree(
-    root_start_mm: Sequence[float],
-    root_direction: Sequence[float],
+    root_start_mm: ArrayLike,
+    root_direction: ArrayLike,
     root_radius_mm: float,
     rng: np.random.Generator,
     tree: str,
@@ -138,9 +139,9 @@ def grow_vessel_tree(
 
     Parameters
     ----------
-    root_start_mm : sequence of float
+    root_start_mm : array_like, shape (3,)
         Start of the root segment, world RAS+ mm.
-    root_direction : sequence of float
+    root_direction : array_like, shape (3,)
         Direction of the root segment (any length).
     root_radius_mm : float
         Radius of the root (mm), e.g. 6 for a 12 mm portal vein.
@@ -179,7 +180,7 @@ def grow_vessel_tree(
         start, direction, radius, generation = stack.pop(0)
         length = radius * length_per_radius * rng.uniform(0.75, 1.25) + 6.0
         end = start + direction * length
-        segment = VesselSegment(tuple(start), tuple(end), radius, tree, generation)  # type: ignore[arg-type]
+        segment = VesselSegment(tuple(start), tuple(end), radius, tree, generation)
         if not keep(segment):
             continue
         segments.append(segment)

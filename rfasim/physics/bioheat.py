@@ -141,6 +141,7 @@ class PennesBioheat:
             vaporization_width_c=vaporization.width_c,
             vaporization_log_drop=math.log(vaporization.conductivity_drop_factor),
             vaporization_enabled=1.0 if vaporization.enabled else 0.0,
+            perfusion_stasis=1.0 if self.tissue.perfusion_response == "stasis" else 0.0,
         )
 
     def apply_boundary_conditions(self, material: np.ndarray, temperature_c: np.ndarray,
@@ -332,7 +333,10 @@ def heat_step_reference(temperature, new_temperature, material, fixed, vascular_
     joule = hpc * sigma_now * voltage_squared
     extra = external_power if external_power.size else np.zeros_like(t)
     flux, inflow_fixed = _conduction_reference(t, m, fixed, materials, h)
-    w = np.where(vascular_damage < 1.0, materials.perfusion_rate_per_s[m], 0.0)
+    if constants.perfusion_stasis > 0:
+        w = materials.perfusion_rate_per_s[m] * np.exp(-vascular_damage)
+    else:
+        w = np.where(vascular_damage < 1.0, materials.perfusion_rate_per_s[m], 0.0)
     perfusion_density = w * constants.blood_heat_capacity_j_per_m3_k * (t - constants.blood_temperature_c)
     rate = flux + (joule + extra + materials.metabolic_heat_w_per_m3[m] - perfusion_density) * volume
     density, heat, latent = materials.density_kg_per_m3[m], materials.specific_heat_j_per_kg_k[m], materials.latent_heat_j_per_kg[m]

@@ -43,6 +43,9 @@ class HeatConstants(NamedTuple):
         ln(sigma after / sigma before) across the window.
     vaporization_enabled : float
         1.0 when the vaporisation model is on, else 0.0.
+    perfusion_stasis : float
+        0.0: perfusion stops where the vascular damage reaches 1 (cutoff); 1.0: it falls as
+        ``exp(-Omega)`` (gradual vascular stasis).
     """
 
     spacing_m: float
@@ -54,6 +57,7 @@ class HeatConstants(NamedTuple):
     vaporization_width_c: float
     vaporization_log_drop: float
     vaporization_enabled: float
+    perfusion_stasis: float = 0.0
 
 
 class MaterialTable(NamedTuple):
@@ -122,18 +126,27 @@ class StepTallies(NamedTuple):
 TALLY_COUNT = len(StepTallies._fields)
 
 
+@numba.njit(cache=True, inline="always")
+def _conductivity(sigma_reference: float, coefficient: float, temperature: float, reference_c: float,
+                  onset_c: float, width_c: float, log_drop: float) -> float:
+    """sigma(T) (S/m) from scalars (``onset_c = inf`` switches the vaporisation drop off)."""
+    factor = 1.0 + coefficient * (temperature - reference_c)
+    if factor < 0.05:
+        factor = 0.05
+    if temperature > onset_c:
+        fraction = (temperature - onset_c) / width_c
+        if fraction > 1.0:
+            fraction = 1.0
+        factor *= math.exp(log_drop * fraction)
+    return sigma_reference * factor
+
+
 @numba.njit(cache=True)
 def conductivity_at(sigma_reference: float, coefficient: float, temperature: float, constants: HeatConstants) -> float:
     """sigma(T) (S/m): linear rise, then the log-linear vaporisation drop."""
-    factor = 1.0 + coefficient * (temperature - constants.reference_temperature_c)
-    if factor < 0.05:
-        factor = 0.05
-    if constants.vaporization_enabled > 0.0 and temperature > constants.vaporization_onset_c:
-        fraction = (temperature - constants.vaporization_onset_c) / constants.vaporization_width_c
-        if fraction > 1.0:
-            fraction = 1.0
-        factor *= math.exp(constants.vaporization_log_drop * fraction)
-    return sigma_reference * factor
+    onset = constants.vaporization_onset_c if constants.vaporization_enabled > 0.0 else np.inf
+    return _conductivity(sigma_reference, coefficient, temperature, constants.reference_temperature_c, onset,
+                         constants.vaporization_width_c, constants.vaporization_log_drop)
 
 
 @numba.njit(cache=True)
@@ -181,22 +194,48 @@ def heat_temperature(
 
 
 @numba.njit(cache=True)
-def _conduction(temperature, material, fixed, face, i, j, k):
-    """Net conductive inflow (W) into free voxel (i, j, k) and the part that comes from fixed voxels.
+def _heat_into_fixed(temperature, material, fixed, face, i, j, k):
+    """Heat flow (W) from the free neighbours of fixed voxel (i, j, k) into it.
 
-    Free voxels never lie on the outer layer, so the six neighbours are read directly.
+    Booked on the fixed side, so the common (free) path carries no per-face test; voxels on the
+    outer layer have fewer neighbours.
     """
+    nx, ny, nz = temperature.shape
+    # prange hands out unsigned indices; unsigned + signed would promote to float.
+    i, j, k = np.int64(i), np.int64(j), np.int64(k)
     t_here = temperature[i, j, k]
     m = material[i, j, k]
-    flux = 0.0
-    inflow_fixed = 0.0
-    for di, dj, dk in ((-1, 0, 0), (1, 0, 0), (0, -1, 0), (0, 1, 0), (0, 0, -1), (0, 0, 1)):
-        a, b, c = i + di, j + dj, k + dk
-        q = face[m, material[a, b, c]] * (temperature[a, b, c] - t_here)
-        flux += q
-        if fixed[a, b, c] != 0:
-            inflow_fixed += q
-    return flux, inflow_fixed
+    total = 0.0
+    for axis in range(3):
+        for offset in (-1, 1):
+            a, b, c = i, j, k
+            if axis == 0:
+                a = i + offset
+            elif axis == 1:
+                b = j + offset
+            else:
+                c = k + offset
+            if a < 0 or b < 0 or c < 0 or a >= nx or b >= ny or c >= nz or fixed[a, b, c] != 0:
+                continue
+            total += face[m, material[a, b, c]] * (temperature[a, b, c] - t_here)
+    return total
+
+
+@numba.njit(cache=True, inline="always")
+def _advance(density, specific_heat, latent, t_here, energy_density, onset, volume, constants):
+    """New temperature after adding ``energy_density`` (J/m^3), and the stored heat (J).
+
+    The common case needs no latent heat; the stored heat comes from the enthalpy change,
+    independent of the update formula.
+    """
+    rho_c = density * specific_heat
+    t_new = t_here + energy_density / rho_c
+    if t_here < onset and t_new < onset:
+        return t_new, volume * rho_c * (t_new - t_here)
+    t_new = heat_temperature(density, specific_heat, latent, t_here, energy_density, constants)
+    stored = volume * (enthalpy_density(density, specific_heat, latent, t_new, constants)
+                       - enthalpy_density(density, specific_heat, latent, t_here, constants))
+    return t_new, stored
 
 
 @numba.njit(cache=True)
@@ -209,11 +248,15 @@ def _update_slab(i, temperature, new_temperature, material, fixed, vascular_dama
     dt = constants.time_step_s
     has_external = external_power.size > 0
     onset = constants.vaporization_onset_c if constants.vaporization_enabled > 0.0 else np.inf
-    density = materials.density_kg_per_m3
-    specific_heat = materials.specific_heat_j_per_kg_k
+    density, specific_heat = materials.density_kg_per_m3, materials.specific_heat_j_per_kg_k
     latent = materials.latent_heat_j_per_kg
     sigma_reference = materials.electrical_conductivity_s_per_m
     sigma_coefficient = materials.conductivity_temperature_coefficient_per_k
+    face = materials.face_conductance_w_per_k
+    reference_c = constants.reference_temperature_c
+    width_c = constants.vaporization_width_c
+    log_drop = constants.vaporization_log_drop
+    stasis = constants.perfusion_stasis > 0.0
     electrical = external = metabolic_total = stored = perfusion_loss = 0.0
     fixed_sink = deposited_fixed = next_conductance = drift = 0.0
     for j in range(ny):
@@ -223,7 +266,8 @@ def _update_slab(i, temperature, new_temperature, material, fixed, vascular_dama
             hpc = heating_per_conductivity[i, j, k]
             sigma_now = 0.0
             if hpc > 0.0:
-                sigma_now = conductivity_at(sigma_reference[m], sigma_coefficient[m], t_here, constants)
+                sigma_now = _conductivity(sigma_reference[m], sigma_coefficient[m], t_here, reference_c, onset,
+                                          width_c, log_drop)
             joule = hpc * sigma_now * voltage_squared
             extra = external_power[i, j, k] if has_external else 0.0
             electrical += joule * volume * dt
@@ -231,38 +275,38 @@ def _update_slab(i, temperature, new_temperature, material, fixed, vascular_dama
             if fixed[i, j, k] != 0:
                 new_temperature[i, j, k] = t_here
                 deposited_fixed += (joule + extra) * volume * dt
+                fixed_sink += _heat_into_fixed(temperature, material, fixed, face, i, j, k) * dt
                 if hpc > 0.0:
                     next_conductance += hpc * sigma_now * volume
                     drift += hpc * abs(sigma_now - solve_conductivity[i, j, k]) * volume
                 if t_here > peak_temperature[i, j, k]:
                     peak_temperature[i, j, k] = t_here
                 continue
-            flux, inflow_fixed = _conduction(temperature, material, fixed, materials.face_conductance_w_per_k, i, j, k)
-            w = materials.perfusion_rate_per_s[m] if vascular_damage[i, j, k] < 1.0 else 0.0
+            # Free voxels never lie on the outer layer: the six neighbours are read directly.
+            flux = face[m, material[i - 1, j, k]] * (temperature[i - 1, j, k] - t_here)
+            flux += face[m, material[i + 1, j, k]] * (temperature[i + 1, j, k] - t_here)
+            flux += face[m, material[i, j - 1, k]] * (temperature[i, j - 1, k] - t_here)
+            flux += face[m, material[i, j + 1, k]] * (temperature[i, j + 1, k] - t_here)
+            flux += face[m, material[i, j, k - 1]] * (temperature[i, j, k - 1] - t_here)
+            flux += face[m, material[i, j, k + 1]] * (temperature[i, j, k + 1] - t_here)
+            omega = vascular_damage[i, j, k]
+            if stasis:
+                w = materials.perfusion_rate_per_s[m] * math.exp(-omega)
+            else:
+                w = materials.perfusion_rate_per_s[m] if omega < 1.0 else 0.0
             perfusion_density = w * constants.blood_heat_capacity_j_per_m3_k * (t_here - constants.blood_temperature_c)
             rate = flux + (joule + extra + materials.metabolic_heat_w_per_m3[m] - perfusion_density) * volume
-            energy_density = dt * rate / volume
-            rho_c = density[m] * specific_heat[m]
-            t_new = t_here + energy_density / rho_c
-            sensible = t_here < onset and t_new < onset  # the common case: no latent heat
-            if not sensible:
-                t_new = heat_temperature(density[m], specific_heat[m], latent[m], t_here, energy_density, constants)
+            t_new, stored_here = _advance(density[m], specific_heat[m], latent[m], t_here, dt * rate / volume,
+                                          onset, volume, constants)
+            stored += stored_here
             new_temperature[i, j, k] = t_new
             metabolic_total += materials.metabolic_heat_w_per_m3[m] * volume * dt
-            # Stored heat from the enthalpy change, independent of the update formula.
-            if sensible:
-                stored += volume * rho_c * (t_new - t_here)
-            else:
-                stored += volume * (
-                    enthalpy_density(density[m], specific_heat[m], latent[m], t_new, constants)
-                    - enthalpy_density(density[m], specific_heat[m], latent[m], t_here, constants)
-                )
             perfusion_loss += perfusion_density * volume * dt
-            fixed_sink -= inflow_fixed * dt
             if t_new > peak_temperature[i, j, k]:
                 peak_temperature[i, j, k] = t_new
             if hpc > 0.0:
-                sigma_next = conductivity_at(sigma_reference[m], sigma_coefficient[m], t_new, constants)
+                sigma_next = _conductivity(sigma_reference[m], sigma_coefficient[m], t_new, reference_c, onset,
+                                           width_c, log_drop)
                 next_conductance += hpc * sigma_next * volume
                 drift += hpc * abs(sigma_next - solve_conductivity[i, j, k]) * volume
     rows[i, 0] = electrical

@@ -9,8 +9,9 @@ Adding a model is one new file: subclass :class:`DamageModel`, decorate it with
 :func:`register_damage_model`, and name it in ``SimulationOptions.damage_models`` (or the case
 file's ``[options] damage_models``); ``docs/extending.md`` shows a worked example.
 
-Built in: :class:`ArrheniusDamage` (``"arrhenius"``, Omega; perfusion stops where it reaches 1)
-and :class:`CEM43Dose` (``"cem43"``, cumulative equivalent minutes at 43 degC).
+Built in: :class:`ArrheniusDamage` (``"arrhenius"``, Omega; perfusion stops where it reaches 1),
+:class:`CEM43Dose` (``"cem43"``, cumulative equivalent minutes at 43 degC) and, in its own
+module, the three-state cell-death model (``"three_state"``, :mod:`rfasim.physics.cell_death`).
 """
 
 from __future__ import annotations
@@ -76,11 +77,17 @@ def register_damage_model(cls: _Model) -> _Model:
     return cls
 
 
-def damage_model_names() -> tuple[str, ...]:
-    """Names of every registered damage model, plugins included."""
+def _load_all() -> None:
+    """Built-in models that live in their own modules, then the plugins."""
+    import rfasim.physics.cell_death  # noqa: F401  (registers "three_state")
     from rfasim.plugins import load_plugins
 
     load_plugins()
+
+
+def damage_model_names() -> tuple[str, ...]:
+    """Names of every registered damage model, plugins included."""
+    _load_all()
     return tuple(DAMAGE_MODELS)
 
 
@@ -92,9 +99,7 @@ def damage_model(name: str, tissue: TissueModel) -> DamageModel:
     ValueError
         For an unknown name, listing the known ones.
     """
-    from rfasim.plugins import load_plugins
-
-    load_plugins()
+    _load_all()
     if name not in DAMAGE_MODELS:
         raise ValueError(f"unknown damage model {name!r}; known: {', '.join(sorted(DAMAGE_MODELS))}")
     return DAMAGE_MODELS[name].from_tissue(tissue)

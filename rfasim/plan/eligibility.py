@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from rfasim.plan.result import Eligibility
 
 #: Maximum 3D tumor diameter eligible for RFA (mm).
 ELIGIBILITY_LIMIT_MM = 40.0
@@ -15,8 +15,8 @@ ALTERNATIVES = (
 )
 
 
-def eligibility_verdict(max_diameter_mm: float, limit_mm: float = ELIGIBILITY_LIMIT_MM) -> dict[str, Any]:
-    """The ``eligibility`` block of ``metrics.json``.
+def eligibility_verdict(max_diameter_mm: float, limit_mm: float = ELIGIBILITY_LIMIT_MM) -> Eligibility:
+    """The clinical verdict on a tumor (``metrics.json``'s ``eligibility``).
 
     Parameters
     ----------
@@ -27,9 +27,9 @@ def eligibility_verdict(max_diameter_mm: float, limit_mm: float = ELIGIBILITY_LI
 
     Examples
     --------
-    >>> eligibility_verdict(25.0)["eligible"]
+    >>> eligibility_verdict(25.0).eligible
     True
-    >>> eligibility_verdict(45.2)["reason"].startswith("tumor maximum diameter 45.2 mm exceeds")
+    >>> eligibility_verdict(45.2).reason.startswith("tumor maximum diameter 45.2 mm exceeds")
     True
     """
     diameter = round(float(max_diameter_mm), 2)
@@ -38,6 +38,6 @@ def eligibility_verdict(max_diameter_mm: float, limit_mm: float = ELIGIBILITY_LI
             f"tumor maximum diameter {diameter:g} mm exceeds the {limit_mm:g} mm limit for "
             f"radiofrequency ablation; consider instead: {ALTERNATIVES}"
         )
-        return {"eligible": False, "tumor_max_diameter_mm": diameter, "limit_mm": limit_mm, "reason": reason}
+        return Eligibility(eligible=False, tumor_max_diameter_mm=diameter, limit_mm=limit_mm, reason=reason)
     reason = f"tumor maximum diameter {diameter:g} mm is within the {limit_mm:g} mm limit for radiofrequency ablation"
-    return {"eligible": True, "tumor_max_diameter_mm": diameter, "limit_mm": limit_mm, "reason": reason}
+    return Eligibility(eligible=True, tumor_max_diameter_mm=diameter, limit_mm=limit_mm, reason=reason)

@@ -8,16 +8,20 @@ an interrupted run leaves no plan that looks complete.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 
 from rfasim.atomic import write_text
 from rfasim.imaging import resample_to_volume, save_nifti
-from rfasim.plan.result import PlanResult
+from rfasim.plan.result import PlanResult, ZoneSummary
+
+_Value = TypeVar("_Value")
 
 PLAN_FILES = (
     "timeseries.csv", "temperature_max.nii.gz", "damage.nii.gz", "zone.nii.gz", "summary.png", "scene.png",
@@ -72,7 +76,6 @@ def _write_into(plan: PlanResult, folder: Path, body_temperature_c: float) -> li
             written.append(folder / name)
         write_text(folder / "timeseries.csv", plan.simulation.timeseries.to_csv())
         written.append(folder / "timeseries.csv")
-    warnings = plan.metrics.setdefault("warnings", [])
     pictures = [("summary.png", _summary), ("scene.png", _scene), ("generator.png", _generator)]
     if plan.snapshots is not None and plan.snapshots.times_s:
         pictures.append(("heating.gif", _animation))
@@ -83,8 +86,8 @@ def _write_into(plan: PlanResult, folder: Path, body_temperature_c: float) -> li
             render(plan, folder / name)
             written.append(folder / name)
         except Exception as error:  # a picture must never sink a computed plan
-            warnings.append(f"{name} not rendered: {type(error).__name__}: {error}")
-    text = json.dumps(plan.metrics, indent=2, allow_nan=False) + "\n"
+            plan.warnings.append(f"{name} not rendered: {type(error).__name__}: {error}")
+    text = json.dumps(metrics_document(plan), indent=2, allow_nan=False) + "\n"
     write_text(folder / "metrics.json", text)
     written.append(folder / "metrics.json")
     return written
@@ -120,31 +123,174 @@ def _animation(plan: PlanResult, path: Path) -> None:
     animate_heating(plan.snapshots, plan.grid, plan=plan, path=path)
 
 
+def _rounded(values: Any, digits: int = 2) -> Any:
+    """Numbers (or nested sequences of them) rounded for JSON; None for None and non-finite."""
+    if values is None:
+        return None
+    if isinstance(values, (list, tuple, np.ndarray)):
+        return [_rounded(v, digits) for v in values]
+    value = float(values)
+    return round(value, digits) if math.isfinite(value) else None
+
+
+def metrics_document(plan: PlanResult) -> dict[str, Any]:
+    """The content of ``metrics.json`` (the keys of ``../shared/spec.md`` and more), from the plan's summaries.
+
+    Numbers are rounded here and only here; a refused plan holds ``rfasim_version``,
+    ``eligibility``, ``tumor``, ``tumors_in_image``, ``warnings`` and ``run``.
+    """
+    document: dict[str, Any] = {
+        "rfasim_version": plan.run.rfasim_version if plan.run is not None else None,
+        "eligibility": _eligibility_json(plan),
+        "tumor": _tumor_json(plan),
+        "tumors_in_image": plan.tumors_in_image,
+    }
+    if plan.zone is not None:
+        document.update(_simulated_json(plan, plan.zone))
+    document["warnings"] = list(plan.warnings)
+    document["run"] = _run_json(plan)
+    return document
+
+
+def _eligibility_json(plan: PlanResult) -> dict[str, Any] | None:
+    verdict = plan.eligibility
+    if verdict is None:
+        return None
+    return {"eligible": bool(verdict.eligible), "tumor_max_diameter_mm": verdict.tumor_max_diameter_mm,
+            "limit_mm": verdict.limit_mm, "reason": verdict.reason}
+
+
+def _tumor_json(plan: PlanResult) -> dict[str, Any] | None:
+    tumor = plan.tumor
+    if tumor is None:
+        return None
+    return {
+        "id": int(tumor.tumor_id),
+        "volume_ml": round(float(tumor.volume_ml), 4),
+        "centroid_mm": [round(float(v), 2) for v in tumor.centroid_mm],
+        "max_diameter_mm": round(float(tumor.max_diameter_mm), 2),
+        "coverage_pct": _rounded(plan.zone.coverage_pct) if plan.zone is not None else None,
+    }
+
+
+def _zone_size_json(zone: ZoneSummary) -> dict[str, Any]:
+    return {"volume_ml": _rounded(zone.volume_ml, 3), "axes_mm": _rounded(zone.axes_mm)}
+
+
+def _margin_json(zone: ZoneSummary) -> dict[str, Any] | None:
+    margin = zone.margin
+    if margin is None:
+        return None
+    return {
+        "min_mm": _rounded(margin.min_mm),
+        "target_mm": float(margin.target_mm),
+        "surface_pct_at_target": _rounded(margin.surface_pct_at_target),
+        "surface_pct_at_10mm": _rounded(margin.surface_pct_at_10mm),
+        "ok": bool(margin.ok),
+        "thinnest_at_mm": _rounded(margin.thinnest_at_mm),
+        "percentiles_mm": {str(k): _rounded(v) for k, v in margin.percentiles_mm.items()}
+        if margin.percentiles_mm is not None else None,
+    }
+
+
+def _simulated_json(plan: PlanResult, zone: ZoneSummary) -> dict[str, Any]:
+    """The keys a simulated plan adds, in their ``metrics.json`` order."""
+    debulking, generator, balance = plan.debulking, plan.generator, plan.energy_balance
+    return {
+        "zone": {"criterion": zone.description, "threshold_c": zone.threshold_c, **_zone_size_json(zone)},
+        "zone_arrhenius": _zone_size_json(plan.arrhenius_zone) if plan.arrhenius_zone is not None else None,
+        "margin": _margin_json(zone),
+        "debulking": None if debulking is None else {
+            "complete_coverage": bool(debulking.complete_coverage),
+            "destroyed_pct": _rounded(debulking.destroyed_pct),
+            "more_than_90_pct_destroyed": bool(debulking.more_than_90_pct_destroyed),
+            "rule": debulking.rule,
+        },
+        "heat_sink": [
+            {"calibre_mm": _rounded(v.calibre_mm), "distance_mm": _rounded(v.distance_mm),
+             "closest_point_mm": _rounded(v.closest_point_mm), "indentation_mm": _rounded(v.indentation_mm)}
+            for v in plan.heat_sinks
+        ],
+        "other_tumors": [{"distance_to_zone_mm": _rounded(t.distance_to_zone_mm)} for t in plan.other_tumors],
+        "generator": None if generator is None else {
+            "mode": generator.mode,
+            "energy_j": _rounded(generator.energy_j, 1),
+            "mean_power_w": _rounded(generator.mean_power_w),
+            "rolloffs": int(generator.rolloffs),
+            "final_impedance_ohm": _rounded(generator.final_impedance_ohm),
+            "duration_s": _rounded(generator.duration_s, 1),
+            "protocol": dict(generator.protocol),
+        },
+        "peak_temperature_c": _rounded(plan.peak_temperature_max_c),
+        "energy_balance": None if balance is None else {
+            "electrical_j": _rounded(balance.electrical_j, 1),
+            "stored_j": _rounded(balance.stored_j, 1),
+            "perfusion_j": _rounded(balance.perfusion_j, 1),
+            "boundary_and_sinks_j": _rounded(balance.boundary_and_sinks_j, 1),
+            "residual_j": _rounded(balance.residual_j, 6),
+        },
+    }
+
+
+def _run_json(plan: PlanResult) -> dict[str, Any] | None:
+    run = plan.run
+    if run is None:
+        return None
+    document: dict[str, Any] = {"wall_s": round(run.wall_s, 3), "grid_shape": list(run.grid_shape),
+                                "spacing_mm": run.spacing_mm}
+    if run.simulated:
+        document.update({
+            "origin_mm": _rounded(run.origin_mm, 3),
+            "heat_steps": run.heat_steps,
+            "time_step_s": _rounded(run.time_step_s, 4),
+            "electric_solves": run.electric_solves,
+            "electric_s": _rounded(run.electric_s, 3),
+        })
+    document["simulated"] = bool(run.simulated)
+    return document
+
+
+def _required(value: _Value | None, what: str) -> _Value:
+    """``value``, which a computed plan always has (``what`` names it otherwise)."""
+    if value is None:
+        raise ValueError(f"the plan has no {what}: it was not computed by rfasim.plan.pipeline.run_case")
+    return value
+
+
 def summary_text(plan: PlanResult) -> str:
     """A short human summary: eligibility, zone, coverage, margin, generator, warnings."""
-    metrics = plan.metrics
-    eligibility = metrics["eligibility"]
-    tumor = metrics["tumor"]
+    eligibility, tumor = _required(plan.eligibility, "eligibility"), _required(plan.tumor, "tumor")
     lines = [
-        f"tumor {tumor['id']}: {tumor['volume_ml']:.2f} mL, max diameter {eligibility['tumor_max_diameter_mm']:.1f} mm "
-        f"-> {'eligible' if eligibility['eligible'] else 'NOT ELIGIBLE'} for RFA (limit {eligibility['limit_mm']:g} mm)",
+        f"tumor {tumor.tumor_id}: {round(tumor.volume_ml, 4):.2f} mL, max diameter "
+        f"{eligibility.tumor_max_diameter_mm:.1f} mm "
+        f"-> {'eligible' if eligibility.eligible else 'NOT ELIGIBLE'} for RFA (limit {eligibility.limit_mm:g} mm)",
     ]
     if plan.simulated:
-        zone, margin, generator = metrics["zone"], metrics["margin"], metrics["generator"]
-        axes = " x ".join(f"{a:.1f}" for a in zone["axes_mm"]) if zone["axes_mm"] else "n/a"
-        minimum = "n/a" if margin["min_mm"] is None else f"{margin['min_mm']:+.1f} mm"
-        lines += [
-            f"zone ({zone['criterion']}): {zone['volume_ml']:.2f} mL, axes {axes} mm; "
-            f"Arrhenius zone {metrics['zone_arrhenius']['volume_ml']:.2f} mL",
-            f"coverage {tumor['coverage_pct']:.1f} % of the tumor; margin min {minimum} "
-            f"(target {margin['target_mm']:g} mm: {'OK' if margin['ok'] else 'NOT MET'}), "
-            f"{margin['surface_pct_at_target']:.0f} % of the surface at target",
-            f"generator {generator['mode']}: {generator['energy_j'] / 1000:.1f} kJ, mean {generator['mean_power_w']:.0f} W, "
-            f"{generator['rolloffs']} roll-offs, final impedance {generator['final_impedance_ohm']} Ohm; "
-            f"peak {metrics['peak_temperature_c']:.0f} degC",
-        ]
+        lines += _simulated_lines(plan)
     else:
-        lines.append(f"not simulated: {eligibility['reason']}")
-    for warning in metrics.get("warnings", []):
+        lines.append(f"not simulated: {eligibility.reason}")
+    for warning in plan.warnings:
         lines.append(f"warning: {warning}")
     return "\n".join(lines)
+
+
+def _simulated_lines(plan: PlanResult) -> list[str]:
+    """The zone, coverage and generator lines of :func:`summary_text` (figures as ``metrics.json`` rounds them)."""
+    zone = _required(plan.zone, "zone")
+    margin, generator = _required(zone.margin, "margin"), _required(plan.generator, "generator")
+    arrhenius_zone = _required(plan.arrhenius_zone, "Arrhenius zone")
+    axes_mm = _rounded(zone.axes_mm)
+    axes = " x ".join(f"{a:.1f}" for a in axes_mm) if axes_mm else "n/a"
+    min_mm = _rounded(margin.min_mm)
+    minimum = "n/a" if min_mm is None else f"{min_mm:+.1f} mm"
+    return [
+        f"zone ({zone.description}): {_rounded(zone.volume_ml, 3):.2f} mL, axes {axes} mm; "
+        f"Arrhenius zone {_rounded(arrhenius_zone.volume_ml, 3):.2f} mL",
+        f"coverage {_rounded(zone.coverage_pct):.1f} % of the tumor; margin min {minimum} "
+        f"(target {margin.target_mm:g} mm: {'OK' if margin.ok else 'NOT MET'}), "
+        f"{_rounded(margin.surface_pct_at_target):.0f} % of the surface at target",
+        f"generator {generator.mode}: {_rounded(generator.energy_j, 1) / 1000:.1f} kJ, "
+        f"mean {_rounded(generator.mean_power_w):.0f} W, "
+        f"{generator.rolloffs} roll-offs, final impedance {_rounded(generator.final_impedance_ohm)} Ohm; "
+        f"peak {_rounded(plan.peak_temperature_max_c):.0f} degC",
+    ]

@@ -7,15 +7,17 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 import rfasim
 from rfasim.case import Case, build_generator, build_tissue_model, simulation_options
-from rfasim.errors import InputError
+from rfasim.errors import CaseFileError, InputError
 from rfasim.imaging import (
     LabelMapping,
+    Tumor,
     Volume,
     check_memory,
     check_same_space,
@@ -27,15 +29,35 @@ from rfasim.imaging import (
     select_target,
     simulation_grid,
 )
+from rfasim.metrics.criteria import ZoneFields, get_zone_criterion
 from rfasim.plan.eligibility import eligibility_verdict
-from rfasim.plan.result import PlanResult
+from rfasim.plan.measure import COAGULATION_CRITERION, measure_plan
+from rfasim.plan.result import Eligibility, PlanResult, RunSummary, TumorSummary
 from rfasim.probes import ProbePlacement, check_trajectories, get_probe_model, rasterize_probes
 from rfasim.simulation import BYTES_PER_VOXEL_ESTIMATE, TissueState, simulate
 from rfasim.tissue import TissueClass
 from rfasim.trackers import ProgressTracker, SnapshotTracker, Tracker
 
-ARRHENIUS_THRESHOLD = 1.0
-CEM43_THRESHOLD_MIN = 240.0
+
+@dataclass
+class _Inputs:
+    """The case's images, read and checked: labels, CT, tissue classes, tumors."""
+
+    labels: Volume
+    ct: Volume | None
+    classes: np.ndarray
+    tumors: list[Tumor]
+    warnings: list[str]
+
+
+@dataclass
+class _Ablation:
+    """What the simulation step hands to the measurements."""
+
+    simulation: Any
+    generator: Any
+    generator_table: dict[str, Any]
+    snapshots: SnapshotTracker | None
 
 
 def _placements(case: Case) -> list[ProbePlacement]:
@@ -73,14 +95,25 @@ def _points_of_interest(target_points_mm: np.ndarray, placements: list[ProbePlac
     return np.asarray(points)
 
 
-def zone_masks(criterion: str, threshold_c: float | None, peak_temperature_c: np.ndarray, damage: np.ndarray,
-               cem43_minutes: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
-    """The necrosis zone of a criterion, the field it thresholds and its description."""
-    if criterion == "isotherm":
-        return peak_temperature_c >= threshold_c, peak_temperature_c, f"peak temperature >= {threshold_c:g} degC"
-    if criterion == "arrhenius":
-        return damage >= ARRHENIUS_THRESHOLD, damage, "Arrhenius damage Omega >= 1"
-    return cem43_minutes >= CEM43_THRESHOLD_MIN, cem43_minutes, f"CEM43 >= {CEM43_THRESHOLD_MIN:g} min"
+def zone_fields(simulation: Any) -> ZoneFields:
+    """The dose fields of a simulation, with cooled metal voxels carrying their neighbours' dose.
+
+    Parameters
+    ----------
+    simulation : SimulationResult
+
+    Returns
+    -------
+    ZoneFields
+        Peak temperature (degC) and the dose of every damage model the run accumulated
+        (``"arrhenius"``: Omega, ``"cem43"``: min...).
+    """
+    state = simulation.state
+    metal = simulation.material == TissueClass.COOLED_METAL
+    return ZoneFields(
+        peak_temperature_c=_through_metal(state.peak_temperature_c, metal),
+        damage={name: _through_metal(dose, metal) for name, dose in state.doses.items()},
+    )
 
 
 def run_case(case: Case, *, force: bool = False, progress: bool = True, snapshot_interval_s: float | None = None,
@@ -111,7 +144,60 @@ def run_case(case: Case, *, force: bool = False, progress: bool = True, snapshot
         Any bad input, before anything is written.
     """
     start = time.perf_counter()
-    warnings: list[str] = []
+    _check_damage_models(case)
+    inputs = _read_inputs(case)
+    placements = _placements(case)
+    for placement in placements:
+        placement.geometry()  # validates (ProbeError) before any heavy work
+    target = select_target(
+        inputs.tumors,
+        tumor_id=case.target_tumor_id,
+        point_mm=case.target_point_mm,
+        nearest_to_mm=None if (case.target_tumor_id or case.target_point_mm) else placements[0].tip_mm,
+    )
+    eligibility = eligibility_verdict(target.max_diameter_mm)
+    plan = _region_plan(case, inputs, target, placements, eligibility)
+    if not eligibility.eligible and not force:
+        return _refused(plan, eligibility, start)
+    if not eligibility.eligible:
+        plan.warnings.append(f"forced: {eligibility.reason} Simulated for research only.")
+    if not np.any(plan.tissue_classes == TissueClass.LIVER):
+        raise InputError(f"{case.labels_path}: no liver voxel in the region around the target tumor")
+    ablation = _simulate(case, plan, progress=progress, snapshot_interval_s=snapshot_interval_s,
+                         trackers=trackers)
+    fields = _record_fields(case, plan, ablation)
+    measure_plan(plan, case, fields, ablation.generator, ablation.generator_table, time.perf_counter() - start)
+    return plan
+
+
+def _record_fields(case: Case, plan: PlanResult, ablation: _Ablation) -> ZoneFields:
+    """The simulated fields and zones onto the plan (cooled metal voxels carry their neighbours' dose)."""
+    fields = zone_fields(ablation.simulation)
+    plan.zone_mask = get_zone_criterion(case.zone_criterion).zone(fields, case.zone_threshold_c)
+    plan.arrhenius_zone_mask = get_zone_criterion(COAGULATION_CRITERION).zone(fields)
+    plan.peak_temperature_c = fields.peak_temperature_c
+    plan.damage = fields.dose("arrhenius")
+    plan.simulation = ablation.simulation
+    plan.snapshots = ablation.snapshots
+    return fields
+
+
+def _check_damage_models(case: Case) -> None:
+    """The zone criteria's damage models are among those the run accumulates (before any work)."""
+    # Arrhenius always runs (perfusion stops where its Omega reaches 1: SimulationOptions).
+    selected = ("arrhenius", *simulation_options(case.options_table, f"{case.path} [options]").damage_models)
+    selected = tuple(dict.fromkeys(selected))
+    for name in (case.zone_criterion, COAGULATION_CRITERION):
+        missing = [m for m in get_zone_criterion(name).damage_models if m not in selected]
+        if missing:
+            raise CaseFileError(
+                f"{case.path} [zone] criterion: {name!r} needs the {missing[0]!r} damage model; add it to "
+                f"[options] damage_models (now: {', '.join(selected)})"
+            )
+
+
+def _read_inputs(case: Case) -> _Inputs:
+    """Labels (and CT) read and mapped to tissue classes; the tumors found in them."""
     labels = load_labels(case.labels_path)
     ct = None
     if case.ct_path is not None:
@@ -119,102 +205,86 @@ def run_case(case: Case, *, force: bool = False, progress: bool = True, snapshot
         check_same_space(labels, ct)
     mapping = LabelMapping.from_case(case.labels_table, where=f"{case.path} [labels]")
     classes, label_warnings = mapping.to_tissue_classes(labels.data, source=str(case.labels_path))
-    warnings += label_warnings
     tumors = find_tumors(classes == TissueClass.TUMOR, labels.affine, source=str(case.labels_path))
-    placements = _placements(case)
-    for placement in placements:
-        placement.geometry()  # validates (ProbeError) before any heavy work
-    target = select_target(
-        tumors,
-        tumor_id=case.target_tumor_id,
-        point_mm=case.target_point_mm,
-        nearest_to_mm=None if (case.target_tumor_id or case.target_point_mm) else placements[0].tip_mm,
-    )
-    eligibility = eligibility_verdict(target.max_diameter_mm)
-    metrics: dict[str, Any] = {
-        "rfasim_version": rfasim.__version__,
-        "eligibility": eligibility,
-        "tumor": {
-            "id": int(target.id),
-            "volume_ml": round(float(target.volume_ml), 4),
-            "centroid_mm": [round(float(v), 2) for v in target.centroid_mm],
-            "max_diameter_mm": round(float(target.max_diameter_mm), 2),
-            "coverage_pct": None,
-        },
-        "tumors_in_image": len(tumors),
-    }
+    return _Inputs(labels=labels, ct=ct, classes=classes, tumors=tumors, warnings=list(label_warnings))
 
+
+def _region_plan(case: Case, inputs: _Inputs, target: Tumor, placements: list[ProbePlacement],
+                 eligibility: Eligibility) -> PlanResult:
+    """The plan before simulation: the target judged, the region of interest resampled."""
+    labels = inputs.labels
     points = _points_of_interest(target.points_mm, placements)
     grid = simulation_grid(labels.affine, labels.data.shape, points, case.roi_margin_mm, case.spacing_mm)
     check_memory(grid, bytes_per_voxel=BYTES_PER_VOXEL_ESTIMATE, margin_mm=case.roi_margin_mm)
-    tissue_classes = resample_labels(Volume(classes, labels.affine, case.labels_path), grid)
-    target_mask = resample_labels(Volume(target.mask(labels.data.shape).astype(np.uint8), labels.affine, None), grid) > 0
-    other_masks = [
-        resample_labels(Volume(t.mask(labels.data.shape).astype(np.uint8), labels.affine, None), grid) > 0
-        for t in tumors if t.id != target.id
-    ]
-    ct_hu = resample_ct(ct, grid) if ct is not None else None
-    plan = PlanResult(
-        grid=grid, tissue_classes=tissue_classes, target_mask=target_mask, other_tumor_masks=other_masks,
-        ct_hu=ct_hu, placements=placements, metrics=metrics, input_shape=tuple(labels.data.shape),
-        input_affine=labels.affine, warnings=warnings,
+    tissue_classes = resample_labels(Volume(inputs.classes, labels.affine, case.labels_path), grid)
+
+    def on_grid(tumor: Tumor) -> np.ndarray:
+        return resample_labels(Volume(tumor.mask(labels.data.shape).astype(np.uint8), labels.affine, None), grid) > 0
+
+    return PlanResult(
+        grid=grid, tissue_classes=tissue_classes, target_mask=on_grid(target),
+        other_tumor_masks=[on_grid(t) for t in inputs.tumors if t.id != target.id],
+        ct_hu=resample_ct(inputs.ct, grid) if inputs.ct is not None else None, placements=placements,
+        eligibility=eligibility,
+        tumor=TumorSummary(
+            tumor_id=int(target.id), volume_ml=float(target.volume_ml),
+            centroid_mm=tuple(float(v) for v in target.centroid_mm),  # type: ignore[arg-type]
+            max_diameter_mm=float(target.max_diameter_mm),
+        ),
+        tumors_in_image=len(inputs.tumors), input_shape=tuple(labels.data.shape),
+        input_affine=labels.affine, warnings=inputs.warnings,
     )
 
-    if not eligibility["eligible"] and not force:
-        metrics["warnings"] = warnings + [eligibility["reason"]]
-        metrics["run"] = {"wall_s": round(time.perf_counter() - start, 3), "grid_shape": list(grid.shape),
-                          "spacing_mm": grid.spacing_mm, "simulated": False}
-        return plan
-    if not eligibility["eligible"]:
-        warnings.append(f"forced: {eligibility['reason']} Simulated for research only.")
 
-    if not np.any(tissue_classes == TissueClass.LIVER):
-        raise InputError(f"{case.labels_path}: no liver voxel in the region around the target tumor")
+def _refused(plan: PlanResult, eligibility: Eligibility, start: float) -> PlanResult:
+    """A plan refused by the eligibility rule: the verdict and the run, nothing simulated."""
+    plan.warnings.append(eligibility.reason)
+    grid = plan.grid
+    plan.run = RunSummary(rfasim_version=rfasim.__version__, wall_s=time.perf_counter() - start,
+                          grid_shape=grid.shape, spacing_mm=grid.spacing_mm, simulated=False)
+    return plan
+
+
+def _electrodes(plan: PlanResult) -> tuple[list[Any], list[list[int]]]:
+    """The probes rasterised, their electrodes grouped by probe; trajectory and tip warnings."""
+    grid, tissue_classes, placements = plan.grid, plan.tissue_classes, plan.placements
     electrodes = rasterize_probes(placements, grid, tissue_classes)
-    trajectory = check_trajectories(placements, tissue_classes, grid, target_mask)
-    warnings += list(trajectory.warnings)
+    trajectory = check_trajectories(placements, tissue_classes, grid, plan.target_mask)
+    plan.warnings.extend(trajectory.warnings)
     for placement in placements:
         tip_index = np.round(grid.world_to_index(placement.tip_mm)).astype(int)
         material = tissue_classes[tuple(np.clip(tip_index, 0, np.asarray(grid.shape) - 1))]
         if material not in (TissueClass.LIVER, TissueClass.TUMOR):
-            warnings.append(f"{placement.label}: tip lies in {TissueClass(material).name.lower()}, not in liver or tumor")
+            plan.warnings.append(
+                f"{placement.label}: tip lies in {TissueClass(material).name.lower()}, not in liver or tumor"
+            )
+    return electrodes, probe_groups(placements, len(electrodes))
 
+
+def _simulate(case: Case, plan: PlanResult, *, progress: bool, snapshot_interval_s: float | None,
+              trackers: list[Tracker] | None) -> _Ablation:
+    """Electrodes, tissue model and generator from the case; the ablation simulated."""
+    electrodes, groups = _electrodes(plan)
     tissue = build_tissue_model(case.tissue_table, f"{case.path} [tissue]")
-    generator_table = _generator_table(case, placements)
-    probe_groups = _probe_groups(electrodes, placements)
-    generator, schedule, reposition_s = build_generator(generator_table, probe_groups, f"{case.path} [generator]")
+    generator_table = _generator_table(case, plan.placements)
+    generator, schedule, reposition_s = build_generator(generator_table, groups, f"{case.path} [generator]")
     options = simulation_options(case.options_table, f"{case.path} [options]")
     interval = snapshot_interval_s or case.options_table.get("snapshot_interval_s")
     snapshots = SnapshotTracker(interval_s=float(interval)) if interval else None
     run_trackers: list[Tracker] = list(trackers or [])
     if snapshots is not None:
         run_trackers.append(snapshots)
-
-    if schedule == "sequential" and len(placements) > 1:
-        simulation = _run_sequential(grid, tissue_classes, generator, electrodes, probe_groups, tissue, options,
+    grid, material = plan.grid, plan.tissue_classes
+    if schedule == "sequential" and len(plan.placements) > 1:
+        simulation = _run_sequential(grid, material, generator, electrodes, groups, tissue, options,
                                      reposition_s, progress, run_trackers)
     else:
         if progress:
             run_trackers.append(ProgressTracker(description=f"ablation ({generator.mode})"))
-        simulation = simulate(grid, tissue_classes, generator, electrodes, tissue=tissue, options=options,
+        simulation = simulate(grid, material, generator, electrodes, tissue=tissue, options=options,
                               trackers=run_trackers)
-
-    state = simulation.state
-    metal = simulation.material == TissueClass.COOLED_METAL
-    peak, damage, cem43 = (
-        _through_metal(field, metal) for field in (state.peak_temperature_c, state.damage, state.cem43_minutes)
-    )
-    zone, zone_field, criterion_text = zone_masks(case.zone_criterion, case.zone_threshold_c, peak, damage, cem43)
-    plan.zone_mask = zone
-    plan.arrhenius_zone_mask = damage >= ARRHENIUS_THRESHOLD
-    plan.peak_temperature_c = peak  # cooled metal voxels carry their neighbours' dose
-    plan.damage = damage
-    plan.simulation = simulation
-    plan.snapshots = snapshots
-    from rfasim.plan.measure import measure_plan
-
-    measure_plan(plan, case, zone_field, criterion_text, generator, generator_table, time.perf_counter() - start)
-    return plan
+    return _Ablation(simulation=simulation, generator=generator, generator_table=generator_table,
+                     snapshots=snapshots)
 
 
 def _through_metal(field: np.ndarray, metal: np.ndarray) -> np.ndarray:
@@ -240,19 +310,37 @@ def _through_metal(field: np.ndarray, metal: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(dilated), dilated, field)
 
 
-def _probe_groups(electrodes: list[Any], placements: list[ProbePlacement]) -> list[list[int]]:
-    """Electrode indices per probe (rasterize_probes keeps probe order; names carry the label)."""
+def probe_groups(placements: list[ProbePlacement], electrode_count: int) -> list[list[int]]:
+    """Electrode indices per probe, from the probes' own electrode counts.
+
+    :func:`rfasim.probes.rasterize_probes` returns every probe's electrodes together and in
+    placement order, ``model.electrode_count`` of them per probe (two for a bipolar probe).
+
+    Parameters
+    ----------
+    placements : list of ProbePlacement
+        The probes, in the order they were rasterised.
+    electrode_count : int
+        How many electrodes the rasterisation returned (checked against the probes' counts).
+
+    Returns
+    -------
+    list of list of int
+        One list of electrode indices per probe.
+
+    Raises
+    ------
+    ValueError
+        If the counts disagree (the electrodes do not come from these probes).
+    """
     groups: list[list[int]] = []
+    first = 0
     for placement in placements:
-        members = [
-            i for i, e in enumerate(electrodes)
-            if getattr(e, "probe_label", "") == placement.label
-            or e.name in (placement.label, f"{placement.label} +", f"{placement.label} -")
-        ]
-        groups.append(members)
-    if any(not group for group in groups) or sum(len(g) for g in groups) != len(electrodes):
-        # Fall back to one group per electrode when names do not carry the probe labels.
-        return [[i] for i in range(len(electrodes))]
+        count = placement.geometry().model.electrode_count
+        groups.append(list(range(first, first + count)))
+        first += count
+    if first != electrode_count:
+        raise ValueError(f"{len(placements)} probes hold {first} electrodes, not {electrode_count}")
     return groups
 
 
@@ -315,4 +403,4 @@ def _concatenate(results, state):
     )
 
 
-__all__ = ["run_case", "zone_masks"]
+__all__ = ["probe_groups", "run_case", "zone_fields"]

@@ -10,16 +10,23 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
-
-import tomllib
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from rfasim.errors import ProbeError
 from rfasim.generators import COMMON_GENERATOR_KEYS, generator_keys, generator_modes
+
+if TYPE_CHECKING:
+    from importlib.abc import Traversable
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 #: Probe kinds understood by :mod:`rfasim.probes.placement`.
 PROBE_KINDS = ("straight", "cluster", "multitine", "bipolar")
@@ -125,11 +132,11 @@ class ProbeModel:
         return 2 if self.kind == "bipolar" else 1
 
 
-def _fail(name: str, message: str) -> None:
+def _fail(name: str, message: str) -> NoReturn:
     raise ProbeError(f"probe model {name!r}: {message}")
 
 
-def _positive(name: str, field_name: str, value: float, allow_zero: bool = False) -> None:
+def _positive(name: str, field_name: str, value: object, allow_zero: bool = False) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         _fail(name, f"{field_name} must be a finite number, got {value!r}")
     if value < 0 or (value == 0 and not allow_zero):
@@ -138,7 +145,7 @@ def _positive(name: str, field_name: str, value: float, allow_zero: bool = False
 
 
 def _validate_model(model: ProbeModel) -> None:
-    name = model.name
+    name: object = model.name  # checked at run time: the model may come from a TOML file
     if not isinstance(name, str) or not name:
         raise ProbeError(f"probe model name must be a non-empty string, got {name!r}")
     if model.kind not in PROBE_KINDS:
@@ -268,8 +275,8 @@ def load_probe_file(path: str | Path) -> ProbeModel:
 PROBE_PATH_VARIABLE = "RFASIM_PROBE_PATH"
 
 
-def _catalog_folders() -> list:
-    folders: list = [resources.files("rfasim") / "data" / "probes"]
+def _catalog_folders() -> list[Traversable]:
+    folders: list[Traversable] = [resources.files("rfasim") / "data" / "probes"]
     for item in os.environ.get(PROBE_PATH_VARIABLE, "").split(os.pathsep):
         if not item.strip():
             continue

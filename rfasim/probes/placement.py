@@ -22,8 +22,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from rfasim.errors import ProbeError
 from rfasim.probes.catalog import ProbeModel, get_probe_model
@@ -207,7 +209,7 @@ class ProbePlacement:
     ([0.0, 0.0, -1.0], 30.0)
     """
 
-    model: str | Path | ProbeModel
+    model: ProbeModel
     tip_mm: np.ndarray
     entry_mm: np.ndarray | None = None
     direction: np.ndarray | None = None
@@ -215,6 +217,19 @@ class ProbePlacement:
     rotation_deg: float = 0.0
     label: str = ""
     unit_direction: np.ndarray = field(init=False, repr=False)
+
+    if TYPE_CHECKING:  # what the constructor accepts; __post_init__ converts to the types above
+
+        def __init__(
+            self,
+            model: str | Path | ProbeModel,
+            tip_mm: ArrayLike,
+            entry_mm: ArrayLike | None = None,
+            direction: ArrayLike | None = None,
+            deployment_diameter_mm: float | None = None,
+            rotation_deg: float = 0.0,
+            label: str = "",
+        ) -> None: ...
 
     def __post_init__(self) -> None:
         self.model = get_probe_model(self.model)

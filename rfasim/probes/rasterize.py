@@ -283,7 +283,7 @@ def rasterize_probes(
     Examples
     --------
     >>> grid = Grid.centered(40.0, 1.0)
-    >>> probe = ProbePlacement("cooltip-17g-2cm", tip_mm=[0, 0, 10], entry_mm=[0, 0, 60])
+    >>> probe = ProbePlacement("cooltip-17g-2cm", tip_mm=[0, 0, -5], entry_mm=[0, 0, 45])
     >>> [electrode] = rasterize_probes([probe], grid)
     >>> electrode.cooled, electrode.polarity
     (True, 1.0)

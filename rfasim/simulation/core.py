@@ -61,7 +61,7 @@ def _validated_material(grid: Grid, material: np.ndarray) -> np.ndarray:
     return material.astype(np.uint8)
 
 
-def _validated_duration(duration_s: float | None, generator: Generator | None) -> float:
+def _validated_duration(duration_s: object, generator: Generator | None) -> float:
     if duration_s is None:
         if generator is None:
             raise ValueError("duration_s is required when no generator is given")
@@ -151,6 +151,8 @@ class Simulation:
             state = TissueState.at_rest(self.grid, self.tissue.body_temperature_c)
         else:
             state = initial_state.copy()
+        # Peak temperature in single precision (what the heat step reads and writes every step).
+        state.peak_temperature_c = np.asarray(state.peak_temperature_c, np.float32)
         for model in self.damage_models:
             state.doses.setdefault(model.name, model.initial_dose(self.grid.shape))
         arrays = {"temperature_c": state.temperature_c, "peak_temperature_c": state.peak_temperature_c,
@@ -184,7 +186,7 @@ class Simulation:
             self.generator.reset()
             self.electric.solve(self.state.temperature_c, self.material, self.constants)
         self._new_temperature = self.state.temperature_c.copy()
-        self._zeros = np.zeros(self.grid.shape)
+        self._zeros = np.zeros(self.grid.shape, np.float32)
         self._empty = np.zeros((0, 0, 0))
         self._thermocouples = (np.unique(np.concatenate([e.thermocouple_index for e in self.electrodes]))
                                if self.electrodes else np.zeros(0, int))
@@ -240,8 +242,11 @@ class Simulation:
         """One heat step, the damage models on the step's starting temperature, then the swap."""
         state, electric = self.state, self.electric
         external = self.source.at(self.time_s + 0.5 * self.time_step_s) if self.source is not None else self._empty
-        heating = electric.active.heating_per_conductivity if electric is not None else self._zeros
-        solve_sigma = electric.active.solve_conductivity if electric is not None else self._zeros
+        heating, solve_sigma = self._zeros, self._zeros
+        if electric is not None:
+            configuration = electric.active
+            assert configuration.heating_per_conductivity is not None and configuration.solve_conductivity is not None
+            heating, solve_sigma = configuration.heating_per_conductivity, configuration.solve_conductivity
         tallies = self.bioheat.step(
             state.temperature_c, self._new_temperature, self.material, self.boundary, state.damage,
             state.peak_temperature_c, heating, solve_sigma, external, self.constants, output.voltage_v**2,
@@ -282,12 +287,11 @@ class Simulation:
             self.setup()
         for tracker in trackers:
             tracker.start(duration_s=self.duration_s, grid=self.grid)
-        while not self.stopped and self.step_index < self.steps:
+        while self.step_index < self.steps:
             self.step()
-            if self.stopped:
-                break
             output = self.last_output
-            assert output is not None
+            if self._halted() or output is None:
+                break
             for tracker in trackers:
                 tracker.update(
                     time_s=self.time_s, temperature_c=self.state.temperature_c, state=self.state,
@@ -296,6 +300,10 @@ class Simulation:
         for tracker in trackers:
             tracker.finish()
         return self.result()
+
+    def _halted(self) -> bool:
+        """Whether the generator stopped the run."""
+        return self.stopped
 
     def _record_end(self) -> None:
         """The closing row of the time series (power off, final impedance)."""

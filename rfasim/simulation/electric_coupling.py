@@ -88,8 +88,9 @@ class ElectricCoupling:
         configuration = self.active
         self.bioheat.conductivity(temperature_c, material, constants, self._conductivity)
         solution = configuration.problem.solve(self._conductivity)
-        configuration.heating_per_conductivity = solution.heating_per_conductivity
-        configuration.solve_conductivity = self._conductivity.copy()
+        # Single precision halves what the heat step reads; the Joule source keeps 7 digits.
+        configuration.heating_per_conductivity = solution.heating_per_conductivity.astype(np.float32)
+        configuration.solve_conductivity = self._conductivity.astype(np.float32)
         configuration.conductance_s = solution.conductance_s
         configuration.potential = solution.potential_v
         self.conductance_estimate_s = solution.conductance_s

@@ -84,8 +84,9 @@ class SimulationOptions:
                 )
         elif not isinstance(self.electric_solver, LinearSolver):
             raise ValueError(f"electric_solver object {self.electric_solver!r} has no solve(level, rhs, guess) method")
-        if isinstance(self.damage_models, str) or not all(isinstance(n, str) for n in self.damage_models):
-            raise ValueError(f"damage_models must be a tuple of model names, got {self.damage_models!r}")
+        models: object = self.damage_models  # checked at run time: options also come from files
+        if not isinstance(models, tuple) or not all(isinstance(n, str) for n in models):
+            raise ValueError(f"damage_models must be a tuple of model names, got {models!r}")
 
     def make_electric_solver(self) -> LinearSolver:
         """A solver instance for one electric configuration."""

@@ -17,7 +17,7 @@ class TissueState:
     Attributes
     ----------
     temperature_c, peak_temperature_c : ndarray
-        Temperature and peak temperature per voxel (degC).
+        Temperature (float64) and peak temperature (float32) per voxel (degC).
     doses : dict of str to ndarray
         Dose of every damage model, by model name (``"arrhenius"``: Omega, dimensionless;
         ``"cem43"``: minutes; others as their model says).
@@ -32,7 +32,7 @@ class TissueState:
         """Unheated tissue at a uniform temperature (doses are created by the damage models)."""
         return cls(
             temperature_c=np.full(grid.shape, float(temperature_c)),
-            peak_temperature_c=np.full(grid.shape, float(temperature_c)),
+            peak_temperature_c=np.full(grid.shape, float(temperature_c), np.float32),
         )
 
     @property

@@ -132,7 +132,7 @@ def morris_effects(spec: SweepSpec, table: pd.DataFrame, metrics: list[str]) -> 
     return _ranked(records)
 
 
-def _ranked(records: list[dict]) -> pd.DataFrame:
+def _ranked(records: list[dict[str, object]]) -> pd.DataFrame:
     frame = pd.DataFrame(records)
     frame["rank"] = frame.groupby("metric")["importance"].rank(ascending=False, method="min")
     for column in SCREEN_COLUMNS:

@@ -45,9 +45,13 @@ COLORS: dict[str, str] = {
 
 def margin_target_mm(plan: PlanResult) -> float:
     """The plan's margin target (mm), or :data:`DEFAULT_MARGIN_TARGET_MM` if it has none."""
-    margin = plan.metrics.get("margin") or {}
-    value = margin.get("target_mm")
-    return float(value) if value is not None else DEFAULT_MARGIN_TARGET_MM
+    margin = plan.zone.margin if plan.zone is not None else None
+    return float(margin.target_mm) if margin is not None else DEFAULT_MARGIN_TARGET_MM
+
+
+def zone_criterion_text(plan: PlanResult) -> str | None:
+    """The plan's zone criterion in words (``"peak temperature >= 100 degC"``), or None."""
+    return plan.zone.description if plan.zone is not None else None
 
 
 def mask_centroid_mm(mask: np.ndarray, grid: Grid) -> np.ndarray:
@@ -59,9 +63,8 @@ def mask_centroid_mm(mask: np.ndarray, grid: Grid) -> np.ndarray:
 
 
 def target_centroid_mm(plan: PlanResult) -> np.ndarray:
-    """World centroid (mm) of the target tumor (from the metrics when they hold it)."""
-    tumor = plan.metrics.get("tumor") or {}
-    centroid = tumor.get("centroid_mm")
+    """World centroid (mm) of the target tumor (the segmented tumor's, when the plan holds it)."""
+    centroid = plan.tumor.centroid_mm if plan.tumor is not None else None
     if centroid is not None and np.all(np.isfinite(centroid)):
         return np.asarray(centroid, dtype=float)
     return mask_centroid_mm(plan.target_mask, plan.grid)
@@ -141,23 +144,19 @@ def _number(value: Any, pattern: str) -> str:
 
 def metrics_title(plan: PlanResult) -> str:
     """One line with the plan's key figures: eligibility, zone volume, coverage, minimum margin."""
-    metrics = plan.metrics
-    eligibility = metrics.get("eligibility") or {}
     parts = []
-    if eligibility:
-        eligible = bool(eligibility.get("eligible"))
-        diameter = _number(eligibility.get("tumor_max_diameter_mm"), "{:.0f} mm")
-        parts.append(f"{'eligible' if eligible else 'NOT ELIGIBLE'} (tumor {diameter})")
-    zone = metrics.get("zone") or {}
-    if zone.get("volume_ml") is not None:
-        parts.append(f"zone {_number(zone['volume_ml'], '{:.1f}')} mL")
-    tumor = metrics.get("tumor") or {}
-    if tumor.get("coverage_pct") is not None:
-        parts.append(f"coverage {_number(tumor['coverage_pct'], '{:.1f}')} %")
-    margin = metrics.get("margin") or {}
-    if margin.get("min_mm") is not None:
-        target = _number(margin.get("target_mm", DEFAULT_MARGIN_TARGET_MM), "{:g}")
-        parts.append(f"min margin {_number(margin['min_mm'], '{:.1f}')} mm (target {target} mm)")
+    eligibility = plan.eligibility
+    if eligibility is not None:
+        diameter = _number(eligibility.tumor_max_diameter_mm, "{:.0f} mm")
+        parts.append(f"{'eligible' if eligibility.eligible else 'NOT ELIGIBLE'} (tumor {diameter})")
+    zone = plan.zone
+    if zone is not None:
+        parts.append(f"zone {_number(zone.volume_ml, '{:.1f}')} mL")
+        if zone.coverage_pct is not None:
+            parts.append(f"coverage {_number(zone.coverage_pct, '{:.1f}')} %")
+        if zone.margin is not None and zone.margin.min_mm is not None:
+            target = _number(zone.margin.target_mm, "{:g}")
+            parts.append(f"min margin {_number(zone.margin.min_mm, '{:.1f}')} mm (target {target} mm)")
     if not plan.simulated:
         parts.append("not simulated")
     return "  |  ".join(parts) if parts else "rfasim plan"

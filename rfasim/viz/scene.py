@@ -25,6 +25,7 @@ from rfasim.viz._common import (
     metrics_title,
     probe_pieces,
     target_centroid_mm,
+    zone_criterion_text,
 )
 from rfasim.viz.rendering import RenderingUnavailableError, rendering_backend
 
@@ -32,7 +33,8 @@ if TYPE_CHECKING:
     import pyvista
 
     from rfasim.grid import Grid
-    from rfasim.plan.result import MarginSurface, PlanResult
+    from rfasim.metrics import MarginSurface
+    from rfasim.plan.result import PlanResult
 
 #: Name of the margin scalars on the tumor surface (also the scalar bar's title).
 MARGIN_SCALARS = "margin (mm)"
@@ -323,7 +325,7 @@ def build_scene(
             plotter.add_mesh(
                 zone, color=COLORS["zone"], opacity=0.25, name="zone", smooth_shading=True
             )
-            criterion = (plan.metrics.get("zone") or {}).get("criterion")
+            criterion = zone_criterion_text(plan)
             legend.append(
                 (f"necrosis zone ({criterion})" if criterion else "necrosis zone", COLORS["zone"])
             )

@@ -29,6 +29,7 @@ from rfasim.viz._common import (
     metrics_title,
     probe_pieces,
     target_centroid_mm,
+    zone_criterion_text,
 )
 
 if TYPE_CHECKING:
@@ -581,7 +582,7 @@ def _legend_handles(plan: PlanResult, isotherms_c: Sequence[float] = ()) -> list
     else:
         handles.append(Line2D([], [], color=COLORS["tumor"], linewidth=2.0, label="tumor"))
     if plan.zone_mask is not None:
-        criterion = (plan.metrics.get("zone") or {}).get("criterion")
+        criterion = zone_criterion_text(plan)
         handles.append(
             Patch(
                 facecolor=COLORS["zone"],

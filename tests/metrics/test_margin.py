@@ -7,8 +7,7 @@ import pytest
 from metrics_helpers import cap_fraction_at_least, radius_from, sphere_intersection_volume
 
 from rfasim.grid import Grid
-from rfasim.metrics import margin_metrics
-from rfasim.plan.result import MarginSurface
+from rfasim.metrics import MarginSurface, margin_metrics
 
 TUMOR_RADIUS = 7.3
 ZONE_RADIUS = 14.0

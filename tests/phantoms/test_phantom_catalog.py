@@ -22,7 +22,7 @@ def tumor_to_vessel_gap_mm(phantom, tumor_mask) -> float:
 
 def test_list_phantoms():
     names = [name for name, _ in list_phantoms()]
-    assert names == ["liver-25mm", "vessel-30mm", "large-45mm", "two-tumors"]
+    assert names == ["liver-25mm", "vessel-30mm", "large-45mm", "two-tumors", "large-vessel-20mm", "dome-20mm"]
     assert all(isinstance(text, str) and text and "\n" not in text for _, text in list_phantoms())
 
 
@@ -116,3 +116,19 @@ def test_orientations_describe_the_same_anatomy(orientation):
     assert abs(np.median(phantom.ct[phantom.labels == LIVER]) - 60) < 5
     assert abs(np.median(phantom.ct[phantom.labels == TUMOR]) - 40) < 5
     assert np.median(phantom.ct[phantom.labels == 0]) == -1000
+
+
+def test_planner_phantoms_have_what_they_promise():
+    """large-vessel-20mm: a 12 mm vessel about 3 mm from the tumor; dome-20mm: lung (forbidden) above."""
+    from scipy import ndimage
+
+    vessel_case = make_phantom("large-vessel-20mm")
+    labels = vessel_case.labels
+    distance = ndimage.distance_transform_edt(labels != VESSEL)
+    gap = float(distance[labels == TUMOR].min())
+    assert 2.0 <= gap <= 5.0
+    dome = make_phantom("dome-20mm")
+    forbidden = dome.labels == LABEL_CODES["forbidden"]
+    assert forbidden.any() and not (forbidden & (dome.labels == LIVER)).any()
+    tumor_z = np.nonzero(dome.labels == TUMOR)[2].max()
+    assert np.nonzero(forbidden)[2].min() > tumor_z  # the lung lies above the tumor

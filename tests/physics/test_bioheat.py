@@ -118,9 +118,12 @@ def _call(function, fields, materials, constants):
     return new_temperature, copies, np.asarray(tallies)
 
 
-def test_numba_heat_step_matches_numpy_reference():
-    """Every output of the compiled kernel equals the readable NumPy twin (vaporisation window included)."""
+@pytest.mark.parametrize("stasis", [0.0, 1.0])
+def test_numba_heat_step_matches_numpy_reference(stasis):
+    """Every output of the compiled kernel equals the readable NumPy twin (vaporisation window and
+    both perfusion responses included)."""
     fields, materials, constants = _random_problem()
+    constants = constants._replace(perfusion_stasis=stasis)
     new_fast, fast, tallies_fast = _call(bioheat_kernel.heat_step, fields, materials, constants)
     new_slow, slow, tallies_slow = _call(bioheat.heat_step_reference, fields, materials, constants)
     np.testing.assert_allclose(new_fast, new_slow, rtol=1e-12, atol=1e-10)
@@ -209,3 +212,36 @@ def test_bring_your_own_source_deposits_its_energy():
     assert result.energy.external_j == pytest.approx(expected + 2.0 * (density.sum() - density[1:-1, 1:-1, 1:-1].sum()) * grid.voxel_volume_m3 * 30.0, rel=1e-9)
     assert result.peak_temperature_c.max() > 37.5
     assert abs(result.energy.residual_j) < 1e-6 * result.energy.external_j
+
+
+def test_three_state_model_matches_reference_and_kills_faster_when_hotter():
+    """O'Neill et al. three-state model: Numba = NumPy; fractions stay bounded; hotter dies sooner."""
+    model = damage_model("three_state", TissueModel())
+    shape = (5, 4, 3)
+    fixed = np.zeros(shape, np.uint8)
+    fixed[0] = 1
+    temperature = np.linspace(37.0, 100.0, np.prod(shape)).reshape(shape)
+    fast, slow = model.initial_dose(shape), model.initial_dose(shape)
+    for _ in range(600):  # 10 minutes
+        model.accumulate(fast, temperature, fixed, 1.0)
+        model.accumulate_reference(slow, temperature, fixed, 1.0)
+    np.testing.assert_allclose(fast, slow, rtol=1e-12, atol=1e-14)
+    assert np.all(fast >= 0.0) and np.all(fast.sum(axis=0) <= 1.0 + 1e-12)
+    assert np.all(fast[:, 0] == model.initial_dose(shape)[:, 0])  # fixed voxels untouched
+    dead = fast[1][1:].ravel()
+    assert np.all(np.diff(dead) >= -1e-12)  # monotone in temperature
+    assert model.necrotic(fast)[-1, -1, -1] and not model.necrotic(fast)[1, 0, 0]
+
+
+def test_gradual_stasis_perfusion_cools_less_before_and_more_after_omega_one():
+    """w0 exp(-Omega) against the cutoff: less perfusion below Omega = 1, some above it."""
+    fields, materials, constants = _random_problem()
+    fields["heating_per_conductivity"][...] = 0.0
+    fields["external_power"] = np.zeros((0, 0, 0))
+    fields["temperature"][...] = 60.0
+    fields["vascular_damage"][...] = 0.5
+    low = {s: _call(bioheat_kernel.heat_step, fields, materials, constants._replace(perfusion_stasis=s))[2][4] for s in (0.0, 1.0)}
+    assert low[1.0] == pytest.approx(low[0.0] * math.exp(-0.5), rel=1e-9)
+    fields["vascular_damage"][...] = 2.0
+    high = {s: _call(bioheat_kernel.heat_step, fields, materials, constants._replace(perfusion_stasis=s))[2][4] for s in (0.0, 1.0)}
+    assert high[0.0] == 0.0 and high[1.0] > 0.0

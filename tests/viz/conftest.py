@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from rfasim.grid import Grid
-from rfasim.plan.result import MarginSurface, PlanResult
+from rfasim.metrics import MarginSurface, get_zone_criterion
+from rfasim.plan.result import Eligibility, MarginSummary, PlanResult, TumorSummary, ZoneSummary
 from rfasim.probes import ProbePlacement
 from rfasim.tissue import TissueClass
 
@@ -99,33 +101,31 @@ def make_plan(with_ct: bool = True) -> PlanResult:
         "cooltip-17g-3cm", tip_mm=center + [5.0, -3.0, -12.0], entry_mm=center + [40.0, 60.0, 70.0]
     )
     covered = float((zone & target).sum() / target.sum() * 100.0)
-    metrics = {
-        "eligibility": {
-            "eligible": True,
-            "tumor_max_diameter_mm": 16.0,
-            "limit_mm": 40.0,
-            "reason": "",
-        },
-        "tumor": {
-            "id": 1,
-            "volume_ml": float(target.sum()) * grid.voxel_volume_ml,
-            "centroid_mm": center.tolist(),
-            "coverage_pct": covered,
-        },
-        "zone": {
-            "criterion": "T >= 100 degC",
-            "threshold_c": 100.0,
-            "volume_ml": float(zone.sum()) * grid.voxel_volume_ml,
-            "axes_mm": [24.0, 24.0, 24.0],
-        },
-        "margin": {
-            "min_mm": float(margin.min()),
-            "target_mm": MARGIN_TARGET_MM,
-            "surface_pct_at_target": 40.0,
-            "ok": False,
-            "thinnest_at_mm": vertices[np.argmin(margin)].tolist(),
-        },
-    }
+    eligibility = Eligibility(eligible=True, tumor_max_diameter_mm=16.0, limit_mm=40.0, reason="")
+    tumor = TumorSummary(
+        tumor_id=1,
+        volume_ml=float(target.sum()) * grid.voxel_volume_ml,
+        centroid_mm=tuple(center.tolist()),
+        max_diameter_mm=16.0,
+    )
+    margin_summary = MarginSummary(
+        min_mm=float(margin.min()),
+        target_mm=MARGIN_TARGET_MM,
+        surface_pct_at_target=40.0,
+        surface_pct_at_10mm=0.0,
+        ok=False,
+        thinnest_at_mm=tuple(vertices[np.argmin(margin)].tolist()),
+        percentiles_mm=None,
+    )
+    criterion = replace(get_zone_criterion("isotherm"), description="T >= {threshold:g} degC")
+    zone_summary = ZoneSummary(
+        criterion=criterion,
+        threshold=100.0,
+        volume_ml=float(zone.sum()) * grid.voxel_volume_ml,
+        axes_mm=(24.0, 24.0, 24.0),
+        coverage_pct=covered,
+        margin=margin_summary,
+    )
     return PlanResult(
         grid=grid,
         tissue_classes=classes,
@@ -137,7 +137,9 @@ def make_plan(with_ct: bool = True) -> PlanResult:
         damage=None,
         placements=[probe],
         margin_surface=MarginSurface(vertices, faces, margin),
-        metrics=metrics,
+        eligibility=eligibility,
+        tumor=tumor,
+        zone=zone_summary,
     )
 
 

@@ -84,7 +84,7 @@ def test_mask_surface_encloses_the_sphere_volume(plan) -> None:
     voxel_volume = plan.target_mask.sum() * plan.grid.spacing_mm**3
     assert abs(surface.volume - voxel_volume) / voxel_volume < 0.1
     center = surface.points.mean(axis=0)
-    np.testing.assert_allclose(center, plan.metrics["tumor"]["centroid_mm"], atol=0.3)
+    np.testing.assert_allclose(center, plan.tumor.centroid_mm, atol=0.3)
     assert mask_surface(np.zeros(plan.grid.shape, bool), plan.grid).n_points == 0
 
 
@@ -106,7 +106,7 @@ def test_default_camera_is_perpendicular_to_the_probe(plan) -> None:
     shaft = plan.placements[0].unit_direction
     assert abs(float(view @ shaft)) < 1e-9
     assert abs(float(view @ up)) < 1e-9
-    np.testing.assert_allclose(focal, plan.metrics["tumor"]["centroid_mm"])
+    np.testing.assert_allclose(focal, plan.tumor.centroid_mm)
     assert view[1] > 0  # from the anterior side
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from rfasim.grid import Grid
+from rfasim.plan.result import Eligibility
 from rfasim.viz.slices import SlicePlane, direction_letter, plot_slice, plot_summary
 
 
@@ -57,7 +58,7 @@ def test_summary_margin_colours_follow_the_uncovered_side(plan) -> None:
     red_x = np.mean(
         [segment[:, 0].mean() for segment, flag in zip(segments, is_red, strict=True) if flag]
     )
-    assert red_x < plan.metrics["tumor"]["centroid_mm"][0] - 5.0
+    assert red_x < plan.tumor.centroid_mm[0] - 5.0
 
 
 def test_summary_without_ct_and_for_a_refused_plan(
@@ -73,9 +74,11 @@ def test_summary_without_ct_and_for_a_refused_plan(
         peak_temperature_c=None,
         margin_surface=None,
         placements=[],
-        metrics={
-            "eligibility": {"eligible": False, "tumor_max_diameter_mm": 46.0, "limit_mm": 40.0}
-        },
+        eligibility=Eligibility(
+            eligible=False, tumor_max_diameter_mm=46.0, limit_mm=40.0, reason="too large"
+        ),
+        tumor=None,
+        zone=None,
     )
     figure = plot_summary(refused, tmp_path / "refused.png")
     assert "NOT ELIGIBLE" in figure._suptitle.get_text()

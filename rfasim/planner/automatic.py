@@ -1,0 +1,255 @@
+"""The automatic planner: case -> search (fast zone model) -> verification (full solver) -> verdict.
+
+:func:`plan_automatically` is what ``rfasim plan CASE.toml --auto`` runs.  It refuses a tumor over
+the 40 mm eligibility limit unless forced, searches with the fast model from the smallest number
+of probes up, verifies the best candidate with the full coupled simulation and, when the full
+simulation misses what the fast model promised, searches once more with a wider safety allowance
+and verifies that candidate too; the better verified plan is kept.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from rfasim.case import Case
+from rfasim.planner.calibration import device_zones
+from rfasim.planner.context import PlanningContext, planning_context
+from rfasim.planner.search import SearchReport, SearchSettings, search_plans
+from rfasim.planner.trajectories import TrajectoryRules
+from rfasim.planner.verify import Verification, verify_candidate
+from rfasim.planner.zone_model import LibraryZoneModel, ZoneModel
+from rfasim.probes import get_probe_model, load_catalog
+
+#: Extra margin (mm) the search aims for beyond the target, first and second attempt.
+SAFETY_MARGINS_MM = (1.0, 2.5)
+
+
+@dataclass(frozen=True)
+class PlannerOptions:
+    """Everything the automatic planner takes besides the case.
+
+    Attributes
+    ----------
+    devices : tuple of str or None
+        Allowed devices (catalog names or probe TOML paths); None: the catalog's devices suitable
+        for the tumor (:func:`suitable_devices`).
+    spacing_mm : float
+        Spacing (mm) of the zone library, of the search and of the verifying simulation.
+    search : SearchSettings
+    rules : TrajectoryRules
+    force : bool
+        Plan a tumor over the 40 mm limit anyway (research).
+    attempts : int
+        Verified candidates at most (1 or 2).
+    progress : bool
+        Progress bars on stderr.
+    use_cache : bool
+        Read and write the zone-library cache.
+    calibrate : bool
+        Run the heat-sink and protocol calibrations (False only for tests and quick looks).
+    """
+
+    devices: tuple[str, ...] | None = None
+    spacing_mm: float = 2.0
+    search: SearchSettings = field(default_factory=SearchSettings)
+    rules: TrajectoryRules = field(default_factory=TrajectoryRules)
+    force: bool = False
+    attempts: int = 2
+    progress: bool = True
+    use_cache: bool = True
+    calibrate: bool = True
+
+
+@dataclass
+class AutomaticPlan:
+    """What the planner found.
+
+    Attributes
+    ----------
+    case : Case
+        The input case.
+    context : PlanningContext
+    refused : bool
+        Not planned: the tumor is over the eligibility limit and the plan was not forced.
+    search : list of SearchReport
+        One per attempt.
+    verifications : list of Verification
+    chosen : Verification or None
+        The verified plan presented.
+    zone_model : ZoneModel or None
+    timings_s : dict
+    notes : list of str
+        Why no feasible plan exists, in words, when that is the case.
+    """
+
+    case: Case
+    context: PlanningContext
+    refused: bool = False
+    search: list[SearchReport] = field(default_factory=list)
+    verifications: list[Verification] = field(default_factory=list)
+    chosen: Verification | None = None
+    zone_model: ZoneModel | None = None
+    timings_s: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    devices: tuple[str, ...] = ()
+
+    @property
+    def criterion(self) -> str:
+        """The plan's criterion (``isotherm`` or ``arrhenius``; CEM43 plans are judged as isotherm)."""
+        return "arrhenius" if self.case.zone_criterion == "arrhenius" else "isotherm"
+
+    @property
+    def meets_target(self) -> bool:
+        """Whether the verified plan meets the margin target under the plan's criterion."""
+        return self.chosen is not None and self.chosen.meets(self.criterion)
+
+
+def suitable_devices(context: PlanningContext) -> tuple[str, ...]:
+    """Catalog devices suitable for the target (a planner rule, not a clinical source).
+
+    Monopolar straight needles, clusters and multi-tine arrays whose active part (needle length,
+    or deployed diameter) is no longer than the tumor plus its margin plus 10 mm, so that the
+    zone is not mostly healthy liver.  Bipolar devices are left to an explicit choice.
+    """
+    extent = 2.0 * context.target_radius_mm + 2.0 * context.margin_target_mm + 10.0
+    chosen = []
+    for name, model in load_catalog().items():
+        if model.kind == "bipolar":
+            continue
+        footprint = model.max_deployment_diameter_mm if model.kind == "multitine" else model.active_length_mm
+        if footprint <= extent:
+            chosen.append(name)
+    return tuple(chosen)
+
+
+def plan_automatically(case: Case, options: PlannerOptions | None = None) -> AutomaticPlan:
+    """Find, verify and judge a plan for a case (see the module docstring).
+
+    Parameters
+    ----------
+    case : Case
+        The case: images, labels, target, margin target, criterion, tissue; its probes are ignored
+        (they may serve to choose the target tumor: nearest to the first probe).
+    options : PlannerOptions, optional
+
+    Returns
+    -------
+    AutomaticPlan
+    """
+    options = options or PlannerOptions()
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    context = planning_context(case, options.spacing_mm, extra_margin_mm=SAFETY_MARGINS_MM[0])
+    timings["context_s"] = time.perf_counter() - start
+    result = AutomaticPlan(case=case, context=context, timings_s=timings)
+    if not context.eligibility.eligible and not options.force:
+        result.refused = True
+        result.notes.append(context.eligibility.reason)
+        timings["total_s"] = time.perf_counter() - start
+        return result
+    devices = tuple(get_probe_model(d).name if not str(d).endswith(".toml") else str(d)
+                    for d in (options.devices or suitable_devices(context)))
+    result.devices = devices
+    step = time.perf_counter()
+    zones = {get_probe_model(d).name: device_zones(d, options.spacing_mm, case.tissue_table,
+                                                   options.search.protocols, use_cache=options.use_cache,
+                                                   progress=options.progress, calibrate=options.calibrate)
+             for d in devices}
+    model = LibraryZoneModel(zones)
+    result.zone_model = model
+    names = tuple(zones)
+    timings["zone_library_s"] = time.perf_counter() - step
+    criterion = result.criterion
+    threshold = float(case.zone_threshold_c) if case.zone_criterion == "isotherm" and case.zone_threshold_c else 100.0
+
+    start_probes = 1
+    excluded: set[tuple[str, int]] = set()
+    for attempt in range(max(1, options.attempts)):
+        step = time.perf_counter()
+        if attempt > 0:
+            context = planning_context(case, options.spacing_mm, extra_margin_mm=SAFETY_MARGINS_MM[min(attempt, 1)])
+        report = search_plans(context, model, names, criterion, threshold, options.rules,
+                              replace(options.search, seed=options.search.seed + attempt),
+                              start_probes=start_probes, progress=options.progress, excluded=excluded)
+        result.search.append(report)
+        timings[f"search_{attempt + 1}_s"] = time.perf_counter() - step
+        if report.best is None:
+            break
+        step = time.perf_counter()
+        verification = verify_candidate(case, report.best, model, options.spacing_mm, force=options.force,
+                                        progress=options.progress)
+        timings[f"verification_{attempt + 1}_s"] = time.perf_counter() - step
+        result.verifications.append(verification)
+        if verification.meets(criterion):
+            break
+        # The full simulation missed: correct the fast model on it, exclude what failed, and
+        # search again with more slack.
+        from rfasim.planner.verify import design_threshold_c, fast_fields
+
+        candidate, plan = report.best, verification.plan
+        fast = fast_fields(model, candidate, plan)
+        if criterion == "isotherm":
+            model.correct_from(candidate.device, fast, plan.peak_temperature_c >= design_threshold_c(case),
+                               design_threshold_c(case))
+        else:
+            protocol = candidate.protocol if candidate.probe_count > 1 else "single"
+            model.correct_from(candidate.device, fast, plan.damage >= 1.0,
+                               model.arrhenius_level_c(candidate.device, protocol, candidate.probe_count))
+        excluded.add((candidate.device, candidate.probe_count))
+        start_probes = candidate.probe_count if candidate.meets else max(1, candidate.probe_count - 1)
+    result.chosen = _best_verified(result.verifications, criterion)
+    result.context = context if result.chosen is None else result.context
+    result.notes += infeasibility_notes(result)
+    timings["total_s"] = time.perf_counter() - start
+    return result
+
+
+def _best_verified(verifications: list[Verification], criterion: str) -> Verification | None:
+    def key(verification: Verification) -> tuple[Any, ...]:
+        judged = verification.verified[criterion]
+        margin = judged.min_margin_mm if judged.min_margin_mm is not None else -1e9
+        candidate = verification.candidate
+        return (not judged.ok, -round(judged.coverage_pct, 1), -margin, candidate.probe_count,
+                candidate.treatment_time_s)
+
+    return min(verifications, key=key) if verifications else None
+
+
+def infeasibility_notes(result: AutomaticPlan) -> list[str]:
+    """Why the target cannot be met, in words (empty when a verified plan meets it)."""
+    notes: list[str] = []
+    context = result.context
+    if result.meets_target:
+        return notes
+    if any(report.no_safe_trajectory for report in result.search):
+        reasons = next((r.trajectory_reasons for r in result.search if r.trajectory_reasons), [])
+        notes.append("no safe trajectory: no straight path from the skin to the tumor's centre keeps clear of the "
+                     "large vessels and forbidden structures" + (f" ({'; '.join(reasons[:2])})" if reasons else ""))
+    if context.unreachable_by_vessel > 0 and context.nearest_vessel_gap_mm is not None:
+        notes.append(
+            f"a large vessel lies {context.nearest_vessel_gap_mm:.1f} mm from the tumor, closer than the "
+            f"{context.margin_target_mm:g} mm margin target: the zone cannot extend into the vessel, so the margin "
+            f"target is unreachable on {100 * context.unreachable_by_vessel:.0f} % of the tumor surface")
+    found = [r.best for r in result.search if r.best is not None]
+    best = found[-1] if found else None
+    if best is not None and not best.meets:
+        limit = max(c.probe_count for r in result.search for c in r.tried) if result.search else best.probe_count
+        notes.append(f"probe limit: with up to {limit} probes of {', '.join(result.devices)} the fast model covers at "
+                     f"most {100 * best.coverage_target:.1f} % of the tumor and its margin under the "
+                     f"{'design criterion (>= 100 degC)' if result.criterion == 'isotherm' else 'Arrhenius criterion'}")
+        zones = getattr(result.zone_model, "devices", {})
+        target_ml = len(context.target_points_mm) * context.evaluation_grid.spacing_mm**3 * 1e-3
+        for name, device in zones.items():
+            level = 100.0 if result.criterion == "isotherm" else device.entry.arrhenius_level_c
+            notes.append(f"one {name} makes a {device.entry.zone_volume_ml(level):.1f} mL zone "
+                         f"({'>= 100 degC' if result.criterion == 'isotherm' else 'Arrhenius'}) in liver, against "
+                         f"{target_ml:.1f} mL of tumor + margin to cover")
+    elif result.chosen is not None and best is not None and best.meets:
+        notes.append("the fast model met the target but the full simulation did not: the verified figures above "
+                     "are the ones to trust")
+    return notes
+
+
+__all__ = ["AutomaticPlan", "PlannerOptions", "plan_automatically", "suitable_devices"]

@@ -1,0 +1,135 @@
+"""The automatic planner: kernels against their references, cache, constraints, refusal, plan.toml."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from rfasim.case import load_case
+from rfasim.phantoms import write_phantom
+from rfasim.planner import PlannerOptions, SearchSettings, plan_automatically, write_automatic_plan
+from rfasim.planner.library import ZoneLibraryEntry, library_entry
+from rfasim.planner.zone_model import probe_frames
+from rfasim.probes.placement import lateral_axes
+
+
+def test_sampling_kernel_matches_map_coordinates() -> None:
+    from rfasim.planner._sampling import sample_probe_fields
+
+    rng = np.random.default_rng(3)
+    peak = rng.random((9, 8, 12)).astype(np.float32)
+    end = rng.random((9, 8, 12)).astype(np.float32)
+    origin = np.array([-8.0, -7.0, -20.0])
+    points = rng.uniform(-15, 15, (200, 3))
+    tips = rng.uniform(-2, 2, (3, 2, 3))
+    directions = rng.normal(size=(3, 2, 3))
+    frames = probe_frames(directions)
+    peak_out = np.empty((2, 3, 200), np.float32)
+    end_out = np.empty_like(peak_out)
+    sample_probe_fields(peak, end, origin, 2.0, points, tips, frames, peak_out, end_out)
+    for c in range(3):
+        for p in range(2):
+            local = (points - tips[c, p]) @ frames[c, p].T
+            index = ((local - origin) / 2.0).T
+            expected = ndimage.map_coordinates(peak, index, order=1, mode="constant", cval=0.0)
+            inside = np.all((index >= 0) & (index <= np.array(peak.shape)[:, None] - 1), axis=0)
+            np.testing.assert_allclose(peak_out[p, c][inside], expected[inside], rtol=1e-5, atol=1e-6)
+            assert np.all(peak_out[p, c][~inside] == 0)
+
+
+def test_probe_frames_follow_the_placement_convention() -> None:
+    for direction in ([0.3, -0.2, 0.9], [-0.99, 0.05, 0.1], [0.0, 1.0, 0.0]):
+        unit = np.asarray(direction) / np.linalg.norm(direction)
+        first, second = lateral_axes(unit, 0.0)
+        frame = probe_frames(unit[None])[0]
+        np.testing.assert_allclose(frame, np.stack([first, second, unit]), atol=1e-12)
+
+
+def test_library_entry_is_cached_and_reloaded(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("RFASIM_CACHE_DIR", str(tmp_path / "cache"))
+    table = {"mode": "constant-power", "power_w": 20.0, "duration_s": 60.0}
+    first = library_entry("cooltip-17g-2cm", 3.0, table)
+    files = list((tmp_path / "cache").glob("zone-*.npz"))
+    assert len(files) == 1
+    second = library_entry("cooltip-17g-2cm", 3.0, table)
+    assert isinstance(second, ZoneLibraryEntry)
+    np.testing.assert_array_equal(first.peak_rise_c, second.peak_rise_c)
+    assert first.peak_rise_c.max() > 20.0  # the probe heated the liver
+    # Another input (power) is another key: a second file, never a stale hit.
+    library_entry("cooltip-17g-2cm", 3.0, {**table, "power_w": 25.0})
+    assert len(list((tmp_path / "cache").glob("zone-*.npz"))) == 2
+
+
+def _quick_options(**changes) -> PlannerOptions:
+    settings = SearchSettings(max_probes=changes.pop("max_probes", 2), population=5, max_generations=6)
+    return PlannerOptions(devices=("cooltip-17g-2cm",), spacing_mm=3.0, search=settings, attempts=1,
+                          progress=False, calibrate=False, **changes)
+
+
+def _path_labels(labels: np.ndarray, affine: np.ndarray, entry: np.ndarray, tip: np.ndarray) -> np.ndarray:
+    steps = np.linspace(0.0, 1.0, int(np.linalg.norm(tip - entry) / 0.25) + 2)
+    points = entry[None] + steps[:, None] * (tip - entry)[None]
+    index = np.rint((np.linalg.inv(affine) @ np.c_[points, np.ones(len(points))].T)[:3].T).astype(int)
+    index = np.clip(index, 0, np.array(labels.shape) - 1)
+    return labels[tuple(index.T)]
+
+
+@pytest.mark.parametrize("phantom", ["two-tumors", "dome-20mm"])
+def test_returned_trajectories_never_cross_vessels_forbidden_or_other_tumors(phantom, tmp_path, monkeypatch) -> None:
+    import nibabel
+
+    from rfasim.imaging import find_tumors
+
+    monkeypatch.setenv("RFASIM_CACHE_DIR", str(tmp_path / "cache"))
+    paths = write_phantom(phantom, tmp_path / "case")
+    case = load_case(paths["case"])
+    plan = plan_automatically(case, _quick_options())
+    assert plan.chosen is not None
+    write_automatic_plan(plan, tmp_path / "auto")
+    proposed = load_case(tmp_path / "auto" / "plan.toml")  # runnable as is: it parses as a case
+    assert len(proposed.probes) == plan.chosen.candidate.probe_count
+    image = nibabel.load(paths["labels"])
+    labels = np.asarray(image.dataobj)
+    tumors = find_tumors(labels == 2, image.affine)
+    target = min(tumors, key=lambda t: np.linalg.norm(t.centroid_mm - plan.context.target.centroid_mm))
+    others = np.zeros(labels.shape, bool)
+    for tumor in tumors:
+        if tumor.id != target.id:
+            others |= tumor.mask(labels.shape)
+    marked = labels.copy()
+    marked[others] = 99
+    for spec in proposed.probes:
+        crossed = _path_labels(marked, image.affine, np.asarray(spec.entry_mm), np.asarray(spec.tip_mm))
+        assert not np.isin(crossed, (3, 5, 99)).any(), f"{spec}: crosses {sorted(set(crossed.tolist()))}"
+        assert crossed[0] in (0, 4), "the entry lies on the skin (body wall next to air)"
+
+
+def test_tumor_over_the_limit_is_refused_unless_forced(tmp_path) -> None:
+    paths = write_phantom("large-45mm", tmp_path / "case")
+    plan = plan_automatically(load_case(paths["case"]), _quick_options())
+    assert plan.refused and plan.chosen is None
+    assert "40 mm limit" in plan.notes[0]
+
+
+def test_cli_refuses_and_rejects_bad_input(tmp_path, capsys) -> None:
+    from rfasim.cli import EXIT_BAD_INPUT, EXIT_REFUSED, main
+
+    paths = write_phantom("large-45mm", tmp_path / "case")
+    assert main(["plan", str(paths["case"]), "--auto", "--quiet", "--out", str(tmp_path / "out")]) == EXIT_REFUSED
+    assert "REFUSED" in capsys.readouterr().out
+    code = main(["plan", str(paths["case"]), "--auto", "--devices", "no-such-probe", "--out", str(tmp_path / "o2")])
+    assert code == EXIT_BAD_INPUT
+    assert not (tmp_path / "o2").exists()
+
+
+def test_auto_case_without_probes_is_accepted(tmp_path, capsys) -> None:
+    from rfasim.cli import EXIT_REFUSED, main
+
+    paths = write_phantom("large-45mm", tmp_path / "case")
+    text = paths["case"].read_text()
+    start = text.index("[[probes]]")
+    end = text.index("[generator]")
+    paths["case"].write_text(text[:start] + text[end:])
+    assert main(["plan", str(paths["case"]), "--auto", "--quiet", "--out", str(tmp_path / "out")]) == EXIT_REFUSED
+    assert "REFUSED" in capsys.readouterr().out
