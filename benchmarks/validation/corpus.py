@@ -325,9 +325,9 @@ def _measured(data: dict[str, Any], path: Path) -> tuple[dict[str, Measurement],
     _check_keys(table, (*QUANTITIES, "temperatures"), path, "[measured] ")
     measured = {q: _measurement(q, table[q], path) for q in QUANTITIES if q in table}
     readings = []
-    for number, entry in enumerate(table.get("temperatures", []), start=1):
+    for number, raw in enumerate(table.get("temperatures", []), start=1):
         where = f"[[measured.temperatures]] #{number} "
-        entry = _check_keys(entry, _TEMPERATURE_KEYS, path, where)
+        entry = _check_keys(raw, _TEMPERATURE_KEYS, path, where)
         time = entry.get("time", "end")
         if time != "end":
             raise _fail(path, f"{where}time", f"only 'end' is supported, got {time!r}")
@@ -346,9 +346,9 @@ def _probes(data: dict[str, Any], device: dict[str, Any], path: Path) -> tuple[P
     if not isinstance(entries, list) or not entries:
         raise _fail(path, "[[probes]]", "expected a non-empty array of tables")
     probes = []
-    for number, entry in enumerate(entries, start=1):
+    for number, raw in enumerate(entries, start=1):
         where = f"[[probes]] #{number} "
-        entry = _check_keys(entry, _PROBE_KEYS, path, where)
+        entry = _check_keys(raw, _PROBE_KEYS, path, where)
         probes.append(ProbeEntry(
             model=_text(entry, "model", path, where),
             center_mm=_point(entry.get("center_mm", [0.0, 0.0, 0.0]), path, f"{where}center_mm"),
@@ -401,9 +401,9 @@ def load_experiment(path: str | Path) -> Experiment:
         raise _fail(path, "[device] probe", str(error)) from None
     measured, temperatures = _measured(data, path)
     vessels = []
-    for number, entry in enumerate(data.get("vessels", []), start=1):
+    for number, raw in enumerate(data.get("vessels", []), start=1):
         where = f"[[vessels]] #{number} "
-        entry = _check_keys(entry, _VESSEL_KEYS, path, where)
+        entry = _check_keys(raw, _VESSEL_KEYS, path, where)
         expect = entry.get("expect_viable_cuff")
         if not isinstance(expect, bool):
             raise _fail(path, f"{where}expect_viable_cuff", f"expected true or false, got {expect!r}")
@@ -444,11 +444,11 @@ def load_experiment(path: str | Path) -> Experiment:
         samples=samples, compare_with=_text(data, "compare_with", path, "", required=False),
         path=path, sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
     )
-    for probe in experiment.probes:
-        try:
+    try:
+        for probe in experiment.probes:
             get_probe_model(probe.model)
-        except InputError as error:
-            raise _fail(path, "[[probes]] model", str(error)) from None
+    except InputError as error:
+        raise _fail(path, "[[probes]] model", str(error)) from None
     _check_generator(experiment, path)
     return experiment
 

@@ -156,7 +156,7 @@ def compare_with_py_pde(
     class PennesPDE(pde.PDEBase):  # type: ignore[misc]
         """Pennes bioheat with a fixed source, constant properties."""
 
-        def evolution_rate(self, state, t=0):  # noqa: ANN001, ANN202 - py-pde's signature
+        def evolution_rate(self, state, t=0):  # noqa: ARG002 - py-pde's signature
             laplacian = state.laplace(bc=boundary)
             return diffusivity_mm2 * laplacian + perfusion_rate * (arterial - state) + heating_rate_field
 

@@ -6,6 +6,7 @@ Everything here turns stored results (plain records) into Markdown or PNG; nothi
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -197,7 +198,7 @@ def criteria(corpus: Mapping[str, Experiment], predictions: Mapping[str, Mapping
     for record in convergence:
         by_name.setdefault(record["name"], []).append(record)
     for name, records in by_name.items():
-        for before, after in zip(records, records[1:], strict=False):
+        for before, after in itertools.pairwise(records):
             worst = max(abs(_change_pct(before[q], after[q])) for q in ("volume_ml", "long_axis_mm", "short_axis_mm"))
             checks.append({"check": f"{name}: zone changes < {CONVERGENCE_TARGET_PCT:g} % from "
                                     f"{before['spacing_mm']:g} to {after['spacing_mm']:g} mm",
@@ -218,9 +219,9 @@ def criteria_table(checks: Sequence[Mapping[str, Any]]) -> str:
 def plot_predicted_vs_measured(corpus: Mapping[str, Experiment], rows: Sequence[Mapping[str, Any]],
                                path: Path) -> None:
     """Predicted against measured per quantity, the papers' spread as horizontal error bars."""
-    import matplotlib
+    import matplotlib as mpl
 
-    matplotlib.use("Agg")
+    mpl.use("Agg")
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(11, 9.5), layout="constrained")
@@ -269,9 +270,9 @@ def plot_predicted_vs_measured(corpus: Mapping[str, Experiment], rows: Sequence[
 
 def plot_heat_sink(records: Sequence[Mapping[str, Any]], path: Path) -> None:
     """Mid-plane coagulation maps with the vessel outlined."""
-    import matplotlib
+    import matplotlib as mpl
 
-    matplotlib.use("Agg")
+    mpl.use("Agg")
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(4 * len(records), 4), layout="constrained")
@@ -296,9 +297,9 @@ def plot_heat_sink(records: Sequence[Mapping[str, Any]], path: Path) -> None:
 
 def plot_pypde(record: Mapping[str, Any], path: Path) -> None:
     """Temperature through the source centre, both codes."""
-    import matplotlib
+    import matplotlib as mpl
 
-    matplotlib.use("Agg")
+    mpl.use("Agg")
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(6, 5), layout="constrained")
@@ -352,7 +353,7 @@ def loo_section(calibration: Mapping[str, Any] | None, demo: Mapping[str, Any] |
         parts.append(_loo_table(calibration))
     if demo is not None:
         stale = "" if demo.get("physics_hash") == current_hash else " (made on other physics files: stale)"
-        evaluations = "–".join(sorted({str(row["fit"]["evaluations"]) for row in demo["rows"]}))
+        evaluations = " to ".join(sorted({str(row["fit"]["evaluations"]) for row in demo["rows"]}))
         parts.append(
             f"**Machinery check, not a calibration{stale}.** `--calibration-demo` fitted "
             f"{', '.join(demo['parameters'])} in {len(demo['rows'])} leave-one-out folds at {demo['spacing_mm']:g} mm "

@@ -229,9 +229,8 @@ def _summary(corpus: dict[str, Experiment], rows: list[dict[str, Any]], checks: 
 def _parameters_table() -> str:
     space = calibration.load_parameter_space()
     lines = ["| parameter | `[tissue]` key | applies to | default | bounds | source |", "|---|---|---|---|---|---|"]
-    for p in space.parameters:
-        lines.append(f"| {p.name} | `{p.key}` | {', '.join(p.settings)} | {p.default:g} {p.unit} | "
-                     f"{p.lower:g}–{p.upper:g} ({p.scale}) | {p.source} |")
+    lines += [f"| {p.name} | `{p.key}` | {', '.join(p.settings)} | {p.default:g} {p.unit} | "
+              f"{p.lower:g} to {p.upper:g} ({p.scale}) | {p.source} |" for p in space.parameters]
     return "\n".join(lines) + "\n"
 
 
@@ -294,8 +293,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"grid convergence at {', '.join(f'{s:g}' for s in mode.convergence_mm)} mm", flush=True)
         for case in CONVERGENCE_CASES:
             experiment = corpus[case] if case in corpus else load_configuration(case)
-            for step in mode.convergence_mm:
-                convergence.append({**predict(experiment, step, cache), "name": case})
+            convergence += [{**predict(experiment, step, cache), "name": case} for step in mode.convergence_mm]
 
     heat_sink = None
     if "heat-sink" not in arguments.skip:

@@ -35,7 +35,9 @@ def test_at_least_ten_published_experiments_of_every_kind() -> None:
 @pytest.mark.parametrize("experiment", list(CORPUS.values()), ids=lambda e: e.name)
 def test_every_number_is_quoted_from_the_source(experiment) -> None:
     source = experiment.source
-    assert source.url.startswith("http") and source.citation and source.read
+    assert source.url.startswith("http")
+    assert source.citation
+    assert source.read
     quoted = numbers(source.quote)
     for quantity, measurement in experiment.measured.items():
         in_quote = numbers(measurement.quote)
@@ -55,7 +57,8 @@ def test_every_number_is_quoted_from_the_source(experiment) -> None:
                 assert any(abs(measurement.spread - n * f) <= 0.006 * measurement.spread
                            for n in spread_numbers for f in FACTORS), (experiment.name, quantity, measurement.spread)
     for reading in experiment.temperatures:
-        assert reading.value_c in numbers(reading.quote) and reading.value_c in quoted
+        assert reading.value_c in numbers(reading.quote)
+        assert reading.value_c in quoted
 
 
 @pytest.mark.parametrize("experiment", list(CORPUS.values()), ids=lambda e: e.name)
@@ -97,7 +100,8 @@ def test_companions_compare_like_with_like() -> None:
 
 def test_standard_case_configuration() -> None:
     standard = load_configuration("standard-case")
-    assert standard.probe == "cooltip-17g-3cm" and standard.extent_mm == 80.0
+    assert standard.probe == "cooltip-17g-3cm"
+    assert standard.extent_mm == 80.0
     assert standard.generator_table()["power_w"] == 200.0
 
 

@@ -16,7 +16,7 @@ def _exact_predictions(scale_in_vivo: float = 1.0) -> dict[str, dict]:
     predictions = {}
     for name, experiment in ZONE.items():
         factor = scale_in_vivo if experiment.setting == "in vivo" else 1.0
-        record = {q: 10.0 for q in ("long_axis_mm", "short_axis_mm", "volume_ml", "energy_j")}
+        record = dict.fromkeys(("long_axis_mm", "short_axis_mm", "volume_ml", "energy_j"), 10.0)
         record.update({q: m.value * factor for q, m in experiment.measured.items()})
         record.update({"spacing_mm": 2.0, "rolloffs": 0, "simulated_s": 720.0, "wall_s": 1.0,
                        "isotherm_volume_ml": 1.0, "temperatures_c": [r.value_c for r in experiment.temperatures]})
@@ -28,9 +28,12 @@ def test_targets_are_met_by_the_measurements_themselves() -> None:
     convergence = [{"name": "x", "spacing_mm": s, "volume_ml": 10.0, "long_axis_mm": 30.0, "short_axis_mm": 20.0}
                    for s in (1.5, 1.0)]
     checks = report.criteria(ZONE, _exact_predictions(), convergence)
-    assert checks and all(check["met"] for check in checks), [c for c in checks if not c["met"]]
+    assert checks
+    assert all(check["met"] for check in checks), [c for c in checks if not c["met"]]
     kinds = " ".join(check["check"] for check in checks)
-    assert "in vivo / ex vivo" in kinds and "more / less perfused" in kinds and "energy" in kinds
+    assert "in vivo / ex vivo" in kinds
+    assert "more / less perfused" in kinds
+    assert "energy" in kinds
 
 
 def test_in_vivo_over_prediction_misses_the_targets() -> None:
@@ -56,4 +59,5 @@ def test_command_writes_a_page_with_the_physics_hash(tmp_path) -> None:
     text = page.read_text()
     assert freshness.page_hash(page) == freshness.physics_hash()
     assert "$" not in text.replace("$$", "")  # every placeholder filled
-    assert "leave-one-experiment-out" in text and "lu2002-heat-sink-in-vivo" in text
+    assert "leave-one-experiment-out" in text
+    assert "lu2002-heat-sink-in-vivo" in text
