@@ -314,58 +314,69 @@ if have_results:
 # %% [markdown]
 # ### Re-running one experiment on a coarse grid
 #
-# `rfasim.validation.run_experiment` reproduces one row. The table used a 1.5 mm grid; here we run
-# the Lee 2009 ex vivo experiment (cooled 2 cm tip, 12 minutes) on a **2.5 mm grid** to keep it fast.
-# The difference from the committed row shows how much a coarse grid moves the zone: use ≤ 1.5 mm
-# for numbers you quote.
+# The corpus is data: one TOML file per published experiment in
+# `benchmarks/validation/experiments/`, each number with the sentence it was quoted from. The
+# harness next to it (`benchmarks/validation/harness.py`, not part of the installed package)
+# builds the experiment with the case machinery and runs it with `rfasim.simulate`. The table
+# used a 1.5 mm grid; here we run the Lee 2009 ex vivo experiment (cooled 2 cm tip, 12 minutes)
+# on a **2.5 mm grid** to keep it fast. The difference from the committed row shows how much a
+# coarse grid moves the zone: use ≤ 1.5 mm for numbers you quote.
 
 # %%
-from rfasim.validation import compare_with_py_pde, run_experiment
-
-rerun = run_experiment("lee2009-cooled-2cm-ex-vivo", spacing_mm=2.5)
-measured = rerun.experiment.measured
-print(f"{rerun.experiment.reference}; wall {rerun.wall_s:.1f} s")
-print(
-    f"measured   long {measured.long_axis_mm} mm, short {measured.short_axis_mm} mm, volume {measured.volume_ml} mL"
-)
-print(
-    f"2.5 mm     long {rerun.predicted.long_axis_mm} mm, short {rerun.predicted.short_axis_mm} mm, "
-    f"volume {rerun.predicted.volume_ml:.2f} mL"
-)
+HARNESS = RESULTS.parent
 if have_results:
+    import sys
+
+    sys.path.insert(0, str(HARNESS))
+    from corpus import load_corpus
+    from harness import errors_pct, run_experiment
+
+    experiment = load_corpus()["lee2009-cooled-2cm-ex-vivo"]
+    rerun = run_experiment(experiment, spacing_mm=2.5).prediction
+    print(f"{experiment.source.citation}; wall {rerun.wall_s:.1f} s")
+    for quantity, measurement in experiment.measured.items():
+        print(f"  {quantity}: measured {measurement.value} ({measurement.quote!r}), ", end="")
+        print(
+            f"2.5 mm {rerun.value(quantity):.1f} ({errors_pct(experiment, rerun)[quantity]:+.0f} %)"
+        )
     row = validation.set_index("experiment").loc["lee2009-cooled-2cm-ex-vivo"]
     print(
-        f"1.5 mm     long {row.predicted_long_axis_mm} mm, short {row.predicted_short_axis_mm} mm, "
-        f"volume {row.predicted_volume_ml} mL (committed table)"
+        f"committed table ({row.spacing_mm} mm): long {row.predicted_long_axis_mm} mm, "
+        f"short {row.predicted_short_axis_mm} mm, volume {row.predicted_volume_ml} mL"
     )
 
 # %% [markdown]
 # ### An independent code: py-pde
 #
-# `compare_with_py_pde` solves the same Pennes problem (perfused liver, fixed Gaussian power
-# density) in rfasim and in [py-pde](https://py-pde.readthedocs.io) and compares the temperature
-# fields. Here on a small box (30 mm, 1.5 mm grid, 2 minutes of heating); the committed comparison
-# (`pypde_comparison.json`) used the default 40 mm box at 1 mm.
+# `compare_with_py_pde` (`benchmarks/validation/pypde_comparison.py`) solves the same Pennes
+# problem (perfused liver, fixed Gaussian power density) in rfasim and in
+# [py-pde](https://py-pde.readthedocs.io) and compares the temperature fields. Here on a small box
+# (30 mm, 1.5 mm grid, 2 minutes of heating); the committed comparison (`pypde_comparison.json`)
+# used a 40 mm box at 1 mm.
 
 # %%
-comparison = compare_with_py_pde(extent_mm=30.0, spacing_mm=1.5, duration_s=120.0)
-print(f"peak temperature {comparison.peak_temperature_c:.2f} degC")
-print(
-    f"max |T_rfasim - T_py-pde| = {comparison.max_abs_difference_c:.3f} degC "
-    f"(central half {comparison.core_max_abs_difference_c:.3f} degC)"
-)
-print(
-    f"{comparison.isotherm_c:g} degC isotherm: rfasim {comparison.rfasim_volume_ml:.3f} mL, "
-    f"py-pde {comparison.pypde_volume_ml:.3f} mL"
-)
+if have_results:
+    from pypde_comparison import compare_with_py_pde
 
-figure = Figure(figsize=(6, 4), layout="constrained")
-axes = figure.add_subplot()
-axes.plot(comparison.coordinates_mm, comparison.rfasim_profile_c, "o", ms=4, label="rfasim")
-axes.plot(comparison.coordinates_mm, comparison.pypde_profile_c, "-", label="py-pde")
-axes.set(xlabel="x through the centre (mm)", ylabel="temperature (degC)", title="rfasim vs py-pde")
-axes.legend()
-figure
+    comparison = compare_with_py_pde(extent_mm=30.0, spacing_mm=1.5, duration_s=120.0)
+    print(f"peak temperature {comparison.peak_temperature_c:.2f} degC")
+    print(
+        f"max |T_rfasim - T_py-pde| = {comparison.max_abs_difference_c:.3f} degC "
+        f"(central half {comparison.core_max_abs_difference_c:.3f} degC)"
+    )
+    print(
+        f"{comparison.isotherm_c:g} degC isotherm: rfasim {comparison.rfasim_volume_ml:.3f} mL, "
+        f"py-pde {comparison.pypde_volume_ml:.3f} mL"
+    )
+    figure = Figure(figsize=(6, 4), layout="constrained")
+    axes = figure.add_subplot()
+    axes.plot(comparison.coordinates_mm, comparison.rfasim_profile_c, "o", ms=4, label="rfasim")
+    axes.plot(comparison.coordinates_mm, comparison.pypde_profile_c, "-", label="py-pde")
+    axes.set(
+        xlabel="x through the centre (mm)", ylabel="temperature (degC)", title="rfasim vs py-pde"
+    )
+    axes.legend()
+    display(figure)
 
 # %%
 if have_results:

@@ -1,317 +1,375 @@
-"""Regenerate the validation table and figures (issue 8).
+"""Regenerate ``docs/validation.md`` and its results from the corpus, at HEAD.
 
 Usage::
 
-    python benchmarks/validation/run_validation.py --out benchmarks/validation/results
+    python benchmarks/validation/run_validation.py            # full: 1.5 mm, convergence 1.5/1.0/0.75 mm
+    python benchmarks/validation/run_validation.py --quick    # coarse: 3 mm, convergence 3.0/2.5/2.0 mm
+    python benchmarks/validation/run_validation.py --calibration-demo --quick   # + a tiny LOO check
+    python benchmarks/validation/run_validation.py --calibrate # + the full LOO calibration (hours)
 
-Writes ``validation_table.{md,json,csv}``, ``heat_sink.json``, ``pypde_comparison.json`` and the
-figures ``predicted_vs_measured.png``, ``heat_sink.png``, ``pypde_profile.png`` into ``--out``.
-Every piece comes from :mod:`rfasim.validation`; nothing is tuned per experiment.
+Every simulation is cached in ``results/runs/`` under a key made of the experiment file, the
+grid, the physics files (:mod:`freshness`) and the harness code, so rerunning after a change
+to the page text costs seconds and after a physics change reruns exactly what changed.  The
+page records the commit and the physics hash; ``tests/validation/test_validation_page_fresh.py``
+fails when the committed page is older than the physics.  Prints the agreement targets of
+issue 12 and writes ``results/*.json``, ``results/*.csv`` and the figures.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
+import io
 import json
 import platform
+import statistics
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-import matplotlib
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import calibration  # noqa: E402
+import freshness  # noqa: E402
+import harness  # noqa: E402
+import report  # noqa: E402
+from corpus import Experiment, load_configuration, load_corpus  # noqa: E402
 
+from rfasim.atomic import write_json, write_text  # noqa: E402
 from rfasim.tissue import TissueClass  # noqa: E402
-from rfasim.validation import (  # noqa: E402
-    EXPERIMENTS,
-    ExperimentResult,
-    HeatSinkResult,
-    PyPdeComparison,
-    compare_with_py_pde,
-    in_vivo_tissue,
-    run_experiment,
-    run_heat_sink,
-    vessel_cuff,
-)
 
-#: Liver perfusion rates (1/s) of the sensitivity study: the default's 2.5x and 4x (1.0-1.5 mL/min/g).
-SENSITIVITY_PERFUSION_PER_S = (0.016, 0.025)
-
-QUANTITIES = (
-    ("long_axis", "long axis (mm)", "long_axis_mm"),
-    ("short_axis", "short axis (mm)", "short_axis_mm"),
-    ("volume", "volume (mL)", "volume_ml"),
-)
+RESULTS = HERE / "results"
+#: Code whose change invalidates cached runs (besides the physics files).
+HARNESS_FILES = ("harness.py", "corpus.py", "pypde_comparison.py")
+#: Configurations of the grid-convergence table.
+CONVERGENCE_CASES = ("lee2009-cooled-2cm-ex-vivo", "standard-case")
+HEAT_SINK_EXPERIMENT = "lu2002-heat-sink-in-vivo"
+PARTS = ("experiments", "convergence", "heat-sink", "pypde")
 
 
-def source_state() -> dict[str, object]:
-    """Commit and locally modified rfasim files the results come from (reproducibility)."""
-    def git(*command: str) -> str:
-        try:
-            return subprocess.run(["git", *command], capture_output=True, text=True, check=True).stdout.rstrip()
-        except (OSError, subprocess.CalledProcessError):
-            return ""
+@dataclass(frozen=True)
+class Mode:
+    """Grid settings of a run of this script."""
 
-    modified = [line[3:] for line in git("status", "--porcelain", "--", "rfasim").splitlines()
-                if line[:2].strip() and not line.startswith("??")]
-    return {"commit": git("rev-parse", "HEAD"), "modified_rfasim_files": modified}
+    name: str
+    spacing_mm: float
+    convergence_mm: tuple[float, ...]
+    heat_sink_spacing_mm: float
+    pypde: dict[str, float] = field(default_factory=dict)
 
 
-def _format(value: float | None, digits: int = 1) -> str:
-    return "—" if value is None else f"{value:.{digits}f}"
+MODES = {
+    "full": Mode("full", 1.5, (1.5, 1.0, 0.75), 1.0,
+                 {"extent_mm": 40.0, "spacing_mm": 1.0, "duration_s": 300.0, "total_power_w": 3.0}),
+    "quick": Mode("quick", 3.0, (3.0, 2.5, 2.0), 1.5,
+                  {"extent_mm": 24.0, "spacing_mm": 1.5, "duration_s": 120.0, "total_power_w": 1.5}),
+}
 
 
-def experiment_rows(results: list[ExperimentResult]) -> list[dict[str, object]]:
-    """One flat record per experiment (JSON / CSV)."""
-    rows = []
-    for result in results:
-        experiment = result.experiment
-        errors = result.errors_pct()
-        row: dict[str, object] = {
-            "experiment": experiment.name,
-            "reference": experiment.reference,
-            "doi": experiment.doi,
-            "setting": experiment.setting,
-            "probe": experiment.probe,
-            "duration_s": experiment.duration_s,
-            "criterion": "Arrhenius damage >= 1",
-            "protocol_from_paper": experiment.protocol_from_paper,
-            "spacing_mm": result.spacing_mm,
-            "energy_j": round(result.energy_j, 1),
-            "rolloffs": result.rolloffs,
-            "wall_s": round(result.wall_s, 1),
-            "notes": experiment.notes,
-        }
-        for key, _, attribute in QUANTITIES:
-            row[f"measured_{attribute}"] = getattr(experiment.measured, attribute)
-            row[f"predicted_{attribute}"] = round(getattr(result.predicted, attribute), 2)
-            row[f"isotherm50_{attribute}"] = round(getattr(result.isotherm, attribute), 2)
-            row[f"error_{key}_pct"] = None if errors[key] is None else round(errors[key], 1)
-        rows.append(row)
-    return rows
+class RunCache:
+    """JSON results keyed by what produced them (``results/runs/NAME.json``)."""
+
+    def __init__(self, folder: Path, physics_hash: str, enabled: bool = True) -> None:
+        self.folder = folder
+        self.enabled = enabled
+        code = hashlib.sha256()
+        for name in HARNESS_FILES:
+            code.update((HERE / name).read_bytes())
+        self.base = f"{physics_hash}:{code.hexdigest()}"
+        self.hits = 0
+        self.misses = 0
+
+    def key(self, *parts: Any) -> str:
+        return hashlib.sha256(json.dumps([self.base, *parts], sort_keys=True).encode()).hexdigest()
+
+    def get(self, name: str, key: str) -> dict[str, Any] | None:
+        path = self.folder / f"{name}.json"
+        if self.enabled and path.is_file():
+            stored = json.loads(path.read_text())
+            if stored.get("key") == key:
+                self.hits += 1
+                return stored["data"]
+        self.misses += 1
+        return None
+
+    def put(self, name: str, key: str, data: dict[str, Any]) -> None:
+        write_json(self.folder / f"{name}.json", {"key": key, "base": self.base, "data": data})
+
+    def prune(self) -> int:
+        """Delete stored runs made with other physics files or harness code; returns their count."""
+        removed = 0
+        for path in self.folder.glob("*.json"):
+            if json.loads(path.read_text()).get("base") != self.base:
+                path.unlink()
+                removed += 1
+        return removed
 
 
-def markdown_table(rows: list[dict[str, object]]) -> str:
-    """The predicted-vs-measured table in Markdown (from :func:`experiment_rows` records)."""
-    lines = [
-        "| experiment | setting | probe, time | long axis mm: measured / predicted (error) | "
-        "short axis mm: measured / predicted (error) | volume mL: measured / predicted (error) | "
-        "50 °C isotherm: long / short mm, mL | energy kJ, roll-offs |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for row in rows:
-        cells = []
-        for key, _, attribute in QUANTITIES:
-            measured = row[f"measured_{attribute}"]
-            predicted = row[f"predicted_{attribute}"]
-            error = row[f"error_{key}_pct"]
-            if measured is None:
-                cells.append(f"— / {predicted:.1f}")
-            else:
-                flag = " **>20 %**" if abs(error) > 20.0 else ""
-                cells.append(f"{measured:.1f} / {predicted:.1f} ({error:+.0f} %){flag}")
-        name = str(row["experiment"]) + ("" if row["protocol_from_paper"] else " †")
-        lines.append(
-            f"| {name} ([doi](https://doi.org/{row['doi']})) | {row['setting']} | "
-            f"{row['probe']}, {float(row['duration_s']) / 60:.0f} min | " + " | ".join(cells) + " | "
-            f"{row['isotherm50_long_axis_mm']:.0f} / {row['isotherm50_short_axis_mm']:.0f}, "
-            f"{row['isotherm50_volume_ml']:.1f} | {float(row['energy_j']) / 1000:.1f}, {row['rolloffs']} |"
-        )
-    lines.append("")
-    lines.append(
-        "Predicted zone: Arrhenius damage Ω ≥ 1, axes along / across the probe from the voxel mask "
-        f"({rows[0]['spacing_mm']:g} mm grid, 80 mm liver block). † device or protocol partly assumed "
-        "(not in the source we could read): reported, but left out of the agreement summary."
-    )
+def _git(*command: str) -> str:
+    try:
+        return subprocess.run(["git", *command], capture_output=True, text=True, check=True,
+                              cwd=freshness.REPOSITORY).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+
+
+def source_state() -> dict[str, Any]:
+    """Commit, and hashed files that differ from it (the page would then not match the commit)."""
+    paths = [p.relative_to(freshness.REPOSITORY).as_posix() for p in freshness.hashed_files()]
+    dirty = [line[3:] for line in _git("status", "--porcelain", "--", *paths).splitlines() if line.strip()]
+    return {"commit": _git("rev-parse", "--short=12", "HEAD"), "modified_hashed_files": dirty,
+            "python": platform.python_version(), "machine": platform.machine(),
+            "generated": time.strftime("%Y-%m-%d %H:%M %Z")}
+
+
+def predict(experiment: Experiment, spacing_mm: float, cache: RunCache) -> dict[str, Any]:
+    """A cached :func:`harness.run_experiment` prediction record."""
+    name = f"{experiment.name}@{spacing_mm:g}mm"
+    key = cache.key("zone", experiment.sha256, spacing_mm, experiment.extent_mm)
+    stored = cache.get(name, key)
+    if stored is None:
+        output = harness.run_experiment(experiment, spacing_mm)
+        stored = output.prediction.to_dict()
+        cache.put(name, key, stored)
+        print(f"  {name}: volume {stored['volume_ml']:.2f} mL, long {stored['long_axis_mm']:.1f}, short "
+              f"{stored['short_axis_mm']:.1f} mm, {stored['energy_j'] / 1000:.1f} kJ ({stored['wall_s']:.0f} s)",
+              flush=True)
+    return stored
+
+
+def run_heat_sink(experiment: Experiment, spacing_mm: float, cache: RunCache) -> list[dict[str, Any]]:
+    key = cache.key("heat-sink", experiment.sha256, spacing_mm)
+    name = f"heat-sink@{spacing_mm:g}mm"
+    stored = cache.get(name, key)
+    if stored is None:
+        records = []
+        for result in harness.heat_sink_study(experiment, spacing_mm):
+            record = result.to_dict()
+            record["slice_damage"] = result.slice_damage.round(3).tolist()
+            record["slice_material"] = result.slice_material.astype(int).tolist()
+            record["vessel_code"] = int(TissueClass.VESSEL)
+            records.append(record)
+            print(f"  heat sink {result.vessel_diameter_mm}: cuff coagulated {result.cuff_ablated_fraction:.2f}, "
+                  f"radius towards / away {result.radius_toward_vessel_mm:.1f} / {result.radius_away_mm:.1f} mm",
+                  flush=True)
+        stored = {"runs": records}
+        cache.put(name, key, stored)
+    return stored["runs"]
+
+
+def run_pypde(options: dict[str, float], cache: RunCache) -> dict[str, Any]:
+    key = cache.key("pypde", options)
+    name = f"pypde@{options['spacing_mm']:g}mm"
+    stored = cache.get(name, key)
+    if stored is None:
+        from pypde_comparison import compare_with_py_pde
+
+        comparison = compare_with_py_pde(**options)
+        stored = {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in comparison.__dict__.items()}
+        cache.put(name, key, stored)
+        print(f"  py-pde: max difference {comparison.max_abs_difference_c:.3f} degC", flush=True)
+    return stored
+
+
+def run_calibration(corpus: dict[str, Experiment], spacing_mm: float, names: list[str] | None,
+                    parameters: list[str] | None, max_evaluations: int, extent_scale: float,
+                    physics_hash: str) -> dict[str, Any]:
+    """Leave-one-out over the corpus (or ``names``) with :func:`calibration.fit_least_squares`."""
+    space = calibration.load_parameter_space()
+    if parameters:
+        space = space.subset(parameters)
+    experiments = [corpus[n] for n in names] if names else list(corpus.values())
+    predictor = calibration.SimulationPredictor(space, spacing_mm, extent_scale=extent_scale)
+    start = time.perf_counter()
+    rows = calibration.leave_one_out(experiments, space, predictor, max_evaluations=max_evaluations)
+    return {
+        "physics_hash": physics_hash, "spacing_mm": spacing_mm, "extent_scale": extent_scale,
+        "parameters": list(space.names), "max_evaluations": max_evaluations, "runs": predictor.runs,
+        "wall_s": time.perf_counter() - start, "rows": [row.to_dict() for row in rows],
+    }
+
+
+def _csv(rows: list[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def _summary(corpus: dict[str, Experiment], rows: list[dict[str, Any]], checks: list[dict[str, Any]]) -> str:
+    """Bullet points computed from the table (no hand-written numbers)."""
+    lines = []
+    for setting in ("ex vivo", "in vivo", "perfused ex vivo"):
+        for stated, label in ((True, "protocol stated"), (False, "protocol partly assumed †")):
+            chosen = [r for r in rows if corpus[r["experiment"]].setting == setting
+                      and corpus[r["experiment"]].protocol_fully_stated == stated]
+            if not chosen:
+                continue
+            parts = []
+            for quantity in ("long_axis_mm", "short_axis_mm", "volume_ml", "energy_j"):
+                errors = [r[report.error_key(quantity)] for r in chosen if r[report.error_key(quantity)] is not None]
+                if errors:
+                    errors.sort()
+                    parts.append(f"{report.LABELS[quantity].split(' (')[0]} {statistics.median(errors):+.0f} % "
+                                 f"({errors[0]:+.0f} to {errors[-1]:+.0f} %, {len(errors)})")
+            count = f"{len(chosen)} experiment" + ("s" if len(chosen) > 1 else "")
+            lines.append(f"- **{setting}, {label}** ({count}), median error (range, number): " + "; ".join(parts) + ".")
+    met = sum(1 for c in checks if c["met"])
+    lines.append(f"- **Targets of issue 12**: {met} of {len(checks)} met ([criteria](#agreement-targets)).")
+    return "\n".join(lines)
+
+
+def _parameters_table() -> str:
+    space = calibration.load_parameter_space()
+    lines = ["| parameter | `[tissue]` key | applies to | default | bounds | source |", "|---|---|---|---|---|---|"]
+    lines += [f"| {p.name} | `{p.key}` | {', '.join(p.settings)} | {p.default:g} {p.unit} | "
+              f"{p.lower:g} to {p.upper:g} ({p.scale}) | {p.source} |" for p in space.parameters]
     return "\n".join(lines) + "\n"
 
 
-def plot_predicted_vs_measured(rows: list[dict[str, object]], path: Path) -> None:
-    """Scatter of predicted against measured, one panel per quantity."""
-    figure, axes = plt.subplots(1, 3, figsize=(12, 4))
-    for axis, (_, label, attribute) in zip(axes, QUANTITIES, strict=True):
-        values = []
-        for row in rows:
-            measured = row[f"measured_{attribute}"]
-            if measured is None:
-                continue
-            predicted = row[f"predicted_{attribute}"]
-            values += [measured, predicted]
-            marker = "o" if row["protocol_from_paper"] else "^"
-            colour = "tab:red" if row["setting"] == "in vivo" else "tab:blue"
-            axis.scatter(measured, predicted, marker=marker, color=colour, s=50)
-            axis.annotate(str(row["experiment"]).split("-")[0], (measured, predicted), fontsize=7,
-                          xytext=(3, 3), textcoords="offset points")
-        if values:
-            top = 1.15 * max(values)
-            line = np.array([0.0, top])
-            axis.plot(line, line, "k-", lw=0.8)
-            axis.fill_between(line, 0.8 * line, 1.2 * line, color="0.85", zorder=0, label="±20 %")
-            axis.set_xlim(0, top)
-            axis.set_ylim(0, top)
-        axis.set_xlabel(f"measured {label}")
-        axis.set_ylabel(f"rfasim {label}")
-        axis.set_aspect("equal")
-    axes[0].scatter([], [], color="tab:blue", label="ex vivo")
-    axes[0].scatter([], [], color="tab:red", label="in vivo")
-    axes[0].scatter([], [], marker="^", color="0.4", label="protocol assumed")
-    axes[0].legend(fontsize=7, loc="upper left")
-    figure.suptitle("rfasim against published liver ablations (Arrhenius Ω ≥ 1)")
-    figure.tight_layout()
-    figure.savefig(path, dpi=90)
-    plt.close(figure)
+def _pypde_table(record: dict[str, Any] | None) -> str:
+    if record is None:
+        return "Not run (`--skip pypde`).\n"
+    return "\n".join([
+        "| quantity | value |", "|---|---|",
+        f"| peak temperature (rfasim) | {record['peak_temperature_c']:.2f} °C |",
+        f"| max \\|T_rfasim − T_py-pde\\| over the grid | **{record['max_abs_difference_c']:.3f} °C** |",
+        f"| same, central half of the box | {record['core_max_abs_difference_c']:.3f} °C |",
+        f"| same, py-pde forward Euler at rfasim's step ({record['rfasim_time_step_s']:.2g} s) | "
+        f"{record['same_step_max_abs_difference_c']:.3f} °C |",
+        f"| {record['isotherm_c']:g} °C isotherm volume, rfasim / py-pde | {record['rfasim_volume_ml']:.3f} / "
+        f"{record['pypde_volume_ml']:.3f} mL ({record['volume_difference_pct']:+.1f} %) |",
+    ]) + "\n"
 
 
-def plot_heat_sink(results: list[HeatSinkResult], path: Path) -> None:
-    """Mid-plane damage maps with the vessel outlined."""
-    figure, axes = plt.subplots(1, len(results), figsize=(4 * len(results), 4))
-    for axis, result in zip(np.atleast_1d(axes), results, strict=True):
-        zone = (result.slice_damage >= 1.0) & (result.slice_material != TissueClass.VESSEL)
-        axis.imshow(zone.T, origin="lower", extent=result.extent_mm, cmap="Oranges", vmin=0, vmax=1.5)
-        vessel = (result.slice_material == TissueClass.VESSEL).astype(float)
-        if vessel.any():
-            spacing = (result.extent_mm[1] - result.extent_mm[0]) / vessel.shape[0]
-            x = np.linspace(result.extent_mm[0] + spacing / 2, result.extent_mm[1] - spacing / 2, vessel.shape[0])
-            y = np.linspace(result.extent_mm[2] + spacing / 2, result.extent_mm[3] - spacing / 2, vessel.shape[1])
-            axis.contour(x, y, vessel.T, levels=[0.5], colors="tab:blue")
-        axis.plot(0, 0, "k+", ms=10)
-        title = "no vessel" if result.vessel_diameter_mm is None else f"{result.vessel_diameter_mm:g} mm vessel"
-        axis.set_title(f"{title}\nradius +x {result.radius_toward_vessel_mm:.1f} mm, "
-                       f"-x {result.radius_away_mm:.1f} mm", fontsize=9)
-        axis.set_xlim(-20, 25)
-        axis.set_ylim(-20, 20)
-        axis.set_xlabel("x (mm)")
-        axis.set_ylabel("y (mm)")
-    figure.suptitle("Coagulation (Ω ≥ 1) across the needle, mid-plane of the active tip, in vivo")
-    figure.tight_layout()
-    figure.savefig(path, dpi=90)
-    plt.close(figure)
-
-
-def plot_pypde(comparison: PyPdeComparison, path: Path) -> None:
-    """Temperature profiles through the source centre."""
-    figure, (top, bottom) = plt.subplots(2, 1, figsize=(6, 5), sharex=True, height_ratios=[3, 1])
-    x = comparison.coordinates_mm
-    top.plot(x, comparison.rfasim_profile_c, "o-", ms=3, label="rfasim")
-    top.plot(x, comparison.pypde_profile_c, "-", label="py-pde (adaptive RK)")
-    top.axhline(comparison.isotherm_c, color="0.6", lw=0.8, ls="--")
-    top.set_ylabel("temperature (°C)")
-    top.legend()
-    bottom.plot(x, comparison.rfasim_profile_c - comparison.pypde_profile_c, "k.-", ms=3)
-    bottom.set_ylabel("rfasim − py-pde (°C)")
-    bottom.set_xlabel("x (mm)")
-    top.set_title("Gaussian source in perfused liver: rfasim against py-pde")
-    figure.tight_layout()
-    figure.savefig(path, dpi=90)
-    plt.close(figure)
+def _load(path: Path) -> dict[str, Any] | None:
+    return json.loads(path.read_text()) if path.is_file() else None
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/validation/results"))
-    parser.add_argument("--spacing", type=float, default=1.5, help="grid spacing of the experiments (mm)")
-    parser.add_argument("--heat-sink-spacing", type=float, default=1.5, help="grid spacing of the heat-sink runs (mm)")
-    parser.add_argument("--only", nargs="*", default=None, help="experiment names (default: all)")
-    parser.add_argument("--skip", nargs="*", default=(), choices=("experiments", "heat-sink", "pypde", "sensitivity"))
-    parser.add_argument("--reuse", action="store_true",
-                        help="keep experiment runs already stored under OUT/runs (slow machines)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="Numba threads (1 is much faster on a machine shared with other jobs)")
+    parser.add_argument("--quick", action="store_true", help="coarse grids (minutes instead of hours)")
+    parser.add_argument("--spacing", type=float, default=None, help="grid spacing of the experiment table (mm)")
+    parser.add_argument("--skip", nargs="*", default=(), choices=PARTS, help="parts to leave out")
+    parser.add_argument("--no-cache", action="store_true", help="recompute every run")
+    parser.add_argument("--threads", type=int, default=None, help="Numba threads (1 on a shared machine)")
+    parser.add_argument("--calibration-demo", action="store_true",
+                        help="a tiny leave-one-out on two experiments at 4 mm (proves the machinery)")
+    parser.add_argument("--calibrate", action="store_true", help="full leave-one-out calibration (expensive)")
+    parser.add_argument("--calibration-evaluations", type=int, default=40, help="residual evaluations per fit")
+    parser.add_argument("--page", type=Path, default=freshness.PAGE, help="page to write")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="folder of the results and the run cache")
     arguments = parser.parse_args(argv)
     if arguments.threads:
         import numba
 
         numba.set_num_threads(arguments.threads)
-    out: Path = arguments.out
-    out.mkdir(parents=True, exist_ok=True)
-    environment = {"python": sys.version.split()[0], "machine": platform.machine(),
-                   "generated": time.strftime("%Y-%m-%d %H:%M:%S"), **source_state()}
+    mode = MODES["quick" if arguments.quick else "full"]
+    spacing = arguments.spacing or mode.spacing_mm
+    physics_hash = freshness.physics_hash()
+    results = arguments.results
+    cache = RunCache(results / "runs", physics_hash, enabled=not arguments.no_cache)
+    corpus = load_corpus()
+    zone = {name: e for name, e in corpus.items() if e.kind == "zone"}
+    state = {**source_state(), "mode": mode.name, "spacing_mm": spacing, "physics_hash": physics_hash}
+    start = time.perf_counter()
 
+    predictions: dict[str, dict[str, Any]] = {}
     if "experiments" not in arguments.skip:
-        runs = out / "runs"
-        runs.mkdir(exist_ok=True)
-        names = arguments.only or list(EXPERIMENTS)
-        for name in names:
-            cached = runs / f"{name}.json"
-            if arguments.reuse and cached.exists():
-                continue
-            result = run_experiment(name, spacing_mm=arguments.spacing)
-            print(f"{name}: {result.predicted} ({result.wall_s:.0f} s)", flush=True)
-            cached.write_text(json.dumps(experiment_rows([result])[0], indent=1))
-        # The table holds every experiment with a stored run, in the order of EXPERIMENTS.
-        rows = [json.loads((runs / f"{name}.json").read_text()) for name in EXPERIMENTS
-                if (runs / f"{name}.json").exists()]
-        (out / "validation_table.json").write_text(json.dumps({"environment": environment, "rows": rows}, indent=1))
-        with open(out / "validation_table.csv", "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
-        (out / "validation_table.md").write_text(markdown_table(rows))
-        plot_predicted_vs_measured(rows, out / "predicted_vs_measured.png")
+        print(f"experiments at {spacing:g} mm", flush=True)
+        for name, experiment in zone.items():
+            predictions[name] = predict(experiment, spacing, cache)
+    rows = [report.experiment_record(zone[n], predictions[n]) for n in zone if n in predictions]
 
+    convergence: list[dict[str, Any]] = []
+    if "convergence" not in arguments.skip:
+        print(f"grid convergence at {', '.join(f'{s:g}' for s in mode.convergence_mm)} mm", flush=True)
+        for case in CONVERGENCE_CASES:
+            experiment = corpus[case] if case in corpus else load_configuration(case)
+            convergence += [{**predict(experiment, step, cache), "name": case} for step in mode.convergence_mm]
+
+    heat_sink = None
     if "heat-sink" not in arguments.skip:
-        sinks = []
-        for diameter in (None, 8.0, 2.0):
-            sink = run_heat_sink(diameter, spacing_mm=arguments.heat_sink_spacing)
-            print(f"heat sink {diameter}: toward {sink.radius_toward_vessel_mm:.1f} mm, away "
-                  f"{sink.radius_away_mm:.1f} mm, {sink.zone.volume_ml:.2f} mL, cuff ablated "
-                  f"{sink.cuff_ablated_fraction:.2f}", flush=True)
-            sinks.append(sink)
-        reference = sinks[0]
-        records = [
-            {
-                "vessel_diameter_mm": sink.vessel_diameter_mm,
-                "cuff_ablated_fraction": None if np.isnan(sink.cuff_ablated_fraction) else sink.cuff_ablated_fraction,
-                # The same cuff pixels in the run without a vessel: what the sink took away.
-                "cuff_ablated_fraction_without_vessel": float(
-                    (reference.slice_damage[vessel_cuff(sink.slice_material)] >= 1.0).mean()
-                ) if sink.vessel_diameter_mm is not None else None,
-                "rasterized_diameter_mm": float(2.0 * np.sqrt(
-                    (sink.slice_material == TissueClass.VESSEL).sum() / np.pi) * arguments.heat_sink_spacing),
-                "vessel_axis_offset_mm": sink.vessel_axis_offset_mm,
-                "radius_toward_vessel_mm": sink.radius_toward_vessel_mm,
-                "radius_away_mm": sink.radius_away_mm,
-                "indentation_mm": sink.indentation_mm,
-                "volume_ml": sink.zone.volume_ml,
-                "long_axis_mm": sink.zone.long_axis_mm,
-                "short_axis_mm": sink.zone.short_axis_mm,
-            }
-            for sink in sinks
-        ]
-        (out / "heat_sink.json").write_text(json.dumps({"environment": environment,
-                                                        "spacing_mm": arguments.heat_sink_spacing,
-                                                        "runs": records}, indent=1))
-        plot_heat_sink(sinks, out / "heat_sink.png")
-
+        print(f"heat sink at {mode.heat_sink_spacing_mm:g} mm", flush=True)
+        heat_sink = run_heat_sink(corpus[HEAT_SINK_EXPERIMENT], mode.heat_sink_spacing_mm, cache)
+    pypde = None
     if "pypde" not in arguments.skip:
-        comparison = compare_with_py_pde()
-        record = {
-            key: getattr(comparison, key)
-            for key in ("max_abs_difference_c", "core_max_abs_difference_c", "same_step_max_abs_difference_c",
-                        "rfasim_time_step_s", "peak_temperature_c", "rfasim_volume_ml", "pypde_volume_ml",
-                        "volume_difference_pct", "isotherm_c", "rfasim_wall_s", "pypde_wall_s")
-        }
-        print(f"py-pde: {record}", flush=True)
-        (out / "pypde_comparison.json").write_text(json.dumps({"environment": environment, **record}, indent=1))
-        plot_pypde(comparison, out / "pypde_profile.png")
-    if "sensitivity" not in arguments.skip:
-        # Not part of the validation: how far the in vivo zones move with perfusion alone.
-        records = []
-        for perfusion in SENSITIVITY_PERFUSION_PER_S:
-            for name in ("lee2009-cooled-2cm-in-vivo",):
-                tissue = in_vivo_tissue().with_class(TissueClass.LIVER, perfusion_rate_per_s=perfusion)
-                result = run_experiment(name, spacing_mm=arguments.spacing, tissue=tissue)
-                print(f"sensitivity {name} w_b={perfusion}: {result.predicted}", flush=True)
-                records.append({"experiment": name, "perfusion_rate_per_s": perfusion,
-                                **experiment_rows([result])[0]})
-        (out / "sensitivity_perfusion.json").write_text(json.dumps({"environment": environment, "runs": records},
-                                                                   indent=1))
+        print("py-pde comparison", flush=True)
+        pypde = run_pypde(mode.pypde, cache)
+
+    if arguments.calibration_demo:
+        print("calibration demo (leave-one-out, 4 mm, one parameter)", flush=True)
+        demo = run_calibration(corpus, 4.0, ["lee2009-cooled-2cm-in-vivo", "song2015-cooled-17g-in-vivo"],
+                               ["liver perfusion (in vivo)"], max_evaluations=6, extent_scale=1.0,
+                               physics_hash=physics_hash)
+        write_json(results / "calibration_demo.json", {**demo, "environment": state})
+    if arguments.calibrate:
+        print(f"calibration (leave-one-out at {spacing:g} mm)", flush=True)
+        full = run_calibration(corpus, spacing, None, None, arguments.calibration_evaluations, 1.0, physics_hash)
+        write_json(results / "calibration.json", {**full, "environment": state})
+
+    checks = report.criteria(zone, predictions, convergence)
+    print("\nagreement targets (issue 12):")
+    for check in checks:
+        print(f"  [{'met' if check['met'] else 'MISSED'}] {check['check']}: {check['value']}")
+
+    if rows:
+        write_json(results / "validation_table.json", {"environment": state, "rows": rows})
+        write_text(results / "validation_table.csv", _csv(rows))
+        report.plot_predicted_vs_measured(zone, rows, results / "predicted_vs_measured.png")
+    if convergence:
+        write_json(results / "grid_convergence.json", {"environment": state, "runs": convergence})
+    if heat_sink is not None:
+        write_json(results / "heat_sink.json", {"environment": state, "spacing_mm": mode.heat_sink_spacing_mm,
+                                                "runs": [{k: v for k, v in r.items() if not k.startswith("slice_")}
+                                                         for r in heat_sink]})
+        report.plot_heat_sink(heat_sink, results / "heat_sink.png")
+    if pypde is not None:
+        write_json(results / "pypde_comparison.json", {"environment": state,
+                                                       **{k: v for k, v in pypde.items() if "profile" not in k
+                                                          and k != "coordinates_mm"}})
+        report.plot_pypde(pypde, results / "pypde_profile.png")
+    write_json(results / "criteria.json", {"environment": state, "checks": checks})
+
+    modified = state["modified_hashed_files"]
+    listed = ", ".join(f"`{m}`" for m in modified[:3]) + (", ..." if len(modified) > 3 else "")
+    commit_note = f"commit `{state['commit']}`" + (
+        f" with uncommitted changes to {len(modified)} hashed file(s) ({listed})" if modified else "")
+    command = "python benchmarks/validation/run_validation.py" + (" --quick" if arguments.quick else "")
+    values = {
+        "hash_marker": freshness.hash_marker(physics_hash),
+        "generated_note": (f"Generated by `{command}` on {commit_note}, {state['generated']}; "
+                           f"{mode.name} mode, experiments on a {spacing:g} mm grid."),
+        "physics_hash": physics_hash,
+        "summary": _summary(zone, rows, checks) if rows else "Experiments not run.",
+        "corpus_table": report.corpus_table(corpus),
+        "results_table": report.markdown_table(zone, rows) if rows else "Not run.\n",
+        "temperature_table": report.temperature_table(zone, predictions),
+        "criteria_table": report.criteria_table(checks),
+        "convergence_table": report.convergence_table(convergence) if convergence else "Not run.\n",
+        "convergence_spacings": ", ".join(f"{s:g}" for s in mode.convergence_mm),
+        "loo_section": report.loo_section(_load(results / "calibration.json"),
+                                          _load(results / "calibration_demo.json"), physics_hash),
+        "parameters_table": _parameters_table(),
+        "heat_sink_table": report.heat_sink_table(heat_sink) if heat_sink else "Not run.\n",
+        "heat_sink_spacing": f"{mode.heat_sink_spacing_mm:g}",
+        "pypde_table": _pypde_table(pypde),
+        "pypde_setup": ", ".join(f"{k} {v:g}" for k, v in mode.pypde.items()),
+        "hashed_files": ", ".join(f"`{p}`" for p in freshness.PHYSICS_FILES),
+        "experiment_count": str(len(zone)),
+        "source_count": str(len({e.source.citation for e in corpus.values() if e.source})),
+    }
+    write_text(arguments.page, report.render_page(values))
+    pruned = cache.prune() if cache.enabled else 0
+    print(f"\nwrote {arguments.page} and {results}/ ({cache.hits} cached runs, {cache.misses} computed, {pruned} stale removed, "
+          f"{time.perf_counter() - start:.0f} s)")
     return 0
 
 
