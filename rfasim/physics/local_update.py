@@ -1,0 +1,235 @@
+"""Local update of the RF field: re-solve a box around the electrodes, keep the far field.
+
+During an ablation the conductivity changes fast only near the electrodes (heating falls off
+as 1/r^2 to 1/r^4), so between two global solves the field is updated in a box around them
+(``margin_mm`` beyond the metal and its partly filled voxels).  Outside the box the last
+global potential ``u_g`` is kept, scaled by one number ``s``: the far field of a change near
+the electrodes is dominated by the change of the total current (its monopole), so
+``u = s u_g`` outside.  The box problem is linear in ``s``, so two box solves suffice:
+
+* ``u_a``: electrodes at their potential, 0 V held outside the box;
+* ``u_b``: electrodes at 0 V, ``u_g`` held outside;
+
+and ``u = u_a + s u_b`` inside.  ``s`` is fixed by the current through the box's surface: it
+must equal ``s`` times the current the global solution carried there (the exterior is linear
+and, to first order, unchanged).  When the exterior carries no net current (bipolar pair,
+insulated box) ``s`` minimises the face-by-face mismatch instead.
+
+Error indicators, checked at every update, trigger a global solve (warm-started from the local
+field) when they pass their tolerances:
+
+* ``flux_mismatch``: the relative L1 mismatch, face by face, between the current leaving the
+  box and ``s`` times the global solution's — zero when the exterior really is ``s u_g``.  On
+  the standard case the heating error of the update was measured at about a quarter of it
+  (``benchmarks/electric_local_update.py``);
+* ``exterior_drift``: the heating-weighted conductivity drift outside the box since the global
+  solve, relative to the power at that solve (the first-order change of the conductance that
+  the update ignores).
+
+Inside the box the heating is exact for the held boundary values; outside it is the global
+heating times ``s^2`` (frozen potential, as between solves).  The conductance returned is the
+power at 1 V, box plus scaled exterior, at the current conductivity — what the heat kernel's
+frozen-potential estimate gives right after the update.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from rfasim.physics import electric_kernels
+from rfasim.physics.multigrid import MultigridHierarchy
+
+if TYPE_CHECKING:  # pragma: no cover
+    from rfasim.physics.electric import ElectricProblem, ElectricSolution
+
+
+@dataclass(frozen=True)
+class LocalUpdateOptions:
+    """Options of :meth:`rfasim.physics.electric.ElectricProblem.update`.
+
+    Parameters
+    ----------
+    enabled : bool
+        False: every update is a global solve.
+    margin_mm : float
+        Box margin beyond the electrodes' metal and partly filled voxels (mm).
+    flux_mismatch_tolerance : float
+        Largest accepted face-by-face current mismatch on the box's surface (relative).
+    exterior_drift_tolerance : float
+        Largest accepted heating-weighted conductivity drift outside the box (relative).
+    maximum_local_updates : int
+        Local updates after which a global solve is done regardless.
+    maximum_box_fraction : float
+        No local updates when the box holds more than this fraction of the grid.
+    relative_tolerance : float
+        CG tolerance of the box solves (relative to their right-hand sides).
+    """
+
+    enabled: bool = True
+    margin_mm: float = 8.0
+    flux_mismatch_tolerance: float = 0.02
+    exterior_drift_tolerance: float = 0.005
+    maximum_local_updates: int = 100
+    maximum_box_fraction: float = 0.4
+    relative_tolerance: float = 1e-6
+
+    def __post_init__(self) -> None:
+        for name in ("margin_mm", "flux_mismatch_tolerance", "exterior_drift_tolerance", "relative_tolerance"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value <= 0:
+                raise ValueError(f"local update {name} must be positive and finite, got {value!r}")
+        if self.maximum_local_updates < 1:
+            raise ValueError(f"maximum_local_updates must be >= 1, got {self.maximum_local_updates!r}")
+        if not 0 < self.maximum_box_fraction <= 1:
+            raise ValueError(f"maximum_box_fraction must lie in (0, 1], got {self.maximum_box_fraction!r}")
+
+
+def electrode_box(problem: ElectricProblem, margin_mm: float) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds ``low, high`` (voxel indices, high exclusive) of the electrodes plus a margin."""
+    grid = problem.grid
+    indices = [np.asarray(e.metal_index, dtype=np.int64) for e in problem.electrodes]
+    indices += [np.asarray(e.coupling_index, dtype=np.int64) for e in problem.electrodes]
+    flat = np.concatenate(indices)
+    if flat.size == 0:
+        return np.zeros(3, np.int64), np.array(grid.shape, np.int64)
+    ijk = np.array(np.unravel_index(flat, grid.shape))
+    margin = int(math.ceil(margin_mm / grid.spacing_mm - 1e-9))
+    low = np.maximum(ijk.min(axis=1) - margin, 0).astype(np.int64)
+    high = np.minimum(ijk.max(axis=1) + margin + 1, np.array(grid.shape)).astype(np.int64)
+    return low, high
+
+
+class LocalUpdate:
+    """The state of the local update between two global solves (built by :meth:`after_global`)."""
+
+    def __init__(self, problem: ElectricProblem, low: np.ndarray, high: np.ndarray) -> None:
+        self.low, self.high = low, high
+        self.box = tuple(slice(int(a), int(b)) for a, b in zip(low, high, strict=True))
+        shape = tuple(int(b - a) for a, b in zip(low, high, strict=True))
+        self.shape = shape
+        options = problem.local_options
+        self.hierarchy = MultigridHierarchy(shape, np.float32, parallel_minimum=32768)
+        self.faces = tuple(np.empty(shape) for _ in range(3))
+        self.diagonal = np.empty(shape)
+        self.rhs_electrodes = np.empty(shape)
+        self.rhs_outside = np.empty(shape)
+        size = electric_kernels.interface_size(shape)
+        self.flux_global = np.zeros(size)
+        self.flux_electrodes = np.zeros(size)
+        self.flux_outside = np.zeros(size)
+        self.solution_electrodes: np.ndarray | None = None
+        self.solution_outside: np.ndarray | None = None
+        self.tolerance = options.relative_tolerance
+        self.sigma_global = np.empty(problem.grid.shape)
+        self.heating_global: np.ndarray | None = None
+        self.potential_global: np.ndarray | None = None
+        self.conductance_global = 0.0
+        self.uniform_weights = True
+        self.count = 0
+        self.warm_start: np.ndarray | None = None
+
+    @classmethod
+    def after_global(cls, problem: ElectricProblem, sigma: np.ndarray, solution: ElectricSolution,
+                     previous: LocalUpdate | None) -> LocalUpdate | None:
+        """The state for local updates from a new global solution (``None``: not worthwhile)."""
+        options = problem.local_options
+        if not options.enabled:
+            return None
+        low, high = electrode_box(problem, options.margin_mm)
+        if np.prod(high - low) > options.maximum_box_fraction * problem.grid.size:
+            return None
+        if previous is not None and np.array_equal(previous.low, low) and np.array_equal(previous.high, high):
+            state = previous
+        else:
+            state = cls(problem, low, high)
+        state._take_global(problem, sigma, solution)
+        return state
+
+    def _take_global(self, problem: ElectricProblem, sigma: np.ndarray, solution: ElectricSolution) -> None:
+        np.copyto(self.sigma_global, sigma)
+        self.heating_global = solution.heating_per_conductivity
+        self.potential_global = solution.potential_v
+        self.conductance_global = solution.conductance_s
+        inside = np.ascontiguousarray(self.potential_global[self.box])
+        electric_kernels.interface_fluxes(inside, self.potential_global, 1.0, sigma, problem._metal, self.low,
+                                          problem.grid.spacing_m, self.flux_global)
+        # Net exterior current (monopolar) -> conserve it; none (bipolar) -> least squares.
+        self.uniform_weights = abs(self.flux_global.sum()) >= 0.05 * np.abs(self.flux_global).sum()
+        self.count = 0
+
+    def update(self, problem: ElectricProblem, sigma: np.ndarray, start: float) -> ElectricSolution | None:
+        """The locally updated solution, or ``None`` when a global solve is needed."""
+        from rfasim.physics.electric import ElectricSolution, _chunks
+
+        options = problem.local_options
+        if self.count >= options.maximum_local_updates or self.potential_global is None:
+            self.warm_start = problem._last_potential
+            return None
+        grid = problem.grid
+        gx, gy, gz = self.faces
+        electric_kernels.assemble(
+            sigma, problem._metal, problem._metal_potential, grid.spacing_m, problem._grounded, self.low,
+            self.potential_global, problem._coupling_index, problem._coupling_factor,
+            problem._coupling_factor_polarity, gx, gy, gz, self.diagonal, self.rhs_electrodes, self.rhs_outside,
+            _chunks(self.diagonal.size),
+        )
+        hierarchy = self.hierarchy
+        hierarchy.update(gx, gy, gz, self.diagonal)
+        inside_a, iterations_a = hierarchy.solve(gx, gy, gz, self.diagonal, self.rhs_electrodes,
+                                                 self.solution_electrodes, self.tolerance)
+        inside_b, iterations_b = hierarchy.solve(gx, gy, gz, self.diagonal, self.rhs_outside,
+                                                 self.solution_outside, self.tolerance)
+        self.solution_electrodes, self.solution_outside = inside_a, inside_b
+        metal, h = problem._metal, grid.spacing_m
+        electric_kernels.interface_fluxes(inside_a, self.potential_global, 0.0, sigma, metal, self.low, h,
+                                          self.flux_electrodes)
+        electric_kernels.interface_fluxes(inside_b, self.potential_global, 1.0, sigma, metal, self.low, h,
+                                          self.flux_outside)
+        flux_a, flux_b, flux_g = self.flux_electrodes, self.flux_outside, self.flux_global
+        if self.uniform_weights:
+            denominator = flux_g.sum() - flux_b.sum()
+            scale = flux_a.sum() / denominator if denominator != 0 else math.nan
+        else:
+            difference = flux_b - flux_g
+            denominator = float(np.dot(difference, difference))
+            scale = -float(np.dot(flux_a, difference)) / denominator if denominator > 0 else math.nan
+        flux = flux_a + scale * flux_b
+        total = float(np.abs(flux).sum())
+        mismatch = float(np.abs(flux - scale * flux_g).sum()) / total if total > 0 else math.inf
+        if not (math.isfinite(scale) and scale > 0) or not mismatch <= options.flux_mismatch_tolerance:
+            self.warm_start = problem._last_potential
+            return None
+        inside = inside_a + scale * inside_b
+        heating = np.empty(grid.shape)
+        potential = np.empty(grid.shape)
+        inverse_volume = 1.0 / grid.voxel_volume_m3
+        exterior_power, exterior_drift = electric_kernels.exterior(
+            self.heating_global, self.potential_global, sigma, self.sigma_global, scale, self.low, self.high,
+            inverse_volume, heating, potential, _chunks(sigma.size),
+        )
+        box_power = electric_kernels.joule(
+            inside, self.potential_global, scale, sigma, metal, problem._metal_potential, h, problem._grounded,
+            self.low, gx, gy, gz, problem._coupling_index, problem._coupling_factor,
+            problem._coupling_factor_polarity, problem._coupling_factor_polarity2, inverse_volume, heating,
+            potential, _chunks(inside.size),
+        )
+        drift = exterior_drift / self.conductance_global if self.conductance_global > 0 else math.inf
+        if not drift <= options.exterior_drift_tolerance:
+            self.warm_start = potential
+            return None
+        self.count += 1
+        return ElectricSolution(
+            potential_v=potential,
+            heating_per_conductivity=heating,
+            conductance_s=float(box_power + scale * scale * exterior_power),
+            solve_seconds=time.perf_counter() - start,
+            iterations=iterations_a + iterations_b,
+            local=True,
+            flux_mismatch=mismatch,
+            exterior_drift=drift,
+        )
