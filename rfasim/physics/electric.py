@@ -294,7 +294,7 @@ class MultigridSolver:
         Levels with fewer voxels run on one thread.
     """
 
-    relative_tolerance: float = 1e-6
+    relative_tolerance: float = 1e-5
     precision: str = "float32"
     smoothing_sweeps: int = 2
     parallel_minimum: int = 32768

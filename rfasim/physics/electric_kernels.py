@@ -424,7 +424,7 @@ def interface_size(shape: tuple[int, int, int]) -> int:
 
 
 @numba.njit(cache=True)
-def _exterior_planes(heating_global, potential_global, sigma, sigma_global, scale, low_box, high_box,
+def _exterior_planes(heating_global, potential_global, sigma, sigma_global, scale, constant, low_box, high_box,
                      inverse_volume, heating, potential, low, high):  # pragma: no cover - compiled
     _, ny, nz = sigma.shape
     volume = 1.0 / inverse_volume
@@ -440,39 +440,44 @@ def _exterior_planes(heating_global, potential_global, sigma, sigma_global, scal
                     continue
                 q = heating_global[i, j, k]
                 heating[i, j, k] = scale2 * q
-                potential[i, j, k] = scale * potential_global[i, j, k]
+                s = sigma[i, j, k]
+                value = scale * potential_global[i, j, k]
+                if constant != 0.0 and s > 0.0:
+                    value += constant
+                potential[i, j, k] = value
                 if q != 0.0:
-                    s = sigma[i, j, k]
                     power += q * s
                     drift += q * abs(s - sigma_global[i, j, k])
     return power * volume, drift * volume
 
 
 @numba.njit(parallel=True, cache=True)
-def _exterior_parallel(heating_global, potential_global, sigma, sigma_global, scale, low_box, high_box,
+def _exterior_parallel(heating_global, potential_global, sigma, sigma_global, scale, constant, low_box, high_box,
                        inverse_volume, heating, potential, chunks):  # pragma: no cover - compiled
     nx = sigma.shape[0]
     powers = np.zeros(chunks)
     drifts = np.zeros(chunks)
     for t in numba.prange(chunks):
-        p, q = _exterior_planes(heating_global, potential_global, sigma, sigma_global, scale, low_box, high_box,
-                                inverse_volume, heating, potential, t * nx // chunks, (t + 1) * nx // chunks)
+        p, q = _exterior_planes(heating_global, potential_global, sigma, sigma_global, scale, constant, low_box,
+                                high_box, inverse_volume, heating, potential, t * nx // chunks,
+                                (t + 1) * nx // chunks)
         powers[t] = p
         drifts[t] = q
     return powers.sum(), drifts.sum()
 
 
 @numba.njit(cache=True)
-def exterior(heating_global, potential_global, sigma, sigma_global, scale, low_box, high_box, inverse_volume,
-             heating, potential, chunks):  # pragma: no cover - compiled
-    """Outside the box: the last global field scaled by ``scale`` (heating by its square).
+def exterior(heating_global, potential_global, sigma, sigma_global, scale, constant, low_box, high_box,
+             inverse_volume, heating, potential, chunks):  # pragma: no cover - compiled
+    """Outside the box: the last global field times ``scale`` plus ``constant`` (heating times
+    ``scale**2``; a constant carries no current).
 
     Returns, at 1 V of the *global* field, the exterior power at the current conductivity,
     ``sum q_global sigma V``, and the exterior drift ``sum q_global |sigma - sigma_global| V``
     (W; ``V`` the voxel volume).
     """
     if chunks > 1:
-        return _exterior_parallel(heating_global, potential_global, sigma, sigma_global, scale, low_box,
+        return _exterior_parallel(heating_global, potential_global, sigma, sigma_global, scale, constant, low_box,
                                   high_box, inverse_volume, heating, potential, chunks)
-    return _exterior_planes(heating_global, potential_global, sigma, sigma_global, scale, low_box, high_box,
-                            inverse_volume, heating, potential, 0, sigma.shape[0])
+    return _exterior_planes(heating_global, potential_global, sigma, sigma_global, scale, constant, low_box,
+                            high_box, inverse_volume, heating, potential, 0, sigma.shape[0])

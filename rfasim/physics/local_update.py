@@ -76,7 +76,7 @@ class LocalUpdateOptions:
     exterior_drift_tolerance: float = 0.005
     maximum_local_updates: int = 100
     maximum_box_fraction: float = 0.4
-    relative_tolerance: float = 1e-6
+    relative_tolerance: float = 1e-5
 
     def __post_init__(self) -> None:
         for name in ("margin_mm", "flux_mismatch_tolerance", "exterior_drift_tolerance", "relative_tolerance"):
@@ -120,10 +120,14 @@ class LocalUpdate:
         self.rhs_outside = np.empty(shape)
         size = electric_kernels.interface_size(shape)
         self.flux_global = np.zeros(size)
-        self.flux_electrodes = np.zeros(size)
-        self.flux_outside = np.zeros(size)
-        self.solution_electrodes: np.ndarray | None = None
-        self.solution_outside: np.ndarray | None = None
+        # Ungrounded (floating) problems: a constant potential outside carries no current there,
+        # so the exterior is s u_g + c; a third box solve gives the constant's response.
+        self.floating = not problem.grounded_faces
+        modes = 3 if self.floating else 2
+        self.fluxes = [np.zeros(size) for _ in range(modes)]
+        self._guesses: list[np.ndarray | None] = [None] * modes
+        self.rhs_constant = np.empty(shape) if self.floating else None
+        self._ones = np.ones(problem.grid.shape) if self.floating else None
         self.tolerance = options.relative_tolerance
         self.sigma_global = np.empty(problem.grid.shape)
         self.heating_global: np.ndarray | None = None
@@ -162,6 +166,10 @@ class LocalUpdate:
         self.uniform_weights = abs(self.flux_global.sum()) >= 0.05 * np.abs(self.flux_global).sum()
         self.count = 0
 
+    def _right_hand_sides(self) -> list[np.ndarray]:
+        rhs = [self.rhs_electrodes, self.rhs_outside]
+        return rhs + [self.rhs_constant] if self.floating else rhs
+
     def update(self, problem: ElectricProblem, sigma: np.ndarray, start: float) -> ElectricSolution | None:
         """The locally updated solution, or ``None`` when a global solve is needed."""
         from rfasim.physics.electric import ElectricSolution, _chunks
@@ -171,56 +179,69 @@ class LocalUpdate:
             self.warm_start = problem._last_potential
             return None
         grid = problem.grid
+        metal, h = problem._metal, grid.spacing_m
         gx, gy, gz = self.faces
-        electric_kernels.assemble(
-            sigma, problem._metal, problem._metal_potential, grid.spacing_m, problem._grounded, self.low,
-            self.potential_global, problem._coupling_index, problem._coupling_factor,
-            problem._coupling_factor_polarity, gx, gy, gz, self.diagonal, self.rhs_electrodes, self.rhs_outside,
-            _chunks(self.diagonal.size),
-        )
+        arguments = (problem._coupling_index, problem._coupling_factor, problem._coupling_factor_polarity)
+        if self.floating:  # right-hand side of a unit potential held outside (the constant mode)
+            electric_kernels.assemble(sigma, metal, problem._metal_potential, h, problem._grounded, self.low,
+                                      self._ones, *arguments, gx, gy, gz, self.diagonal, self.rhs_electrodes,
+                                      self.rhs_constant, _chunks(self.diagonal.size))
+        electric_kernels.assemble(sigma, metal, problem._metal_potential, h, problem._grounded, self.low,
+                                  self.potential_global, *arguments, gx, gy, gz, self.diagonal, self.rhs_electrodes,
+                                  self.rhs_outside, _chunks(self.diagonal.size))
         hierarchy = self.hierarchy
         hierarchy.update(gx, gy, gz, self.diagonal)
-        inside_a, iterations_a = hierarchy.solve(gx, gy, gz, self.diagonal, self.rhs_electrodes,
-                                                 self.solution_electrodes, self.tolerance)
-        inside_b, iterations_b = hierarchy.solve(gx, gy, gz, self.diagonal, self.rhs_outside,
-                                                 self.solution_outside, self.tolerance)
-        self.solution_electrodes, self.solution_outside = inside_a, inside_b
-        metal, h = problem._metal, grid.spacing_m
-        electric_kernels.interface_fluxes(inside_a, self.potential_global, 0.0, sigma, metal, self.low, h,
-                                          self.flux_electrodes)
-        electric_kernels.interface_fluxes(inside_b, self.potential_global, 1.0, sigma, metal, self.low, h,
-                                          self.flux_outside)
-        flux_a, flux_b, flux_g = self.flux_electrodes, self.flux_outside, self.flux_global
-        if self.uniform_weights:
+        solutions, iterations = [], 0
+        for rhs, guess in zip(self._right_hand_sides(), self._guesses, strict=True):
+            solution, count = hierarchy.solve(gx, gy, gz, self.diagonal, rhs, guess, self.tolerance)
+            solutions.append(solution)
+            iterations += count
+        self._guesses = solutions
+        ghosts = (self.potential_global, self.potential_global, self._ones)
+        for solution, ghost, scale, flux in zip(solutions, ghosts, (0.0, 1.0, 1.0), self.fluxes, strict=False):
+            electric_kernels.interface_fluxes(solution, ghost, scale, sigma, metal, self.low, h, flux)
+        flux_a, flux_b, flux_g = self.fluxes[0], self.fluxes[1], self.flux_global
+        constant = 0.0
+        if self.uniform_weights:  # the exterior carries the net current: conserve it
             denominator = flux_g.sum() - flux_b.sum()
             scale = flux_a.sum() / denominator if denominator != 0 else math.nan
-        else:
-            difference = flux_b - flux_g
-            denominator = float(np.dot(difference, difference))
-            scale = -float(np.dot(flux_a, difference)) / denominator if denominator > 0 else math.nan
-        flux = flux_a + scale * flux_b
-        total = float(np.abs(flux).sum())
-        mismatch = float(np.abs(flux - scale * flux_g).sum()) / total if total > 0 else math.inf
-        if not (math.isfinite(scale) and scale > 0) or not mismatch <= options.flux_mismatch_tolerance:
+        else:  # least squares over the faces (no BLAS: see multigrid)
+            columns = [flux_b - flux_g] + ([self.fluxes[2]] if self.floating else [])
+            normal = np.array([[float(np.sum(a * b)) for b in columns] for a in columns])
+            right = -np.array([float(np.sum(a * flux_a)) for a in columns])
+            try:
+                coefficients = np.linalg.solve(normal, right)
+            except np.linalg.LinAlgError:
+                coefficients = np.full(len(columns), math.nan)
+            scale = float(coefficients[0])
+            constant = float(coefficients[1]) if self.floating else 0.0
+        if not (math.isfinite(scale) and scale > 0 and math.isfinite(constant)):
             self.warm_start = problem._last_potential
             return None
+        flux = flux_a + scale * flux_b + (constant * self.fluxes[2] if self.floating else 0.0)
+        total = float(np.abs(flux).sum())
+        mismatch = float(np.abs(flux - scale * flux_g).sum()) / total if total > 0 else math.inf
+        inside_a, inside_b = solutions[0], solutions[1]
         inside = inside_a + scale * inside_b
+        if self.floating:
+            inside += constant * solutions[2]
         heating = np.empty(grid.shape)
         potential = np.empty(grid.shape)
         inverse_volume = 1.0 / grid.voxel_volume_m3
         exterior_power, exterior_drift = electric_kernels.exterior(
-            self.heating_global, self.potential_global, sigma, self.sigma_global, scale, self.low, self.high,
-            inverse_volume, heating, potential, _chunks(sigma.size),
+            self.heating_global, self.potential_global, sigma, self.sigma_global, scale, constant, self.low,
+            self.high, inverse_volume, heating, potential, _chunks(sigma.size),
         )
+        ghost = self.potential_global if constant == 0.0 else scale * self.potential_global + constant
         box_power = electric_kernels.joule(
-            inside, self.potential_global, scale, sigma, metal, problem._metal_potential, h, problem._grounded,
+            inside, ghost, 1.0 if constant != 0.0 else scale, sigma, metal, problem._metal_potential, h, problem._grounded,
             self.low, gx, gy, gz, problem._coupling_index, problem._coupling_factor,
             problem._coupling_factor_polarity, problem._coupling_factor_polarity2, inverse_volume, heating,
             potential, _chunks(inside.size),
         )
         drift = exterior_drift / self.conductance_global if self.conductance_global > 0 else math.inf
-        if not drift <= options.exterior_drift_tolerance:
-            self.warm_start = potential
+        if not (mismatch <= options.flux_mismatch_tolerance and drift <= options.exterior_drift_tolerance):
+            self.warm_start = potential  # the local field: the best start for the global solve
             return None
         self.count += 1
         return ElectricSolution(
@@ -228,7 +249,7 @@ class LocalUpdate:
             heating_per_conductivity=heating,
             conductance_s=float(box_power + scale * scale * exterior_power),
             solve_seconds=time.perf_counter() - start,
-            iterations=iterations_a + iterations_b,
+            iterations=iterations,
             local=True,
             flux_mismatch=mismatch,
             exterior_drift=drift,

@@ -15,6 +15,7 @@ is why it beats algebraic multigrid in the coupled loop (see ``benchmarks/README
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numba
@@ -844,7 +845,8 @@ class MultigridHierarchy:
             self._vectors = tuple(np.empty(self.shape) for _ in range(3))
         residual, direction, product = self._vectors
         solution = np.zeros(self.shape) if guess is None else np.array(guess, dtype=float, copy=True)
-        target = relative_tolerance * float(np.sqrt(np.vdot(rhs, rhs)))
+        # No BLAS here: its threads, woken for one dot product, fight Numba's for the cores.
+        target = relative_tolerance * math.sqrt(_dot_planes(rhs, rhs, 0, rhs.shape[0]))
         iterations, _ = _pcg(gx, gy, gz, diagonal_extra, rhs, solution, residual, direction, product,
                              self.gx, self.gy, self.gz, self.d, self.u, self.f, self.offsets, self.shapes,
                              self.smoothing_sweeps, self.coarsest_sweeps, self.parallel_minimum,
