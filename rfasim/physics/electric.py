@@ -491,9 +491,20 @@ class ElectricProblem:
 
     def _conductivity(self, conductivity_s_per_m: np.ndarray) -> np.ndarray:
         sigma = np.ascontiguousarray(conductivity_s_per_m, dtype=float).reshape(self.grid.shape)
-        if not np.any(sigma > 0):
-            raise ValueError("the electric problem has no conducting tissue voxel")
+        if sigma is conductivity_s_per_m and self._last_sigma is not None and sigma is self._last_sigma:
+            sigma = sigma.copy()
         return sigma
+
+    def _changed(self, sigma: np.ndarray) -> bool:
+        """Whether sigma differs from the last call's (which it then replaces); checks it conducts."""
+        if self._last_sigma is None:
+            self._last_sigma = sigma.copy()
+            changed, positive = True, bool(np.any(sigma > 0))
+        else:
+            changed, positive = electric_kernels.store_if_changed(sigma.ravel(), self._last_sigma.ravel())
+        if not positive:
+            raise ValueError("the electric problem has no conducting tissue voxel")
+        return changed
 
     def assemble(self, conductivity_s_per_m: np.ndarray) -> tuple[Level, np.ndarray, dict[str, np.ndarray]]:
         """Build the matrix-free system (face conductances, extra diagonal, right-hand side).
@@ -502,6 +513,8 @@ class ElectricProblem:
         right-hand side (A, per voxel, at 1 V) and the pieces the heat computation needs.
         """
         sigma = self._conductivity(conductivity_s_per_m)
+        if not np.any(sigma > 0):
+            raise ValueError("the electric problem has no conducting tissue voxel")
         gx, gy, gz, diagonal, rhs = (array.copy() for array in self._system(sigma))
         unknown = (sigma > 0) & (self._metal == 0)
         level = Level.from_padded(gx, gy, gz, diagonal, unknown.astype(np.uint8))
@@ -524,8 +537,9 @@ class ElectricProblem:
         return self._solve_global(sigma, self._last_potential, start, prepare_local=self._local is not None)
 
     def _cached(self, sigma: np.ndarray, start: float) -> ElectricSolution | None:
-        if self._last_solution is not None and np.array_equal(sigma, self._last_sigma):
+        if not self._changed(sigma) and self._last_solution is not None:
             return replace(self._last_solution, solve_seconds=time.perf_counter() - start, iterations=0)
+        self._last_solution = None  # until this solve succeeds
         return None
 
     def _solve_global(self, sigma: np.ndarray, guess: np.ndarray | None, start: float,
@@ -562,11 +576,7 @@ class ElectricProblem:
         return solution
 
     def _remember(self, sigma: np.ndarray, solution: ElectricSolution) -> None:
-        if self._last_sigma is None:
-            self._last_sigma = sigma.copy()
-        else:
-            np.copyto(self._last_sigma, sigma)
-        self._last_solution = solution
+        self._last_solution = solution  # (the conductivity was stored by _changed)
 
     def update(self, conductivity_s_per_m: np.ndarray) -> ElectricSolution:
         """The field at a changed conductivity: a local re-solve, or a global solve when needed.
@@ -578,6 +588,10 @@ class ElectricProblem:
         after ``maximum_local_updates`` local updates.  Same return type as :meth:`solve`;
         ``solution.local`` tells which was done.  Only the multigrid solver has a local update;
         with another solver this is :meth:`solve`.
+
+        The arrays of a *local* update's solution belong to the problem: they are reused (so no
+        fresh pages are touched per update) and overwritten by the second following call of
+        :meth:`update`.  Copy them to keep them longer.
         """
         start = time.perf_counter()
         sigma = self._conductivity(conductivity_s_per_m)

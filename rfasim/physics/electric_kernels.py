@@ -425,7 +425,7 @@ def interface_size(shape: tuple[int, int, int]) -> int:
 
 @numba.njit(cache=True)
 def _exterior_planes(heating_global, potential_global, sigma, sigma_global, scale, constant, low_box, high_box,
-                     inverse_volume, heating, potential, low, high):  # pragma: no cover - compiled
+                     inverse_volume, heating, potential, write_potential, low, high):  # pragma: no cover - compiled
     _, ny, nz = sigma.shape
     volume = 1.0 / inverse_volume
     scale2 = scale * scale
@@ -441,10 +441,11 @@ def _exterior_planes(heating_global, potential_global, sigma, sigma_global, scal
                 q = heating_global[i, j, k]
                 heating[i, j, k] = scale2 * q
                 s = sigma[i, j, k]
-                value = scale * potential_global[i, j, k]
-                if constant != 0.0 and s > 0.0:
-                    value += constant
-                potential[i, j, k] = value
+                if write_potential:
+                    value = scale * potential_global[i, j, k]
+                    if constant != 0.0 and s > 0.0:
+                        value += constant
+                    potential[i, j, k] = value
                 if q != 0.0:
                     power += q * s
                     drift += q * abs(s - sigma_global[i, j, k])
@@ -453,14 +454,14 @@ def _exterior_planes(heating_global, potential_global, sigma, sigma_global, scal
 
 @numba.njit(parallel=True, cache=True)
 def _exterior_parallel(heating_global, potential_global, sigma, sigma_global, scale, constant, low_box, high_box,
-                       inverse_volume, heating, potential, chunks):  # pragma: no cover - compiled
+                       inverse_volume, heating, potential, write_potential, chunks):  # pragma: no cover - compiled
     nx = sigma.shape[0]
     powers = np.zeros(chunks)
     drifts = np.zeros(chunks)
     for t in numba.prange(chunks):
         p, q = _exterior_planes(heating_global, potential_global, sigma, sigma_global, scale, constant, low_box,
-                                high_box, inverse_volume, heating, potential, t * nx // chunks,
-                                (t + 1) * nx // chunks)
+                                high_box, inverse_volume, heating, potential, write_potential,
+                                t * nx // chunks, (t + 1) * nx // chunks)
         powers[t] = p
         drifts[t] = q
     return powers.sum(), drifts.sum()
@@ -468,9 +469,9 @@ def _exterior_parallel(heating_global, potential_global, sigma, sigma_global, sc
 
 @numba.njit(cache=True)
 def exterior(heating_global, potential_global, sigma, sigma_global, scale, constant, low_box, high_box,
-             inverse_volume, heating, potential, chunks):  # pragma: no cover - compiled
+             inverse_volume, heating, potential, write_potential, chunks):  # pragma: no cover - compiled
     """Outside the box: the last global field times ``scale`` plus ``constant`` (heating times
-    ``scale**2``; a constant carries no current).
+    ``scale**2``; a constant carries no current); the potential only with ``write_potential``.
 
     Returns, at 1 V of the *global* field, the exterior power at the current conductivity,
     ``sum q_global sigma V``, and the exterior drift ``sum q_global |sigma - sigma_global| V``
@@ -478,6 +479,27 @@ def exterior(heating_global, potential_global, sigma, sigma_global, scale, const
     """
     if chunks > 1:
         return _exterior_parallel(heating_global, potential_global, sigma, sigma_global, scale, constant, low_box,
-                                  high_box, inverse_volume, heating, potential, chunks)
+                                  high_box, inverse_volume, heating, potential, write_potential, chunks)
     return _exterior_planes(heating_global, potential_global, sigma, sigma_global, scale, constant, low_box,
-                            high_box, inverse_volume, heating, potential, 0, sigma.shape[0])
+                            high_box, inverse_volume, heating, potential, write_potential, 0, sigma.shape[0])
+
+
+@numba.njit(cache=True)
+def store_if_changed(sigma, last):  # pragma: no cover - compiled
+    """Copy ``sigma`` into ``last`` (flat arrays) where they first differ onwards, in one pass.
+
+    Returns ``(changed, positive)``: whether any value differed, whether any value of
+    ``sigma`` is positive.
+    """
+    positive = False
+    changed = False
+    for n in range(sigma.size):
+        value = sigma[n]
+        if value > 0.0:
+            positive = True
+        if changed:
+            last[n] = value
+        elif value != last[n]:
+            changed = True
+            last[n] = value
+    return changed, positive

@@ -136,6 +136,8 @@ class LocalUpdate:
         self.uniform_weights = True
         self.count = 0
         self.warm_start: np.ndarray | None = None
+        self._outputs = [(np.empty(problem.grid.shape), np.empty(problem.grid.shape)) for _ in range(2)]
+        self._turn = 0
 
     @classmethod
     def after_global(cls, problem: ElectricProblem, sigma: np.ndarray, solution: ElectricSolution,
@@ -225,12 +227,13 @@ class LocalUpdate:
         inside = inside_a + scale * inside_b
         if self.floating:
             inside += constant * solutions[2]
-        heating = np.empty(grid.shape)
-        potential = np.empty(grid.shape)
+        # Output arrays alternate between two pairs: no fresh pages (first-touch faults) per update.
+        self._turn ^= 1
+        heating, potential = self._outputs[self._turn]
         inverse_volume = 1.0 / grid.voxel_volume_m3
         exterior_power, exterior_drift = electric_kernels.exterior(
             self.heating_global, self.potential_global, sigma, self.sigma_global, scale, constant, self.low,
-            self.high, inverse_volume, heating, potential, _chunks(sigma.size),
+            self.high, inverse_volume, heating, potential, True, _chunks(sigma.size),
         )
         ghost = self.potential_global if constant == 0.0 else scale * self.potential_global + constant
         box_power = electric_kernels.joule(
@@ -254,3 +257,4 @@ class LocalUpdate:
             flux_mismatch=mismatch,
             exterior_drift=drift,
         )
+
