@@ -72,11 +72,11 @@ class LocalUpdateOptions:
 
     enabled: bool = True
     margin_mm: float = 8.0
-    flux_mismatch_tolerance: float = 0.02
+    flux_mismatch_tolerance: float = 0.1
     exterior_drift_tolerance: float = 0.005
     maximum_local_updates: int = 100
     maximum_box_fraction: float = 0.4
-    relative_tolerance: float = 1e-5
+    relative_tolerance: float = 1e-4
 
     def __post_init__(self) -> None:
         for name in ("margin_mm", "flux_mismatch_tolerance", "exterior_drift_tolerance", "relative_tolerance"):
