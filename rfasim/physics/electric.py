@@ -318,16 +318,19 @@ class MultigridSolver:
         return self._hierarchies[shape]
 
     def solve_padded(self, gx: np.ndarray, gy: np.ndarray, gz: np.ndarray, diagonal_extra: np.ndarray,
-                     rhs: np.ndarray, guess: np.ndarray | None) -> tuple[np.ndarray, int]:
+                     rhs: np.ndarray, guess: np.ndarray | None, relative_tolerance: float | None = None,
+                     out: np.ndarray | None = None) -> tuple[np.ndarray, int]:
         """Solve the system given by padded faces (no mask: inactive voxels have a zero diagonal).
 
         Values of ``guess`` on inactive voxels are carried through unchanged and are harmless.
+        ``relative_tolerance`` overrides the solver's; ``out`` receives the solution.
         """
         hierarchy = self.hierarchy(diagonal_extra.shape)
         hierarchy.update(gx, gy, gz, diagonal_extra)
         self.setups += 1
         before = hierarchy.v_cycles
-        solution, iterations = hierarchy.solve(gx, gy, gz, diagonal_extra, rhs, guess, self.relative_tolerance)
+        tolerance = self.relative_tolerance if relative_tolerance is None else relative_tolerance
+        solution, iterations = hierarchy.solve(gx, gy, gz, diagonal_extra, rhs, guess, tolerance, out=out)
         self.v_cycles += hierarchy.v_cycles - before
         return solution, iterations
 
@@ -475,6 +478,7 @@ class ElectricProblem:
         self._local: LocalUpdate | None = None
         self.global_solves = 0
         self.local_updates = 0
+        self.unchanged_calls = 0
 
     # -- assembly ------------------------------------------------------------------------------
     def _system(self, sigma: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -538,24 +542,30 @@ class ElectricProblem:
 
     def _cached(self, sigma: np.ndarray, start: float) -> ElectricSolution | None:
         if not self._changed(sigma) and self._last_solution is not None:
+            self.unchanged_calls += 1
             return replace(self._last_solution, solve_seconds=time.perf_counter() - start, iterations=0)
         self._last_solution = None  # until this solve succeeds
         return None
 
     def _solve_global(self, sigma: np.ndarray, guess: np.ndarray | None, start: float,
-                      prepare_local: bool) -> ElectricSolution:
+                      prepare_local: bool, relative_tolerance: float | None = None,
+                      buffers: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> ElectricSolution:
         grid = self.grid
         gx, gy, gz, diagonal, rhs = self._system(sigma)
         with _single_threaded_blas():
             if isinstance(self.solver, MultigridSolver):
-                potential, iterations = self.solver.solve_padded(gx, gy, gz, diagonal, rhs, guess)
+                potential, iterations = self.solver.solve_padded(
+                    gx, gy, gz, diagonal, rhs, guess, relative_tolerance, None if buffers is None else buffers[0]
+                )
             else:
                 unknown = ((sigma > 0) & (self._metal == 0)).astype(np.uint8)
                 level = Level.from_padded(gx, gy, gz, diagonal, unknown)
                 potential, iterations = self.solver.solve(level, rhs, guess)
         self._last_potential = potential
-        heating = np.empty(grid.shape)
-        output = np.empty(grid.shape)
+        if buffers is None:
+            heating, output = np.empty(grid.shape), np.empty(grid.shape)
+        else:
+            heating, output = buffers[1], buffers[2]
         power = electric_kernels.joule(
             potential, self._no_ghost, 1.0, sigma, self._metal, self._metal_potential, grid.spacing_m,
             self._grounded, self._origin, gx, gy, gz, self._coupling_index, self._coupling_factor,
@@ -602,10 +612,29 @@ class ElectricProblem:
             return self._solve_global(sigma, self._last_potential, start, prepare_local=True)
         solution = self._local.update(self, sigma, start)
         if solution is None:  # an indicator passed its tolerance: correct globally
-            return self._solve_global(sigma, self._local.warm_start, start, prepare_local=True)
+            return self._solve_global(sigma, self._local.warm_start, start, prepare_local=True,
+                                      relative_tolerance=self.local_options.global_relative_tolerance,
+                                      buffers=self._local.global_buffers())
         self._remember(sigma, solution)
         self.local_updates += 1
         return solution
+
+
+    def statistics(self) -> dict[str, int]:
+        """Counts since construction: global solves, local updates, calls with an unchanged
+        conductivity (answered from the last solution), V-cycles (global, local), and the
+        global corrections of :meth:`update` by the indicator that tripped."""
+        local_cycles = self._local.hierarchy.v_cycles if self._local is not None else 0
+        global_cycles = getattr(self.solver, "v_cycles", 0)
+        corrections = self._local.corrections if self._local is not None else {}
+        return {
+            "global_solves": self.global_solves,
+            "local_updates": self.local_updates,
+            "unchanged_calls": self.unchanged_calls,
+            "v_cycles_global": int(global_cycles),
+            "v_cycles_local": int(local_cycles),
+            **{f"corrections_{reason}": count for reason, count in corrections.items()},
+        }
 
 
 def _chunks(size: int, parallel_minimum: int = 32768) -> int:

@@ -68,6 +68,9 @@ class LocalUpdateOptions:
         No local updates when the box holds more than this fraction of the grid.
     relative_tolerance : float
         CG tolerance of the box solves (relative to their right-hand sides).
+    global_relative_tolerance : float
+        CG tolerance of the global corrections that :meth:`update` makes (a correction starts
+        from the local field; ``solve`` keeps the solver's own tolerance).
     response_refresh : int
         Grounded problems solve one box system per update, ``u_a + s_p u_b`` at the predicted
         scale ``s_p``, and correct it by ``(s - s_p) u_b`` with the response ``u_b`` to the
@@ -78,15 +81,17 @@ class LocalUpdateOptions:
 
     enabled: bool = True
     margin_mm: float = 10.0
-    flux_mismatch_tolerance: float = 0.1
+    flux_mismatch_tolerance: float = 0.05
     exterior_drift_tolerance: float = 0.005
     maximum_local_updates: int = 100
     maximum_box_fraction: float = 0.4
     relative_tolerance: float = 1e-5
+    global_relative_tolerance: float = 1e-4
     response_refresh: int = 8
 
     def __post_init__(self) -> None:
-        for name in ("margin_mm", "flux_mismatch_tolerance", "exterior_drift_tolerance", "relative_tolerance"):
+        for name in ("margin_mm", "flux_mismatch_tolerance", "exterior_drift_tolerance", "relative_tolerance",
+                     "global_relative_tolerance"):
             value = getattr(self, name)
             if not math.isfinite(value) or value <= 0:
                 raise ValueError(f"local update {name} must be positive and finite, got {value!r}")
@@ -150,6 +155,10 @@ class LocalUpdate:
         self.warm_start: np.ndarray | None = None
         self._outputs = [(np.empty(problem.grid.shape), np.empty(problem.grid.shape)) for _ in range(2)]
         self._turn = 0
+        #: Why global corrections were made: indicator that tripped -> count.
+        self.corrections = {"flux_mismatch": 0, "exterior_drift": 0, "count": 0, "scale": 0}
+        self._global_outputs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self._global_turn = 0
         # One-solve path (grounded problems): last box field, the outside response, last scale.
         self._combined: np.ndarray | None = None
         self._response: np.ndarray | None = None
@@ -265,6 +274,19 @@ class LocalUpdate:
             inside += constant * solutions[2]
         return scale, constant, inside, flux, iterations
 
+    def global_buffers(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Arrays (solution, heating, potential) for the next global correction, alternating
+        between two sets: the current global field stays intact while the next is computed."""
+        if not self._global_outputs:
+            shape = self.sigma_global.shape
+            self._global_outputs = [tuple(np.empty(shape) for _ in range(3)) for _ in range(2)]
+        self._global_turn ^= 1
+        buffers = self._global_outputs[self._global_turn]
+        if self.potential_global is not None and any(b is self.potential_global for b in buffers):
+            self._global_turn ^= 1
+            buffers = self._global_outputs[self._global_turn]
+        return buffers
+
     def _right_hand_sides(self) -> list[np.ndarray]:
         rhs = [self.rhs_electrodes, self.rhs_outside]
         return rhs + [self.rhs_constant] if self.floating else rhs
@@ -276,6 +298,7 @@ class LocalUpdate:
         options = problem.local_options
         if self.count >= options.maximum_local_updates or self.potential_global is None:
             self.warm_start = problem._last_potential
+            self.corrections["count"] += 1
             return None
         grid = problem.grid
         metal, h = problem._metal, grid.spacing_m
@@ -297,6 +320,7 @@ class LocalUpdate:
             scale, constant, inside, flux, iterations = self._solve_all_modes(problem, sigma)
         if not (math.isfinite(scale) and scale > 0 and math.isfinite(constant)):
             self.warm_start = problem._last_potential
+            self.corrections["scale"] += 1
             return None
         total = float(np.abs(flux).sum())
         mismatch = float(np.abs(flux - scale * self.flux_global).sum()) / total if total > 0 else math.inf
@@ -318,6 +342,7 @@ class LocalUpdate:
         drift = exterior_drift / self.conductance_global if self.conductance_global > 0 else math.inf
         if not (mismatch <= options.flux_mismatch_tolerance and drift <= options.exterior_drift_tolerance):
             self.warm_start = potential  # the local field: the best start for the global solve
+            self.corrections["flux_mismatch" if mismatch > options.flux_mismatch_tolerance else "exterior_drift"] += 1
             return None
         self.count += 1
         return ElectricSolution(

@@ -835,16 +835,23 @@ class MultigridHierarchy:
 
     def solve(self, gx: np.ndarray, gy: np.ndarray, gz: np.ndarray, diagonal_extra: np.ndarray,
               rhs: np.ndarray, guess: np.ndarray | None, relative_tolerance: float,
-              maximum_iterations: int = 500) -> tuple[np.ndarray, int]:
+              maximum_iterations: int = 500, out: np.ndarray | None = None) -> tuple[np.ndarray, int]:
         """Preconditioned CG to ``|r| <= relative_tolerance |rhs|``; call :meth:`update` first.
 
-        Returns the solution (a new float64 array; zero on inactive voxels when the guess is) and
-        the iterations.
+        Returns the solution (a new float64 array, or ``out``; zero on inactive voxels when the
+        guess is) and the iterations.
         """
         if self._vectors is None:
             self._vectors = tuple(np.empty(self.shape) for _ in range(3))
         residual, direction, product = self._vectors
-        solution = np.zeros(self.shape) if guess is None else np.array(guess, dtype=float, copy=True)
+        if out is None:
+            solution = np.zeros(self.shape) if guess is None else np.array(guess, dtype=float, copy=True)
+        else:
+            solution = out
+            if guess is None:
+                solution.fill(0.0)
+            elif guess is not out:
+                np.copyto(solution, guess)
         # No BLAS here: its threads, woken for one dot product, fight Numba's for the cores.
         target = relative_tolerance * math.sqrt(_dot_planes(rhs, rhs, 0, rhs.shape[0]))
         iterations, _ = _pcg(gx, gy, gz, diagonal_extra, rhs, solution, residual, direction, product,
