@@ -17,6 +17,13 @@ balance of the coupled solver rests on that.
 The linear solver is injected (SimPEG style): :class:`MultigridSolver` (matrix-free geometric
 multigrid in Numba preconditioning CG, the default), :class:`AMGSolver` (pyamg smoothed
 aggregation) or :class:`ConjugateGradientSolver` (Jacobi-preconditioned CG).
+
+Assembly and Joule heat are one fused Numba pass each (:mod:`rfasim.physics.electric_kernels`;
+the NumPy twins :func:`assemble_reference` and :func:`joule_reference` keep the original
+implementation for the tests).  :meth:`ElectricProblem.solve` is the exact global solve;
+:meth:`ElectricProblem.update` is the time loop's re-solve: a box around the electrodes with the
+far field scaled from the last global solution, and a global correction when an error indicator
+trips (:mod:`rfasim.physics.local_update`).
 """
 
 from __future__ import annotations
@@ -388,7 +395,7 @@ def _scipy_cg(matrix, index, level, rhs, guess, preconditioner, tolerance, maxim
 class AMGSolver:
     """pyamg smoothed-aggregation multigrid preconditioning CG, hierarchy rebuilt per solve.
 
-    Kept for comparison (``benchmarks/electric_solvers.py``): its setup dominates when the
+    Kept for comparison (``benchmarks/standard_case.py --compare``): its setup dominates when the
     conductivity changes between solves, and a stale hierarchy is a poor preconditioner once
     tissue desiccates.
 

@@ -11,6 +11,16 @@ aggregation-type cell-centred multigrid).  Symmetric red-black Gauss-Seidel smoo
 (red-black before, black-red after) keeps the V-cycle symmetric, so it preconditions CG.
 No setup beyond the coarsening, and the conductivity can change freely between solves: this
 is why it beats algebraic multigrid in the coupled loop (see ``benchmarks/README.md``).
+
+Two implementations of the same method:
+
+- :class:`MultigridHierarchy` (production): the levels live in flat buffers reused across
+  solves, and one compiled call runs the whole preconditioned CG.  The red-black sweep is one
+  pass (the second colour of plane ``i - 1`` follows the first colour of plane ``i``), the
+  residual is restricted as it is computed, levels below ``parallel_minimum`` voxels run on one
+  thread, and the V-cycle can run in float32 while CG stays float64.
+- :class:`MultigridPreconditioner` with :func:`conjugate_gradient` (the reference, driven from
+  Python one kernel per call): the tests check the production path against it.
 """
 
 from __future__ import annotations
