@@ -135,7 +135,7 @@ def child(args: argparse.Namespace) -> dict:
                   "v_cycles_local": 0}
         for problem in problems:
             for key, value in problem.statistics().items():
-                counts[key] += value
+                counts[key] = counts.get(key, 0) + value
         maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         runs.append(
             {
@@ -328,6 +328,7 @@ def main(argv=None) -> dict:
             "electric_unchanged_calls": warm["runs"][0]["electric_unchanged_calls"],
             "electric_v_cycles_global": warm["runs"][0]["electric_v_cycles_global"],
             "electric_v_cycles_local": warm["runs"][0]["electric_v_cycles_local"],
+            **{key: value for key, value in warm["runs"][0].items() if key.startswith("electric_corrections_")},
             "zone_volume_ml_100c": warm["runs"][0]["zone_volume_ml_100c"],
             "rolloffs": warm["runs"][0]["rolloffs"],
             "peak_memory_bytes_per_voxel_total": warm["peak_memory"]["ru_maxrss_bytes_per_voxel"],

@@ -8,6 +8,7 @@ import pytest
 from rfasim.grid import Grid
 from rfasim.physics import electric_kernels
 from rfasim.physics.electric import (
+    ConjugateGradientSolver,
     ElectricProblem,
     MultigridSolver,
     assemble_reference,
@@ -194,3 +195,15 @@ def test_options_are_validated():
         LocalUpdateOptions(maximum_box_fraction=1.5)
     with pytest.raises(ValueError, match="precision"):
         MultigridSolver(precision="float16")
+
+
+def test_update_with_another_solver_is_a_global_solve_and_counts_are_kept():
+    grid, electrodes, radius, z = needle_case(extent_mm=30.0, spacing_mm=1.5)
+    problem = ElectricProblem(grid, electrodes, solver=ConjugateGradientSolver(1e-9))
+    base = np.full(grid.shape, SIGMA)
+    first = problem.update(base)
+    second = problem.update(desiccated(radius, z, base, 0.9))
+    assert not first.local and not second.local
+    problem.update(desiccated(radius, z, base, 0.9))  # unchanged: answered from the last solve
+    counts = problem.statistics()
+    assert counts["global_solves"] == 2 and counts["local_updates"] == 0 and counts["unchanged_calls"] == 1
