@@ -19,10 +19,25 @@ per voxel).
 ``--compare multigrid,amg,cg`` runs a warm process per electric solver on the same case
 (use ``--duration`` to shorten it: pyamg rebuilds its hierarchy at every solve).
 
+Electric re-solves (``--electric``): ``update`` (default) routes the loop's re-solves through
+``ElectricProblem.update`` (the local box update with a global correction when its error
+indicators pass their tolerances); ``solve`` makes every re-solve global.  The loop in
+``rfasim.solver`` calls ``solve``; until it calls ``update`` itself the child points ``solve``
+at ``update``.  Electric figures: calls, global solves, local updates, calls with an unchanged
+conductivity, V-cycles, wall and CPU seconds.
+
+Accuracy guard (``--reference``): a further warm process runs the reference -- the electric
+field re-solved at every step (``electric_update_tolerance=1e-9``), global solves only,
+multigrid CG to 1e-8 with a float64 V-cycle -- and the JSON compares the measured run with it:
+zone volumes (peak >= 100 degC, Arrhenius Omega >= 1), delivered energy (limits 2 %) and
+roll-off count (limit 1).  The reference is long: ``--reference-from FILE`` reuses the
+``reference`` section of an earlier JSON instead.
+
 Usage::
 
     python benchmarks/standard_case.py [--spacing 1] [--extent 80] [--duration 720]
-        [--solver multigrid|amg|cg] [--compare multigrid,amg] [--skip-cold] [--out FILE]
+        [--solver multigrid|amg|cg] [--electric update|solve] [--compare multigrid,amg]
+        [--skip-cold] [--reference | --reference-from FILE] [--out FILE]
 """
 
 from __future__ import annotations
@@ -68,15 +83,31 @@ def child(args: argparse.Namespace) -> dict:
         return out
 
     kernels.heat_step = timed_heat_step  # simulate() calls kernels.heat_step through the module
-    solves: list[tuple[float, int]] = []
+    solves: list[tuple[float, int, bool, float]] = []
+    problems: list = []
     original_solve = electric.ElectricProblem.solve
+    original_update = electric.ElectricProblem.update
+    method = original_solve if args.reference_child or args.electric == "solve" else original_update
 
-    def recorded_solve(self, conductivity):
-        solution = original_solve(self, conductivity)
-        solves.append((solution.solve_seconds, solution.iterations))
+    def recorded(self, conductivity):
+        if not any(p is self for p in problems):
+            problems.append(self)
+        cpu = time.process_time()
+        solution = method(self, conductivity)
+        solves.append((solution.solve_seconds, solution.iterations, solution.local, time.process_time() - cpu))
         return solution
 
-    electric.ElectricProblem.solve = recorded_solve
+    # The loop calls ElectricProblem.solve; both names run the chosen scheme.
+    electric.ElectricProblem.solve = recorded
+    electric.ElectricProblem.update = recorded
+    if args.reference_child:
+        import functools
+
+        import rfasim.solver as solver_module
+
+        solver_module.MultigridSolver = functools.partial(
+            electric.MultigridSolver, relative_tolerance=1e-8, precision="float64"
+        )
 
     grid = Grid.centered(args.extent, args.spacing)
     material = np.full(grid.shape, TissueClass.LIVER, np.uint8)
@@ -85,17 +116,26 @@ def child(args: argparse.Namespace) -> dict:
         "cooltip-17g-3cm", tip_mm=[0.0, 0.0, -half], entry_mm=[0.0, 0.0, args.extent]
     )
     electrodes = rasterize_probes([placement], grid, material)
-    options = SimulationOptions(electric_solver=args.solver)
+    if args.reference_child:
+        options = SimulationOptions(electric_solver="multigrid", electric_update_tolerance=1e-9)
+    else:
+        options = SimulationOptions(electric_solver=args.solver)
 
     runs = []
     for _ in range(args.runs):
         heat.update(seconds=0.0, calls=0)
         solves.clear()
+        problems.clear()
         rss_before = _rss_bytes()
         generator = ImpedanceControlled(power_w=args.power, duration_s=args.duration)
         result = simulate(grid, material, generator, electrodes, options=options)
-        iterations = [n for _, n in solves]
-        solve_seconds = [s for s, _ in solves]
+        iterations = [n for _, n, _, _ in solves]
+        solve_seconds = [s for s, _, _, _ in solves]
+        counts = {"global_solves": 0, "local_updates": 0, "unchanged_calls": 0, "v_cycles_global": 0,
+                  "v_cycles_local": 0}
+        for problem in problems:
+            for key, value in problem.statistics().items():
+                counts[key] = counts.get(key, 0) + value
         maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         runs.append(
             {
@@ -109,6 +149,12 @@ def child(args: argparse.Namespace) -> dict:
                 "heat_ms_per_step": 1e3 * heat["seconds"] / max(result.heat_steps, 1),
                 "electric_solves": result.electric_solves,
                 "electric_seconds": result.electric_seconds,
+                "electric_cpu_seconds": float(sum(c for _, _, _, c in solves)),
+                "electric_scheme": "reference" if args.reference_child else args.electric,
+                "electric_calls": len(solves),
+                **{f"electric_{key}": value for key, value in counts.items()},
+                "electric_seconds_local": float(sum(s for s, _, local, _ in solves if local)),
+                "electric_seconds_global": float(sum(s for s, n, local, _ in solves if not local and n > 0)),
                 "electric_seconds_per_solve": result.electric_seconds
                 / max(result.electric_solves, 1),
                 "electric_seconds_first_solve": solve_seconds[0] if solve_seconds else None,
@@ -149,8 +195,27 @@ def child(args: argparse.Namespace) -> dict:
     }
 
 
+#: The accuracy guard of the speed work (issue 13): relative limits, and roll-offs within one.
+GUARD_LIMITS = {"zone_volume_ml_100c": 0.02, "damage_volume_ml_omega1": 0.02, "energy_delivered_j": 0.02}
+
+
+def accuracy_guard(run: dict, reference: dict) -> dict:
+    """The measured run against the reference run: relative deltas and pass flags."""
+    guard: dict = {}
+    for key, limit in GUARD_LIMITS.items():
+        delta = (run[key] - reference[key]) / reference[key] if reference[key] else float("nan")
+        guard[key] = {"run": run[key], "reference": reference[key], "relative_delta": delta,
+                      "limit": limit, "passed": bool(abs(delta) <= limit)}
+    rolloffs = run["rolloffs"] - reference["rolloffs"]
+    guard["rolloffs"] = {"run": run["rolloffs"], "reference": reference["rolloffs"], "delta": rolloffs,
+                         "limit": 1, "passed": bool(abs(rolloffs) <= 1)}
+    guard["passed"] = all(entry["passed"] for entry in guard.values() if isinstance(entry, dict))
+    return guard
+
+
 def spawn(
-    args: argparse.Namespace, cache_dir: str, runs: int, solver: str, duration: float
+    args: argparse.Namespace, cache_dir: str, runs: int, solver: str, duration: float,
+    reference: bool = False,
 ) -> dict:
     env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
     command = [
@@ -169,7 +234,9 @@ def spawn(
         str(duration),
         "--power",
         str(args.power),
-    ]
+        "--electric",
+        args.electric,
+    ] + (["--reference-child"] if reference else [])
     start = time.perf_counter()
     completed = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - start
@@ -196,7 +263,17 @@ def main(argv=None) -> dict:
     parser.add_argument(
         "--skip-cold", action="store_true", help="only the warm process (cache filled first)"
     )
+    parser.add_argument(
+        "--electric", default="update", choices=("update", "solve"),
+        help="electric re-solves: local update with global correction, or always global",
+    )
+    parser.add_argument(
+        "--reference", action="store_true",
+        help="also run the reference (re-solve every step, float64, global) and compare",
+    )
+    parser.add_argument("--reference-from", help="reuse the reference section of this JSON")
     parser.add_argument("--out", help="also write the JSON here")
+    parser.add_argument("--reference-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--runs", type=int, default=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -214,6 +291,7 @@ def main(argv=None) -> dict:
             "spacing_mm": args.spacing,
             "tissue": "perfused liver",
             "solver": args.solver,
+            "electric": args.electric,
         },
         "environment": {
             "cpus": os.cpu_count(),
@@ -244,6 +322,13 @@ def main(argv=None) -> dict:
             "heat_voxel_updates_per_s": warm["runs"][0]["heat_voxel_updates_per_s"],
             "electric_solves": warm["runs"][0]["electric_solves"],
             "electric_seconds": warm["runs"][0]["electric_seconds"],
+            "electric_cpu_seconds": warm["runs"][0]["electric_cpu_seconds"],
+            "electric_global_solves": warm["runs"][0]["electric_global_solves"],
+            "electric_local_updates": warm["runs"][0]["electric_local_updates"],
+            "electric_unchanged_calls": warm["runs"][0]["electric_unchanged_calls"],
+            "electric_v_cycles_global": warm["runs"][0]["electric_v_cycles_global"],
+            "electric_v_cycles_local": warm["runs"][0]["electric_v_cycles_local"],
+            **{key: value for key, value in warm["runs"][0].items() if key.startswith("electric_corrections_")},
             "zone_volume_ml_100c": warm["runs"][0]["zone_volume_ml_100c"],
             "rolloffs": warm["runs"][0]["rolloffs"],
             "peak_memory_bytes_per_voxel_total": warm["peak_memory"]["ru_maxrss_bytes_per_voxel"],
@@ -257,6 +342,16 @@ def main(argv=None) -> dict:
                 cold["runs"][0]["wall_seconds"] - cold["runs"][1]["wall_seconds"]
             )
         report["summary"] = summary
+        if args.reference or args.reference_from:
+            if args.reference_from:
+                with open(args.reference_from) as handle:
+                    reference = json.load(handle)["reference"]
+                reference["reused_from"] = args.reference_from
+            else:
+                figures = spawn(args, cache_dir, 1, "multigrid", args.duration, reference=True)
+                reference = {"run": figures["runs"][0], "process_seconds": figures["process_seconds"]}
+            report["reference"] = reference
+            report["accuracy_guard"] = accuracy_guard(warm["runs"][0], reference["run"])
         if args.compare:
             duration = args.compare_duration or args.duration
             comparison = {}

@@ -17,12 +17,19 @@ balance of the coupled solver rests on that.
 The linear solver is injected (SimPEG style): :class:`MultigridSolver` (matrix-free geometric
 multigrid in Numba preconditioning CG, the default), :class:`AMGSolver` (pyamg smoothed
 aggregation) or :class:`ConjugateGradientSolver` (Jacobi-preconditioned CG).
+
+Assembly and Joule heat are one fused Numba pass each (:mod:`rfasim.physics.electric_kernels`;
+the NumPy twins :func:`assemble_reference` and :func:`joule_reference` keep the original
+implementation for the tests).  :meth:`ElectricProblem.solve` is the exact global solve;
+:meth:`ElectricProblem.update` is the time loop's re-solve: a box around the electrodes with the
+far field scaled from the last global solution, and a global correction when an error indicator
+trips (:mod:`rfasim.physics.local_update`).
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numba
 import numpy as np
@@ -31,7 +38,9 @@ import scipy.sparse.linalg as sparse_linalg
 from threadpoolctl import ThreadpoolController
 
 from rfasim.grid import Grid
-from rfasim.physics.multigrid import Level, conjugate_gradient
+from rfasim.physics import electric_kernels
+from rfasim.physics.local_update import LocalUpdate, LocalUpdateOptions
+from rfasim.physics.multigrid import Level, MultigridHierarchy, pad_faces
 from rfasim.sources import ElectrodeRaster
 
 _THREADPOOLS: ThreadpoolController | None = None
@@ -69,7 +78,15 @@ class ElectricSolution:
     solve_seconds : float
         Wall time of the linear solve.
     iterations : int
-        Krylov iterations used.
+        Krylov iterations used (for a local update: of both box solves).
+    local : bool
+        True for a local update (:meth:`ElectricProblem.update`), False for a global solve.
+    flux_mismatch : float
+        Local update: relative mismatch of the current through the box's surface between the
+        box solution and the scaled exterior field (the error indicator; 0 for a global solve).
+    exterior_drift : float
+        Local update: heating-weighted conductivity drift outside the box since the last global
+        solve, relative to the power at that solve.
     """
 
     potential_v: np.ndarray
@@ -77,6 +94,9 @@ class ElectricSolution:
     conductance_s: float
     solve_seconds: float
     iterations: int
+    local: bool = False
+    flux_mismatch: float = 0.0
+    exterior_drift: float = 0.0
 
     @property
     def impedance_ohm(self) -> float:
@@ -263,19 +283,70 @@ def to_csr(level: Level) -> tuple[sparse.csr_matrix, np.ndarray]:
 class MultigridSolver:
     """Matrix-free geometric multigrid preconditioning CG (Numba), warm-started (default).
 
+    The hierarchy's arrays are kept between solves (rebuilt in place from the new
+    conductances), and the whole CG loop runs in compiled code
+    (:class:`~rfasim.physics.multigrid.MultigridHierarchy`).
+
     Parameters
     ----------
     relative_tolerance : float
         Relative residual (to the right-hand side) at which CG stops.
+    precision : str
+        ``"float32"`` (default) or ``"float64"``: floating type of the V-cycle.  CG, the
+        operator and the solution are float64 either way; float32 halves the V-cycle's memory
+        traffic and changes the iteration count, not the converged answer.
+    smoothing_sweeps : int
+        Red-black Gauss-Seidel sweeps before and after each coarse correction.
+    parallel_minimum : int
+        Levels with fewer voxels run on one thread.
     """
 
-    relative_tolerance: float = 1e-6
+    relative_tolerance: float = 1e-5
+    precision: str = "float32"
+    smoothing_sweeps: int = 2
+    parallel_minimum: int = 32768
     setups: int = 0
+    v_cycles: int = 0
+
+    def __post_init__(self) -> None:
+        if self.precision not in ("float32", "float64"):
+            raise ValueError(f"precision must be 'float32' or 'float64', got {self.precision!r}")
+        if not self.relative_tolerance > 0:
+            raise ValueError(f"relative_tolerance must be positive, got {self.relative_tolerance!r}")
+        self._hierarchies: dict[tuple[int, int, int], MultigridHierarchy] = {}
+
+    def hierarchy(self, shape: tuple[int, int, int]) -> MultigridHierarchy:
+        """The (reused) hierarchy for a grid shape."""
+        shape = tuple(int(n) for n in shape)
+        if shape not in self._hierarchies:
+            self._hierarchies[shape] = MultigridHierarchy(
+                shape, np.dtype(self.precision), self.smoothing_sweeps, parallel_minimum=self.parallel_minimum
+            )
+        return self._hierarchies[shape]
+
+    def solve_padded(self, gx: np.ndarray, gy: np.ndarray, gz: np.ndarray, diagonal_extra: np.ndarray,
+                     rhs: np.ndarray, guess: np.ndarray | None, relative_tolerance: float | None = None,
+                     out: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+        """Solve the system given by padded faces (no mask: inactive voxels have a zero diagonal).
+
+        Values of ``guess`` on inactive voxels are carried through unchanged and are harmless.
+        ``relative_tolerance`` overrides the solver's; ``out`` receives the solution.
+        """
+        hierarchy = self.hierarchy(diagonal_extra.shape)
+        hierarchy.update(gx, gy, gz, diagonal_extra)
+        self.setups += 1
+        before = hierarchy.v_cycles
+        tolerance = self.relative_tolerance if relative_tolerance is None else relative_tolerance
+        solution, iterations = hierarchy.solve(gx, gy, gz, diagonal_extra, rhs, guess, tolerance, out=out)
+        self.v_cycles += hierarchy.v_cycles - before
+        return solution, iterations
 
     def solve(self, level: Level, rhs: np.ndarray, guess: np.ndarray | None) -> tuple[np.ndarray, int]:
         """Solve the level's system; returns the potential (grid shape) and the iterations."""
-        self.setups += 1
-        return conjugate_gradient(level, rhs, guess, self.relative_tolerance)
+        gx, gy, gz = pad_faces(level)
+        start = None if guess is None else np.where(level.active != 0, guess, 0.0)
+        solution, iterations = self.solve_padded(gx, gy, gz, level.diagonal_extra, rhs, start)
+        return solution, iterations
 
 
 @dataclass
@@ -324,7 +395,7 @@ def _scipy_cg(matrix, index, level, rhs, guess, preconditioner, tolerance, maxim
 class AMGSolver:
     """pyamg smoothed-aggregation multigrid preconditioning CG, hierarchy rebuilt per solve.
 
-    Kept for comparison (``benchmarks/electric_solvers.py``): its setup dominates when the
+    Kept for comparison (``benchmarks/standard_case.py --compare``): its setup dominates when the
     conductivity changes between solves, and a stale hierarchy is a poor preconditioner once
     tissue desiccates.
 
@@ -362,6 +433,16 @@ class ElectricProblem:
         insulated box.  A single face models a ground pad.
     solver : object with ``solve(level, rhs, guess)``
         The linear solver (default :class:`MultigridSolver`).
+    local_update : LocalUpdateOptions, optional
+        Options of :meth:`update` (the local re-solve around the electrodes); defaults apply
+        when omitted.
+
+    Notes
+    -----
+    :meth:`solve` is the exact global solve.  :meth:`update` is what a time loop calls when
+    the conductivity has changed since the last solve: it re-solves a box around the
+    electrodes with the last global field outside, and falls back to :meth:`solve` when its
+    error indicators pass their tolerances (:mod:`rfasim.physics.local_update`).
     """
 
     def __init__(
@@ -370,6 +451,7 @@ class ElectricProblem:
         electrodes: list[ElectrodeRaster],
         grounded_faces: tuple[str, ...] = FACE_NAMES,
         solver: MultigridSolver | AMGSolver | ConjugateGradientSolver | None = None,
+        local_update: LocalUpdateOptions | None = None,
     ) -> None:
         unknown = [face for face in grounded_faces if face not in FACE_NAMES]
         if unknown:
@@ -386,101 +468,257 @@ class ElectricProblem:
         self.metal_potential = np.full(grid.size, np.nan)
         for electrode in electrodes:
             self.metal_potential[electrode.metal_index] = electrode.polarity
+        shape = grid.shape
+        # Static parts of the system, prepared once.
+        self._metal = (~np.isnan(self.metal_potential)).astype(np.uint8).reshape(shape)
+        self._metal_potential = np.nan_to_num(self.metal_potential).reshape(shape)
+        self._grounded = np.array([face in self.grounded_faces for face in FACE_NAMES], dtype=np.int64)
+        (self._coupling_index, self._coupling_factor, self._coupling_factor_polarity,
+         self._coupling_factor_polarity2) = _aggregate_couplings(electrodes, grid.size)
+        self._origin = np.zeros(3, np.int64)
+        self._no_ghost = np.zeros((1, 1, 1))
+        self._buffers: tuple[np.ndarray, ...] | None = None
         self._last_potential: np.ndarray | None = None
+        self._last_sigma: np.ndarray | None = None
+        self._last_solution: ElectricSolution | None = None
+        self.local_options = local_update if local_update is not None else LocalUpdateOptions()
+        self._local: LocalUpdate | None = None
+        self.global_solves = 0
+        self.local_updates = 0
+        self.unchanged_calls = 0
+
+    # -- assembly ------------------------------------------------------------------------------
+    def _system(self, sigma: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Fused assembly into the problem's buffers: padded gx, gy, gz, diagonal, rhs."""
+        if self._buffers is None:
+            self._buffers = tuple(np.empty(self.grid.shape) for _ in range(6))
+        gx, gy, gz, diagonal, rhs, unused = self._buffers
+        electric_kernels.assemble(
+            sigma, self._metal, self._metal_potential, self.grid.spacing_m, self._grounded, self._origin,
+            self._no_ghost, self._coupling_index, self._coupling_factor, self._coupling_factor_polarity,
+            gx, gy, gz, diagonal, rhs, unused, _chunks(sigma.size),
+        )
+        return gx, gy, gz, diagonal, rhs
+
+    def _conductivity(self, conductivity_s_per_m: np.ndarray) -> np.ndarray:
+        sigma = np.ascontiguousarray(conductivity_s_per_m, dtype=float).reshape(self.grid.shape)
+        if sigma is conductivity_s_per_m and self._last_sigma is not None and sigma is self._last_sigma:
+            sigma = sigma.copy()
+        return sigma
+
+    def _changed(self, sigma: np.ndarray) -> bool:
+        """Whether sigma differs from the last call's (which it then replaces); checks it conducts."""
+        if self._last_sigma is None:
+            self._last_sigma = sigma.copy()
+            changed, positive = True, bool(np.any(sigma > 0))
+        else:
+            changed, positive = electric_kernels.store_if_changed(sigma.ravel(), self._last_sigma.ravel())
+        if not positive:
+            raise ValueError("the electric problem has no conducting tissue voxel")
+        return changed
 
     def assemble(self, conductivity_s_per_m: np.ndarray) -> tuple[Level, np.ndarray, dict[str, np.ndarray]]:
         """Build the matrix-free system (face conductances, extra diagonal, right-hand side).
 
-        Returns the fine :class:`~rfasim.physics.multigrid.Level`, the right-hand side (A, per
-        voxel, at 1 V) and the pieces the heat computation needs.
+        Returns the fine :class:`~rfasim.physics.multigrid.Level` (its own arrays), the
+        right-hand side (A, per voxel, at 1 V) and the pieces the heat computation needs.
         """
-        grid = self.grid
-        sigma = np.asarray(conductivity_s_per_m, dtype=float).reshape(grid.shape)
-        h = grid.spacing_m
-        is_metal = ~np.isnan(self.metal_potential).reshape(grid.shape)
-        unknown = (sigma > 0) & ~is_metal
-        metal_potential = np.nan_to_num(self.metal_potential.reshape(grid.shape))
-        shape = grid.shape
-        gx = np.zeros((shape[0] - 1, shape[1], shape[2]))
-        gy = np.zeros((shape[0], shape[1] - 1, shape[2]))
-        gz = np.zeros((shape[0], shape[1], shape[2] - 1))
-        diagonal_extra = np.empty(shape)
-        rhs = np.empty(shape)
-        unknown_codes, metal_codes = unknown.view(np.uint8), is_metal.view(np.uint8)
-        assemble_faces(sigma, unknown_codes, metal_codes, metal_potential, h, gx, gy, gz, diagonal_extra, rhs)
-        faces = [gx, gy, gz]
-        # Grounded outer faces: 0 V half a voxel outside.
-        boundary = np.zeros(grid.shape)
-        for face in self.grounded_faces:
-            axis = "xyz".index(face[0])
-            index = [slice(None)] * 3
-            index[axis] = 0 if face[1] == "-" else -1
-            index_t = tuple(index)
-            boundary[index_t] += np.where(unknown[index_t], 2.0 * sigma[index_t] * h, 0.0)
-        diagonal_extra += boundary
-        # Sub-voxel coupling of partly filled voxels to their electrode.
-        coupling = np.zeros(grid.size)
-        coupling_weighted = np.zeros(grid.size)
-        sigma_flat, unknown_flat = sigma.ravel(), unknown.ravel()
-        for electrode in self.electrodes:
-            keep = unknown_flat[electrode.coupling_index]
-            index = electrode.coupling_index[keep]
-            g = sigma_flat[index] * electrode.coupling_factor_m[keep]
-            np.add.at(coupling, index, g)
-            np.add.at(coupling_weighted, index, g * electrode.polarity)
-        diagonal_extra += coupling.reshape(grid.shape)
-        rhs += coupling_weighted.reshape(grid.shape)
-        if not unknown.any():
+        sigma = self._conductivity(conductivity_s_per_m)
+        if not np.any(sigma > 0):
             raise ValueError("the electric problem has no conducting tissue voxel")
-        level = Level(faces[0], faces[1], faces[2], diagonal_extra, unknown.astype(np.uint8))
-        pieces = {
-            "sigma": sigma, "unknown": unknown, "is_metal": is_metal, "metal_potential": metal_potential,
-            "boundary": boundary, "coupling": coupling.reshape(grid.shape),
-            "coupling_weighted": coupling_weighted.reshape(grid.shape),
-        }
+        gx, gy, gz, diagonal, rhs = (array.copy() for array in self._system(sigma))
+        unknown = (sigma > 0) & (self._metal == 0)
+        level = Level.from_padded(gx, gy, gz, diagonal, unknown.astype(np.uint8))
+        pieces = {"sigma": sigma, "unknown": unknown, "is_metal": self._metal != 0,
+                  "metal_potential": self._metal_potential}
         return level, rhs, pieces
 
+    # -- solves --------------------------------------------------------------------------------
     def solve(self, conductivity_s_per_m: np.ndarray) -> ElectricSolution:
-        """Solve at unit voltage for the given conductivity field (S/m, grid shape)."""
-        start = time.perf_counter()
-        grid = self.grid
-        level, rhs, pieces = self.assemble(conductivity_s_per_m)
-        with _single_threaded_blas():
-            potential, iterations = self.solver.solve(level, rhs, self._last_potential)
-        self._last_potential = potential
-        unknown, is_metal = pieces["unknown"], pieces["is_metal"]
-        potential = np.where(unknown, potential, 0.0)
-        potential[is_metal] = pieces["metal_potential"][is_metal]
+        """Solve at unit voltage for the given conductivity field (S/m, grid shape).
 
-        # Joule heat (W at 1 V), face by face, split between the two voxels of each face;
-        # heat on a tissue-metal face belongs to the tissue voxel.
-        heat = np.empty(grid.shape)
-        face_joule_heat(
-            potential, pieces["sigma"], unknown.view(np.uint8), is_metal.view(np.uint8),
-            pieces["metal_potential"], grid.spacing_m, level.gx, level.gy, level.gz, heat,
+        A call with the same conductivity as the previous solve returns that solution again
+        (same arrays) without solving.
+        """
+        start = time.perf_counter()
+        sigma = self._conductivity(conductivity_s_per_m)
+        cached = self._cached(sigma, start)
+        if cached is not None:
+            return cached
+        return self._solve_global(sigma, self._last_potential, start, prepare_local=self._local is not None)
+
+    def _cached(self, sigma: np.ndarray, start: float) -> ElectricSolution | None:
+        if not self._changed(sigma) and self._last_solution is not None:
+            self.unchanged_calls += 1
+            return replace(self._last_solution, solve_seconds=time.perf_counter() - start, iterations=0)
+        self._last_solution = None  # until this solve succeeds
+        return None
+
+    def _solve_global(self, sigma: np.ndarray, guess: np.ndarray | None, start: float,
+                      prepare_local: bool, relative_tolerance: float | None = None,
+                      buffers: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> ElectricSolution:
+        grid = self.grid
+        gx, gy, gz, diagonal, rhs = self._system(sigma)
+        with _single_threaded_blas():
+            if isinstance(self.solver, MultigridSolver):
+                potential, iterations = self.solver.solve_padded(
+                    gx, gy, gz, diagonal, rhs, guess, relative_tolerance, None if buffers is None else buffers[0]
+                )
+            else:
+                unknown = ((sigma > 0) & (self._metal == 0)).astype(np.uint8)
+                level = Level.from_padded(gx, gy, gz, diagonal, unknown)
+                potential, iterations = self.solver.solve(level, rhs, guess)
+        self._last_potential = potential
+        if buffers is None:
+            heating, output = np.empty(grid.shape), np.empty(grid.shape)
+        else:
+            heating, output = buffers[1], buffers[2]
+        power = electric_kernels.joule(
+            potential, self._no_ghost, 1.0, sigma, self._metal, self._metal_potential, grid.spacing_m,
+            self._grounded, self._origin, gx, gy, gz, self._coupling_index, self._coupling_factor,
+            self._coupling_factor_polarity, self._coupling_factor_polarity2, 1.0 / grid.voxel_volume_m3,
+            heating, output, _chunks(sigma.size),
         )
-        heat += pieces["boundary"] * potential**2
-        # Coupling power sum_e g (V - p_e)^2 = G V^2 - 2 V sum g p + sum g p^2.
-        coupling_square = np.zeros(grid.size)
-        for electrode in self.electrodes:
-            keep = unknown.ravel()[electrode.coupling_index]
-            index = electrode.coupling_index[keep]
-            g = pieces["sigma"].ravel()[index] * electrode.coupling_factor_m[keep]
-            np.add.at(coupling_square, index, g * electrode.polarity**2)
-        heat += np.where(
-            unknown,
-            pieces["coupling"] * potential**2 - 2.0 * potential * pieces["coupling_weighted"]
-            + coupling_square.reshape(grid.shape),
-            0.0,
-        )
-        sigma = pieces["sigma"]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            heating_per_conductivity = np.where(sigma > 0, heat / (grid.voxel_volume_m3 * sigma), 0.0)
-        heating_per_conductivity[is_metal] = 0.0
-        return ElectricSolution(
-            potential_v=potential,
-            heating_per_conductivity=heating_per_conductivity,
-            conductance_s=float(heat.sum()),
+        solution = ElectricSolution(
+            potential_v=output,
+            heating_per_conductivity=heating,
+            conductance_s=float(power),
             solve_seconds=time.perf_counter() - start,
             iterations=iterations,
         )
+        self._remember(sigma, solution)
+        self.global_solves += 1
+        if prepare_local and isinstance(self.solver, MultigridSolver):
+            self._local = LocalUpdate.after_global(self, sigma, solution, self._local)
+        return solution
+
+    def _remember(self, sigma: np.ndarray, solution: ElectricSolution) -> None:
+        self._last_solution = solution  # (the conductivity was stored by _changed)
+
+    def update(self, conductivity_s_per_m: np.ndarray) -> ElectricSolution:
+        """The field at a changed conductivity: a local re-solve, or a global solve when needed.
+
+        Re-solves a box around the electrodes (``local_update.margin_mm`` beyond them) with the
+        last global potential outside, scaled so that the current through the box's surface is
+        conserved; solves globally (:meth:`solve`) on the first call, when the flux mismatch
+        on the box's surface or the conductivity drift outside it passes its tolerance, or
+        after ``maximum_local_updates`` local updates.  Same return type as :meth:`solve`;
+        ``solution.local`` tells which was done.  Only the multigrid solver has a local update;
+        with another solver this is :meth:`solve`.
+
+        The arrays of a *local* update's solution belong to the problem: they are reused (so no
+        fresh pages are touched per update) and overwritten by the second following call of
+        :meth:`update`.  Copy them to keep them longer.
+        """
+        start = time.perf_counter()
+        sigma = self._conductivity(conductivity_s_per_m)
+        cached = self._cached(sigma, start)
+        if cached is not None:
+            return cached
+        if self._local is None or not isinstance(self.solver, MultigridSolver):
+            return self._solve_global(sigma, self._last_potential, start, prepare_local=True)
+        solution = self._local.update(self, sigma, start)
+        if solution is None:  # an indicator passed its tolerance: correct globally
+            return self._solve_global(sigma, self._local.warm_start, start, prepare_local=True,
+                                      relative_tolerance=self.local_options.global_relative_tolerance,
+                                      buffers=self._local.global_buffers())
+        self._remember(sigma, solution)
+        self.local_updates += 1
+        return solution
+
+
+    def statistics(self) -> dict[str, int]:
+        """Counts since construction: global solves, local updates, calls with an unchanged
+        conductivity (answered from the last solution), V-cycles (global, local), and the
+        global corrections of :meth:`update` by the indicator that tripped."""
+        local_cycles = self._local.hierarchy.v_cycles if self._local is not None else 0
+        global_cycles = getattr(self.solver, "v_cycles", 0)
+        corrections = self._local.corrections if self._local is not None else {}
+        return {
+            "global_solves": self.global_solves,
+            "local_updates": self.local_updates,
+            "unchanged_calls": self.unchanged_calls,
+            "v_cycles_global": int(global_cycles),
+            "v_cycles_local": int(local_cycles),
+            **{f"corrections_{reason}": count for reason, count in corrections.items()},
+        }
+
+
+def _chunks(size: int, parallel_minimum: int = 32768) -> int:
+    threads = numba.get_num_threads()
+    return threads if size >= parallel_minimum and threads > 1 else 1
+
+
+def _aggregate_couplings(electrodes: list[ElectrodeRaster], size: int):
+    """Sub-voxel couplings summed per voxel: index, sum factor, sum factor p, sum factor p^2."""
+    indices = [np.asarray(e.coupling_index, dtype=np.int64) for e in electrodes]
+    if not indices or sum(i.size for i in indices) == 0:
+        empty = np.zeros(0)
+        return np.zeros(0, np.int64), empty, empty.copy(), empty.copy()
+    index = np.concatenate(indices)
+    factor = np.concatenate([np.asarray(e.coupling_factor_m, dtype=float) for e in electrodes])
+    polarity = np.concatenate([np.full(e.coupling_index.size, float(e.polarity)) for e in electrodes])
+    unique, inverse = np.unique(index, return_inverse=True)
+    sums = [np.bincount(inverse, weights=w, minlength=unique.size) for w in
+            (factor, factor * polarity, factor * polarity**2)]
+    return unique.astype(np.int64), sums[0], sums[1], sums[2]
+
+
+def assemble_reference(problem: ElectricProblem, conductivity_s_per_m: np.ndarray):
+    """NumPy twin of the fused assembly (the original implementation, kept as the reference).
+
+    Returns unpadded ``gx, gy, gz``, the extra diagonal, the right-hand side and the pieces
+    :func:`joule_reference` needs.
+    """
+    grid = problem.grid
+    sigma = np.asarray(conductivity_s_per_m, dtype=float).reshape(grid.shape)
+    h = grid.spacing_m
+    is_metal = ~np.isnan(problem.metal_potential).reshape(grid.shape)
+    unknown = (sigma > 0) & ~is_metal
+    metal_potential = np.nan_to_num(problem.metal_potential.reshape(grid.shape))
+    gx, gy, gz, diagonal_extra, rhs = assemble_faces_reference(sigma, unknown, is_metal, metal_potential, h)
+    boundary = np.zeros(grid.shape)
+    for face in problem.grounded_faces:
+        axis = "xyz".index(face[0])
+        index = [slice(None)] * 3
+        index[axis] = 0 if face[1] == "-" else -1
+        index_t = tuple(index)
+        boundary[index_t] += np.where(unknown[index_t], 2.0 * sigma[index_t] * h, 0.0)
+    diagonal_extra += boundary
+    coupling = np.zeros(grid.size)
+    coupling_weighted = np.zeros(grid.size)
+    coupling_square = np.zeros(grid.size)
+    sigma_flat, unknown_flat = sigma.ravel(), unknown.ravel()
+    for electrode in problem.electrodes:
+        keep = unknown_flat[electrode.coupling_index]
+        index = electrode.coupling_index[keep]
+        g = sigma_flat[index] * electrode.coupling_factor_m[keep]
+        np.add.at(coupling, index, g)
+        np.add.at(coupling_weighted, index, g * electrode.polarity)
+        np.add.at(coupling_square, index, g * electrode.polarity**2)
+    diagonal_extra += coupling.reshape(grid.shape)
+    rhs += coupling_weighted.reshape(grid.shape)
+    pieces = {
+        "sigma": sigma, "unknown": unknown, "is_metal": is_metal, "metal_potential": metal_potential,
+        "boundary": boundary, "coupling": coupling.reshape(grid.shape),
+        "coupling_weighted": coupling_weighted.reshape(grid.shape),
+        "coupling_square": coupling_square.reshape(grid.shape),
+    }
+    return gx, gy, gz, diagonal_extra, rhs, pieces
+
+
+def joule_reference(problem: ElectricProblem, potential: np.ndarray, faces, pieces):
+    """NumPy twin of the fused Joule-heat pass: (potential, heating per conductivity, power)."""
+    grid = problem.grid
+    unknown, is_metal, sigma = pieces["unknown"], pieces["is_metal"], pieces["sigma"]
+    potential = np.where(unknown, potential, 0.0)
+    potential[is_metal] = pieces["metal_potential"][is_metal]
+    heat = face_joule_heat_reference(potential, sigma, unknown, is_metal, pieces["metal_potential"],
+                                     grid.spacing_m, *faces)
+    heat += pieces["boundary"] * potential**2
+    heat += np.where(unknown, pieces["coupling"] * potential**2 - 2.0 * potential * pieces["coupling_weighted"]
+                     + pieces["coupling_square"], 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        heating = np.where(sigma > 0, heat / (grid.voxel_volume_m3 * sigma), 0.0)
+    heating[is_metal] = 0.0
+    return potential, heating, float(heat.sum())

@@ -11,10 +11,21 @@ aggregation-type cell-centred multigrid).  Symmetric red-black Gauss-Seidel smoo
 (red-black before, black-red after) keeps the V-cycle symmetric, so it preconditions CG.
 No setup beyond the coarsening, and the conductivity can change freely between solves: this
 is why it beats algebraic multigrid in the coupled loop (see ``benchmarks/README.md``).
+
+Two implementations of the same method:
+
+- :class:`MultigridHierarchy` (production): the levels live in flat buffers reused across
+  solves, and one compiled call runs the whole preconditioned CG.  The red-black sweep is one
+  pass (the second colour of plane ``i - 1`` follows the first colour of plane ``i``), the
+  residual is restricted as it is computed, levels below ``parallel_minimum`` voxels run on one
+  thread, and the V-cycle can run in float32 while CG stays float64.
+- :class:`MultigridPreconditioner` with :func:`conjugate_gradient` (the reference, driven from
+  Python one kernel per call): the tests check the production path against it.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numba
@@ -30,6 +41,14 @@ class Level:
     gz: np.ndarray
     diagonal_extra: np.ndarray
     active: np.ndarray
+    #: Optional face arrays padded to the voxel shape, of which ``gx, gy, gz`` are views.
+    padded: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    @classmethod
+    def from_padded(cls, gx: np.ndarray, gy: np.ndarray, gz: np.ndarray, diagonal_extra: np.ndarray,
+                    active: np.ndarray) -> Level:
+        """A level from padded face arrays (the face past the last plane of each axis is zero)."""
+        return cls(gx[:-1], gy[:, :-1], gz[:, :, :-1], diagonal_extra, active, (gx, gy, gz))
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -264,3 +283,592 @@ def conjugate_gradient(
         direction += z
         rz = rz_next
     raise RuntimeError(f"multigrid CG did not converge in {maximum_iterations} iterations")
+
+
+# ---------------------------------------------------------------------------------------------
+# Production path: the whole preconditioned CG in compiled code.
+#
+# Face arrays are padded to the voxel shape (the face towards +x of the last plane is zero), so
+# every level has one indexing.  Inactive voxels are voxels whose diagonal (faces plus extra) is
+# zero: smoothing sets them to zero and the operator gives zero there, so no mask is read.
+# Each kernel body works on a range of x-planes; a parallel wrapper hands contiguous chunks of
+# planes to the threads, a serial call runs the whole range (small levels: no parallel launch).
+# ---------------------------------------------------------------------------------------------
+
+
+@numba.njit(cache=True)
+def _relax_plane(u, f, gx, gy, gz, d, i, color, zero_guess):  # pragma: no cover - compiled
+    """Gauss-Seidel update of the voxels of one colour in plane ``i``.
+
+    With ``zero_guess`` the neighbours are taken as zero (the first sweep from a zero start).
+    """
+    nx, ny, nz = u.shape
+    for j in range(ny):
+        start = (color + i + j) % 2
+        for k in range(start, nz, 2):
+            diagonal = d[i, j, k]
+            total = f[i, j, k]
+            if i > 0:
+                g = gx[i - 1, j, k]
+                diagonal += g
+                if not zero_guess:
+                    total += g * u[i - 1, j, k]
+            if i < nx - 1:
+                g = gx[i, j, k]
+                diagonal += g
+                if not zero_guess:
+                    total += g * u[i + 1, j, k]
+            if j > 0:
+                g = gy[i, j - 1, k]
+                diagonal += g
+                if not zero_guess:
+                    total += g * u[i, j - 1, k]
+            if j < ny - 1:
+                g = gy[i, j, k]
+                diagonal += g
+                if not zero_guess:
+                    total += g * u[i, j + 1, k]
+            if k > 0:
+                g = gz[i, j, k - 1]
+                diagonal += g
+                if not zero_guess:
+                    total += g * u[i, j, k - 1]
+            if k < nz - 1:
+                g = gz[i, j, k]
+                diagonal += g
+                if not zero_guess:
+                    total += g * u[i, j, k + 1]
+            if diagonal > 0.0:
+                u[i, j, k] = total / diagonal
+            else:
+                u[i, j, k] = 0.0
+
+
+@numba.njit(cache=True)
+def _sweep_planes(u, f, gx, gy, gz, d, first, zero_guess, low, high, defer_low, defer_high):  # pragma: no cover
+    """One red-black sweep (colour ``first``, then the other) over planes ``low:high`` in one pass.
+
+    The second colour of plane ``i - 1`` is updated right after the first colour of plane ``i``:
+    it reads only first-colour neighbours, all final by then, so the result is the same as two
+    half-sweeps over the whole grid while the data passes through the cache once.  The second
+    colour of the range's end planes is left to the caller when ``defer_low``/``defer_high``
+    (their neighbours belong to another thread's range).
+    """
+    second = 1 - first
+    for i in range(low, high):
+        _relax_plane(u, f, gx, gy, gz, d, i, first, zero_guess)
+        previous = i - 1
+        if previous >= low and not (defer_low and previous == low):
+            _relax_plane(u, f, gx, gy, gz, d, previous, second, False)
+    last = high - 1
+    if last >= low and not defer_high and not (defer_low and last == low):
+        _relax_plane(u, f, gx, gy, gz, d, last, second, False)
+
+
+@numba.njit(parallel=True, cache=True)
+def _sweep_parallel(u, f, gx, gy, gz, d, first, zero_guess, chunks):  # pragma: no cover - compiled
+    nx = u.shape[0]
+    for t in numba.prange(chunks):
+        low, high = t * nx // chunks, (t + 1) * nx // chunks
+        _sweep_planes(u, f, gx, gy, gz, d, first, zero_guess, low, high, t > 0, t < chunks - 1)
+    second = 1 - first
+    for t in numba.prange(chunks):
+        low, high = t * nx // chunks, (t + 1) * nx // chunks
+        if high <= low:
+            continue
+        if t > 0:
+            _relax_plane(u, f, gx, gy, gz, d, low, second, False)
+        if t < chunks - 1 and not (t > 0 and high - 1 == low):
+            _relax_plane(u, f, gx, gy, gz, d, high - 1, second, False)
+
+
+@numba.njit(cache=True)
+def _sweep(u, f, gx, gy, gz, d, first, zero_guess, chunks):  # pragma: no cover - compiled
+    """A red-black sweep; parallel over ``chunks`` plane ranges when ``chunks > 1``."""
+    if chunks > 1:
+        _sweep_parallel(u, f, gx, gy, gz, d, first, zero_guess, chunks)
+    else:
+        _sweep_planes(u, f, gx, gy, gz, d, first, zero_guess, 0, u.shape[0], False, False)
+
+
+@numba.njit(cache=True)
+def _residual_restrict_planes(u, f, gx, gy, gz, d, coarse, low, high):  # pragma: no cover - compiled
+    """coarse[a] = sum over the children of (f - A u), for coarse planes ``low:high``."""
+    nx, ny, nz = u.shape
+    _, cy, cz = coarse.shape
+    for a in range(low, high):
+        for b in range(cy):
+            for c in range(cz):
+                coarse[a, b, c] = 0.0
+        for i in range(2 * a, min(2 * a + 2, nx)):
+            for j in range(ny):
+                for k in range(nz):
+                    center = u[i, j, k]
+                    total = d[i, j, k] * center
+                    if i > 0:
+                        total += gx[i - 1, j, k] * (center - u[i - 1, j, k])
+                    if i < nx - 1:
+                        total += gx[i, j, k] * (center - u[i + 1, j, k])
+                    if j > 0:
+                        total += gy[i, j - 1, k] * (center - u[i, j - 1, k])
+                    if j < ny - 1:
+                        total += gy[i, j, k] * (center - u[i, j + 1, k])
+                    if k > 0:
+                        total += gz[i, j, k - 1] * (center - u[i, j, k - 1])
+                    if k < nz - 1:
+                        total += gz[i, j, k] * (center - u[i, j, k + 1])
+                    coarse[a, j // 2, k // 2] += f[i, j, k] - total
+
+
+@numba.njit(parallel=True, cache=True)
+def _residual_restrict_parallel(u, f, gx, gy, gz, d, coarse, chunks):  # pragma: no cover - compiled
+    cx = coarse.shape[0]
+    for t in numba.prange(chunks):
+        _residual_restrict_planes(u, f, gx, gy, gz, d, coarse, t * cx // chunks, (t + 1) * cx // chunks)
+
+
+@numba.njit(cache=True)
+def _prolong_planes(coarse, fine, low, high):  # pragma: no cover - compiled
+    """fine += the parent's value (piecewise-constant interpolation), fine planes ``low:high``."""
+    _, ny, nz = fine.shape
+    for i in range(low, high):
+        for j in range(ny):
+            for k in range(nz):
+                fine[i, j, k] += coarse[i // 2, j // 2, k // 2]
+
+
+@numba.njit(parallel=True, cache=True)
+def _prolong_parallel(coarse, fine, chunks):  # pragma: no cover - compiled
+    nx = fine.shape[0]
+    for t in numba.prange(chunks):
+        _prolong_planes(coarse, fine, t * nx // chunks, (t + 1) * nx // chunks)
+
+
+@numba.njit(cache=True)
+def _coarsen_planes(gx, gy, gz, d, cgx, cgy, cgz, cd, low, high):  # pragma: no cover - compiled
+    """Half the Galerkin operator of the 2x2x2 merge, coarse planes ``low:high`` (padded faces)."""
+    nx, ny, nz = d.shape
+    _, cy, cz = cd.shape
+    for a in range(low, high):
+        for b in range(cy):
+            for c in range(cz):
+                diagonal = 0.0
+                face_x = 0.0
+                face_y = 0.0
+                face_z = 0.0
+                for i in range(2 * a, min(2 * a + 2, nx)):
+                    for j in range(2 * b, min(2 * b + 2, ny)):
+                        for k in range(2 * c, min(2 * c + 2, nz)):
+                            diagonal += d[i, j, k]
+                            if i == 2 * a + 1:
+                                face_x += gx[i, j, k]
+                            if j == 2 * b + 1:
+                                face_y += gy[i, j, k]
+                            if k == 2 * c + 1:
+                                face_z += gz[i, j, k]
+                cd[a, b, c] = 0.5 * diagonal
+                cgx[a, b, c] = 0.5 * face_x
+                cgy[a, b, c] = 0.5 * face_y
+                cgz[a, b, c] = 0.5 * face_z
+
+
+@numba.njit(parallel=True, cache=True)
+def _coarsen_parallel(gx, gy, gz, d, cgx, cgy, cgz, cd, chunks):  # pragma: no cover - compiled
+    cx = cd.shape[0]
+    for t in numba.prange(chunks):
+        _coarsen_planes(gx, gy, gz, d, cgx, cgy, cgz, cd, t * cx // chunks, (t + 1) * cx // chunks)
+
+
+@numba.njit(cache=True)
+def _convert_planes(gx, gy, gz, d, out_gx, out_gy, out_gz, out_d, low, high):  # pragma: no cover
+    for i in range(low, high):
+        out_gx[i] = gx[i]
+        out_gy[i] = gy[i]
+        out_gz[i] = gz[i]
+        out_d[i] = d[i]
+
+
+@numba.njit(parallel=True, cache=True)
+def _convert_parallel(gx, gy, gz, d, out_gx, out_gy, out_gz, out_d, chunks):  # pragma: no cover
+    nx = d.shape[0]
+    for t in numba.prange(chunks):
+        _convert_planes(gx, gy, gz, d, out_gx, out_gy, out_gz, out_d, t * nx // chunks, (t + 1) * nx // chunks)
+
+
+@numba.njit(cache=True)
+def _level(buffer, offsets, shapes, level):  # pragma: no cover - compiled
+    """View of one level's 3-D array in a flat buffer."""
+    start = offsets[level]
+    nx, ny, nz = shapes[level, 0], shapes[level, 1], shapes[level, 2]
+    return buffer[start:start + nx * ny * nz].reshape((nx, ny, nz))
+
+
+@numba.njit(cache=True)
+def _chunks_for(size, parallel_minimum, threads):  # pragma: no cover - compiled
+    return threads if size >= parallel_minimum and threads > 1 else 1
+
+
+@numba.njit(cache=True)
+def _build_hierarchy(gx, gy, gz, d, hgx, hgy, hgz, hd, offsets, shapes, parallel_minimum, threads):  # pragma: no cover
+    """Level 0 = the fine system in the hierarchy's precision, then each coarser level."""
+    levels = shapes.shape[0]
+    fgx = _level(hgx, offsets, shapes, 0)
+    fgy = _level(hgy, offsets, shapes, 0)
+    fgz = _level(hgz, offsets, shapes, 0)
+    fd = _level(hd, offsets, shapes, 0)
+    chunks = _chunks_for(d.size, parallel_minimum, threads)
+    if chunks > 1:
+        _convert_parallel(gx, gy, gz, d, fgx, fgy, fgz, fd, chunks)
+    else:
+        _convert_planes(gx, gy, gz, d, fgx, fgy, fgz, fd, 0, d.shape[0])
+    for level in range(1, levels):
+        agx = _level(hgx, offsets, shapes, level - 1)
+        agy = _level(hgy, offsets, shapes, level - 1)
+        agz = _level(hgz, offsets, shapes, level - 1)
+        ad = _level(hd, offsets, shapes, level - 1)
+        bgx = _level(hgx, offsets, shapes, level)
+        bgy = _level(hgy, offsets, shapes, level)
+        bgz = _level(hgz, offsets, shapes, level)
+        bd = _level(hd, offsets, shapes, level)
+        chunks = _chunks_for(ad.size, parallel_minimum, threads)
+        if chunks > 1:
+            _coarsen_parallel(agx, agy, agz, ad, bgx, bgy, bgz, bd, chunks)
+        else:
+            _coarsen_planes(agx, agy, agz, ad, bgx, bgy, bgz, bd, 0, bd.shape[0])
+
+
+@numba.njit(cache=True)
+def _v_cycle(hgx, hgy, hgz, hd, hu, hf, offsets, shapes, sweeps, coarsest_sweeps, parallel_minimum, threads):  # pragma: no cover
+    """One symmetric V-cycle: ``hu`` level 0 = V(``hf`` level 0), from a zero start.
+
+    Pre-smoothing red-black ``sweeps`` times, post-smoothing black-red (symmetric operator).
+    """
+    levels = shapes.shape[0]
+    for level in range(levels - 1):
+        gx = _level(hgx, offsets, shapes, level)
+        gy = _level(hgy, offsets, shapes, level)
+        gz = _level(hgz, offsets, shapes, level)
+        d = _level(hd, offsets, shapes, level)
+        u = _level(hu, offsets, shapes, level)
+        f = _level(hf, offsets, shapes, level)
+        coarse_f = _level(hf, offsets, shapes, level + 1)
+        chunks = _chunks_for(u.size, parallel_minimum, threads)
+        for sweep in range(sweeps):
+            _sweep(u, f, gx, gy, gz, d, 0, sweep == 0, chunks)
+        if chunks > 1:
+            _residual_restrict_parallel(u, f, gx, gy, gz, d, coarse_f, chunks)
+        else:
+            _residual_restrict_planes(u, f, gx, gy, gz, d, coarse_f, 0, coarse_f.shape[0])
+    last = levels - 1
+    gx = _level(hgx, offsets, shapes, last)
+    gy = _level(hgy, offsets, shapes, last)
+    gz = _level(hgz, offsets, shapes, last)
+    d = _level(hd, offsets, shapes, last)
+    u = _level(hu, offsets, shapes, last)
+    f = _level(hf, offsets, shapes, last)
+    for sweep in range(coarsest_sweeps):
+        _sweep(u, f, gx, gy, gz, d, 0, sweep == 0, 1)
+    for level in range(levels - 2, -1, -1):
+        gx = _level(hgx, offsets, shapes, level)
+        gy = _level(hgy, offsets, shapes, level)
+        gz = _level(hgz, offsets, shapes, level)
+        d = _level(hd, offsets, shapes, level)
+        u = _level(hu, offsets, shapes, level)
+        f = _level(hf, offsets, shapes, level)
+        coarse_u = _level(hu, offsets, shapes, level + 1)
+        chunks = _chunks_for(u.size, parallel_minimum, threads)
+        if chunks > 1:
+            _prolong_parallel(coarse_u, u, chunks)
+        else:
+            _prolong_planes(coarse_u, u, 0, u.shape[0])
+        for _ in range(sweeps):
+            _sweep(u, f, gx, gy, gz, d, 1, False, chunks)
+
+
+@numba.njit(cache=True)
+def _apply_dot_planes(p, gx, gy, gz, d, out, low, high):  # pragma: no cover - compiled
+    """out = A p on planes ``low:high``; returns the partial p . A p."""
+    nx, ny, nz = p.shape
+    curvature = 0.0
+    for i in range(low, high):
+        for j in range(ny):
+            for k in range(nz):
+                center = p[i, j, k]
+                total = d[i, j, k] * center
+                if i > 0:
+                    total += gx[i - 1, j, k] * (center - p[i - 1, j, k])
+                if i < nx - 1:
+                    total += gx[i, j, k] * (center - p[i + 1, j, k])
+                if j > 0:
+                    total += gy[i, j - 1, k] * (center - p[i, j - 1, k])
+                if j < ny - 1:
+                    total += gy[i, j, k] * (center - p[i, j + 1, k])
+                if k > 0:
+                    total += gz[i, j, k - 1] * (center - p[i, j, k - 1])
+                if k < nz - 1:
+                    total += gz[i, j, k] * (center - p[i, j, k + 1])
+                out[i, j, k] = total
+                curvature += center * total
+    return curvature
+
+
+@numba.njit(parallel=True, cache=True)
+def _apply_dot_parallel(p, gx, gy, gz, d, out, chunks):  # pragma: no cover - compiled
+    nx = p.shape[0]
+    partial = np.zeros(chunks)
+    for t in numba.prange(chunks):
+        partial[t] = _apply_dot_planes(p, gx, gy, gz, d, out, t * nx // chunks, (t + 1) * nx // chunks)
+    return partial.sum()
+
+
+@numba.njit(cache=True)
+def _initial_residual_planes(x, b, gx, gy, gz, d, r, low, high):  # pragma: no cover - compiled
+    """r = b - A x on planes ``low:high``; returns the partial |r|^2."""
+    nx, ny, nz = x.shape
+    squared = 0.0
+    for i in range(low, high):
+        for j in range(ny):
+            for k in range(nz):
+                center = x[i, j, k]
+                total = d[i, j, k] * center
+                if i > 0:
+                    total += gx[i - 1, j, k] * (center - x[i - 1, j, k])
+                if i < nx - 1:
+                    total += gx[i, j, k] * (center - x[i + 1, j, k])
+                if j > 0:
+                    total += gy[i, j - 1, k] * (center - x[i, j - 1, k])
+                if j < ny - 1:
+                    total += gy[i, j, k] * (center - x[i, j + 1, k])
+                if k > 0:
+                    total += gz[i, j, k - 1] * (center - x[i, j, k - 1])
+                if k < nz - 1:
+                    total += gz[i, j, k] * (center - x[i, j, k + 1])
+                value = b[i, j, k] - total
+                r[i, j, k] = value
+                squared += value * value
+    return squared
+
+
+@numba.njit(parallel=True, cache=True)
+def _initial_residual_parallel(x, b, gx, gy, gz, d, r, chunks):  # pragma: no cover - compiled
+    nx = x.shape[0]
+    partial = np.zeros(chunks)
+    for t in numba.prange(chunks):
+        partial[t] = _initial_residual_planes(x, b, gx, gy, gz, d, r, t * nx // chunks, (t + 1) * nx // chunks)
+    return partial.sum()
+
+
+@numba.njit(cache=True)
+def _step_planes(x, r, p, q, alpha, f, low, high):  # pragma: no cover - compiled
+    """x += alpha p, r -= alpha q, f = r (preconditioner precision); returns partial |r|^2."""
+    _, ny, nz = x.shape
+    total = 0.0
+    for i in range(low, high):
+        for j in range(ny):
+            for k in range(nz):
+                x[i, j, k] += alpha * p[i, j, k]
+                value = r[i, j, k] - alpha * q[i, j, k]
+                r[i, j, k] = value
+                f[i, j, k] = value
+                total += value * value
+    return total
+
+
+@numba.njit(parallel=True, cache=True)
+def _step_parallel(x, r, p, q, alpha, f, chunks):  # pragma: no cover - compiled
+    nx = x.shape[0]
+    partial = np.zeros(chunks)
+    for t in numba.prange(chunks):
+        partial[t] = _step_planes(x, r, p, q, alpha, f, t * nx // chunks, (t + 1) * nx // chunks)
+    return partial.sum()
+
+
+@numba.njit(cache=True)
+def _dot_planes(a, b, low, high):  # pragma: no cover - compiled
+    _, ny, nz = a.shape
+    total = 0.0
+    for i in range(low, high):
+        for j in range(ny):
+            for k in range(nz):
+                total += a[i, j, k] * b[i, j, k]
+    return total
+
+
+@numba.njit(parallel=True, cache=True)
+def _dot_parallel(a, b, chunks):  # pragma: no cover - compiled
+    nx = a.shape[0]
+    partial = np.zeros(chunks)
+    for t in numba.prange(chunks):
+        partial[t] = _dot_planes(a, b, t * nx // chunks, (t + 1) * nx // chunks)
+    return partial.sum()
+
+
+@numba.njit(cache=True)
+def _direction_planes(p, z, beta, low, high):  # pragma: no cover - compiled
+    """p = z + beta p."""
+    _, ny, nz = p.shape
+    for i in range(low, high):
+        for j in range(ny):
+            for k in range(nz):
+                p[i, j, k] = z[i, j, k] + beta * p[i, j, k]
+
+
+@numba.njit(parallel=True, cache=True)
+def _direction_parallel(p, z, beta, chunks):  # pragma: no cover - compiled
+    nx = p.shape[0]
+    for t in numba.prange(chunks):
+        _direction_planes(p, z, beta, t * nx // chunks, (t + 1) * nx // chunks)
+
+
+@numba.njit(cache=True)
+def _pcg(gx, gy, gz, d, b, x, r, p, q, hgx, hgy, hgz, hd, hu, hf, offsets, shapes, sweeps,
+         coarsest_sweeps, parallel_minimum, threads, target_squared, maximum_iterations):  # pragma: no cover
+    """Multigrid-preconditioned CG on the padded fine system; x holds the start and the result.
+
+    Returns the iterations (0 when the start already meets the target; -1 when the limit was
+    reached), and the final squared residual norm.
+    """
+    nx = x.shape[0]
+    chunks = _chunks_for(x.size, parallel_minimum, threads)
+    f0 = _level(hf, offsets, shapes, 0)
+    z = _level(hu, offsets, shapes, 0)
+    if chunks > 1:
+        residual_squared = _initial_residual_parallel(x, b, gx, gy, gz, d, r, chunks)
+    else:
+        residual_squared = _initial_residual_planes(x, b, gx, gy, gz, d, r, 0, nx)
+    if residual_squared <= target_squared:
+        return 0, residual_squared
+    f0[...] = r
+    _v_cycle(hgx, hgy, hgz, hd, hu, hf, offsets, shapes, sweeps, coarsest_sweeps, parallel_minimum, threads)
+    p[...] = z
+    if chunks > 1:
+        rz = _dot_parallel(r, z, chunks)
+    else:
+        rz = _dot_planes(r, z, 0, nx)
+    for iteration in range(1, maximum_iterations + 1):
+        if chunks > 1:
+            curvature = _apply_dot_parallel(p, gx, gy, gz, d, q, chunks)
+        else:
+            curvature = _apply_dot_planes(p, gx, gy, gz, d, q, 0, nx)
+        if curvature <= 0.0:
+            return -1, residual_squared
+        alpha = rz / curvature
+        if chunks > 1:
+            residual_squared = _step_parallel(x, r, p, q, alpha, f0, chunks)
+        else:
+            residual_squared = _step_planes(x, r, p, q, alpha, f0, 0, nx)
+        if residual_squared <= target_squared:
+            return iteration, residual_squared
+        _v_cycle(hgx, hgy, hgz, hd, hu, hf, offsets, shapes, sweeps, coarsest_sweeps, parallel_minimum, threads)
+        if chunks > 1:
+            rz_next = _dot_parallel(r, z, chunks)
+        else:
+            rz_next = _dot_planes(r, z, 0, nx)
+        beta = rz_next / rz
+        rz = rz_next
+        if chunks > 1:
+            _direction_parallel(p, z, beta, chunks)
+        else:
+            _direction_planes(p, z, beta, 0, nx)
+    return -1, residual_squared
+
+
+def pad_faces(level: Level) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The level's face arrays padded to the voxel shape (zero face past the last plane)."""
+    if level.padded is not None:
+        return level.padded
+    return _pad(level.gx, 0), _pad(level.gy, 1), _pad(level.gz, 2)
+
+
+class MultigridHierarchy:
+    """Coarse levels, work arrays and CG vectors for one grid shape, reused across solves.
+
+    The V-cycle and the whole preconditioned CG run in compiled code (one call per solve): the
+    red-black sweep is one pass over the data, the residual is restricted as it is computed, and
+    levels below ``parallel_minimum`` voxels run on one thread (a parallel launch there costs
+    more than the work).
+
+    Parameters
+    ----------
+    shape : tuple of int
+        Fine grid shape.
+    precision : numpy dtype
+        Floating type of the V-cycle (the preconditioner): ``float32`` halves its memory traffic;
+        CG itself, the operator and the solution are always float64, so the precision of the
+        preconditioner changes the iteration count, not the converged answer.
+    smoothing_sweeps : int
+        Red-black Gauss-Seidel sweeps before and after each coarse correction.
+    coarsest_size : int
+        Coarsening stops when the smallest dimension is at most this.
+    coarsest_sweeps : int
+        Sweeps on the coarsest level.
+    parallel_minimum : int
+        Levels with fewer voxels run serially.
+    """
+
+    def __init__(self, shape: tuple[int, int, int], precision=np.float32, smoothing_sweeps: int = 2,
+                 coarsest_size: int = 3, coarsest_sweeps: int = 40, parallel_minimum: int = 32768) -> None:
+        shapes = [tuple(int(n) for n in shape)]
+        while min(shapes[-1]) > coarsest_size and len(shapes) < 12:
+            shapes.append(tuple((n + 1) // 2 for n in shapes[-1]))
+        self.shape = shapes[0]
+        self.shapes = np.array(shapes, dtype=np.int64)
+        sizes = [int(np.prod(s)) for s in shapes]
+        self.offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+        total = int(sum(sizes))
+        self.precision = np.dtype(precision)
+        self.gx, self.gy, self.gz, self.d, self.u, self.f = (np.zeros(total, self.precision) for _ in range(6))
+        self.smoothing_sweeps = int(smoothing_sweeps)
+        self.coarsest_sweeps = int(coarsest_sweeps)
+        self.parallel_minimum = int(parallel_minimum)
+        self._vectors: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self.v_cycles = 0
+
+    @property
+    def levels(self) -> int:
+        """Number of levels, the fine one included."""
+        return len(self.shapes)
+
+    def update(self, gx: np.ndarray, gy: np.ndarray, gz: np.ndarray, diagonal_extra: np.ndarray) -> None:
+        """Rebuild every level from the fine system (padded faces, S)."""
+        _build_hierarchy(gx, gy, gz, diagonal_extra, self.gx, self.gy, self.gz, self.d, self.offsets,
+                         self.shapes, self.parallel_minimum, numba.get_num_threads())
+
+    def apply(self, residual: np.ndarray) -> np.ndarray:
+        """One V-cycle applied to ``residual`` (a new float64 array)."""
+        size = int(np.prod(self.shape))
+        self.f[:size] = residual.ravel()
+        _v_cycle(self.gx, self.gy, self.gz, self.d, self.u, self.f, self.offsets, self.shapes,
+                 self.smoothing_sweeps, self.coarsest_sweeps, self.parallel_minimum, numba.get_num_threads())
+        self.v_cycles += 1
+        return self.u[:size].reshape(self.shape).astype(float)
+
+    def solve(self, gx: np.ndarray, gy: np.ndarray, gz: np.ndarray, diagonal_extra: np.ndarray,
+              rhs: np.ndarray, guess: np.ndarray | None, relative_tolerance: float,
+              maximum_iterations: int = 500, out: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+        """Preconditioned CG to ``|r| <= relative_tolerance |rhs|``; call :meth:`update` first.
+
+        Returns the solution (a new float64 array, or ``out``; zero on inactive voxels when the
+        guess is) and the iterations.
+        """
+        if self._vectors is None:
+            self._vectors = tuple(np.empty(self.shape) for _ in range(3))
+        residual, direction, product = self._vectors
+        if out is None:
+            solution = np.zeros(self.shape) if guess is None else np.array(guess, dtype=float, copy=True)
+        else:
+            solution = out
+            if guess is None:
+                solution.fill(0.0)
+            elif guess is not out:
+                np.copyto(solution, guess)
+        # No BLAS here: its threads, woken for one dot product, fight Numba's for the cores.
+        target = relative_tolerance * math.sqrt(_dot_planes(rhs, rhs, 0, rhs.shape[0]))
+        iterations, _ = _pcg(gx, gy, gz, diagonal_extra, rhs, solution, residual, direction, product,
+                             self.gx, self.gy, self.gz, self.d, self.u, self.f, self.offsets, self.shapes,
+                             self.smoothing_sweeps, self.coarsest_sweeps, self.parallel_minimum,
+                             numba.get_num_threads(), target * target, maximum_iterations)
+        if iterations < 0:
+            raise RuntimeError(f"multigrid CG did not converge in {maximum_iterations} iterations")
+        self.v_cycles += iterations
+        return solution, iterations

@@ -1,0 +1,505 @@
+"""Fused Numba passes of the electric problem, on the whole grid or on a box of it.
+
+One pass assembles the system (face conductances, extra diagonal, right-hand side) and one
+pass turns a potential into the Joule heat per conductivity.  Both work on a box
+``origin : origin + shape`` of the grid; the whole grid is the box at the origin.  A box face
+whose neighbour lies outside the box is an *interface*: its conductance joins the inner
+voxel's diagonal, and the outer voxel (a *ghost*) contributes ``g * ghost_potential`` to a
+second right-hand side, so that a box can be solved with the potential outside held fixed
+(:mod:`rfasim.physics.local_update`).
+
+Conventions (those of :mod:`rfasim.physics.electric`): a voxel is *unknown* when its
+conductivity is positive and it is not electrode metal; neighbours are joined by
+``g = h * 2 s1 s2 / (s1 + s2)``; a metal neighbour is half a voxel away (``g = 2 s h``); a
+grounded outer face is at 0 V half a voxel outside.  Face arrays are padded to the box shape
+(the face past the last plane is zero).  ``grounded`` holds six flags, for the faces
+``x-, x+, y-, y+, z-, z+`` of the whole grid.  NumPy twins of these passes are
+:func:`rfasim.physics.electric.assemble_reference` and :func:`rfasim.physics.electric.joule_reference`.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+
+@numba.njit(cache=True)
+def _assemble_planes(sigma, metal, metal_potential, h, grounded, origin, ghost, gx, gy, gz, d, rhs,
+                     rhs_ghost, low, high):  # pragma: no cover - compiled
+    nx, ny, nz = sigma.shape
+    bx, by, bz = d.shape
+    oi, oj, ok = origin[0], origin[1], origin[2]
+    for a in range(low, high):
+        i = oi + a
+        for b in range(by):
+            j = oj + b
+            for c in range(bz):
+                k = ok + c
+                here = sigma[i, j, k]
+                own = here > 0.0 and metal[i, j, k] == 0
+                diagonal = 0.0
+                source = 0.0
+                outside = 0.0
+                face_x = 0.0
+                face_y = 0.0
+                face_z = 0.0
+                if own:
+                    g_metal = 2.0 * here * h
+                    # +x, +y, +z faces: stored when the neighbour is in the box, interface otherwise.
+                    if i < nx - 1:
+                        other = sigma[i + 1, j, k]
+                        if other > 0.0 and metal[i + 1, j, k] == 0:
+                            g = 2.0 * here * other / (here + other) * h
+                            if a < bx - 1:
+                                face_x = g
+                            else:
+                                diagonal += g
+                                outside += g * ghost[i + 1, j, k]
+                        elif metal[i + 1, j, k] != 0:
+                            diagonal += g_metal
+                            source += g_metal * metal_potential[i + 1, j, k]
+                    elif grounded[1] != 0:
+                        diagonal += g_metal
+                    if j < ny - 1:
+                        other = sigma[i, j + 1, k]
+                        if other > 0.0 and metal[i, j + 1, k] == 0:
+                            g = 2.0 * here * other / (here + other) * h
+                            if b < by - 1:
+                                face_y = g
+                            else:
+                                diagonal += g
+                                outside += g * ghost[i, j + 1, k]
+                        elif metal[i, j + 1, k] != 0:
+                            diagonal += g_metal
+                            source += g_metal * metal_potential[i, j + 1, k]
+                    elif grounded[3] != 0:
+                        diagonal += g_metal
+                    if k < nz - 1:
+                        other = sigma[i, j, k + 1]
+                        if other > 0.0 and metal[i, j, k + 1] == 0:
+                            g = 2.0 * here * other / (here + other) * h
+                            if c < bz - 1:
+                                face_z = g
+                            else:
+                                diagonal += g
+                                outside += g * ghost[i, j, k + 1]
+                        elif metal[i, j, k + 1] != 0:
+                            diagonal += g_metal
+                            source += g_metal * metal_potential[i, j, k + 1]
+                    elif grounded[5] != 0:
+                        diagonal += g_metal
+                    # -x, -y, -z: metal couplings, ground, and interfaces (inner faces are
+                    # stored by the neighbour below).
+                    if i > 0:
+                        other = sigma[i - 1, j, k]
+                        if metal[i - 1, j, k] != 0:
+                            diagonal += g_metal
+                            source += g_metal * metal_potential[i - 1, j, k]
+                        elif a == 0 and other > 0.0:
+                            g = 2.0 * here * other / (here + other) * h
+                            diagonal += g
+                            outside += g * ghost[i - 1, j, k]
+                    elif grounded[0] != 0:
+                        diagonal += g_metal
+                    if j > 0:
+                        other = sigma[i, j - 1, k]
+                        if metal[i, j - 1, k] != 0:
+                            diagonal += g_metal
+                            source += g_metal * metal_potential[i, j - 1, k]
+                        elif b == 0 and other > 0.0:
+                            g = 2.0 * here * other / (here + other) * h
+                            diagonal += g
+                            outside += g * ghost[i, j - 1, k]
+                    elif grounded[2] != 0:
+                        diagonal += g_metal
+                    if k > 0:
+                        other = sigma[i, j, k - 1]
+                        if metal[i, j, k - 1] != 0:
+                            diagonal += g_metal
+                            source += g_metal * metal_potential[i, j, k - 1]
+                        elif c == 0 and other > 0.0:
+                            g = 2.0 * here * other / (here + other) * h
+                            diagonal += g
+                            outside += g * ghost[i, j, k - 1]
+                    elif grounded[4] != 0:
+                        diagonal += g_metal
+                gx[a, b, c] = face_x
+                gy[a, b, c] = face_y
+                gz[a, b, c] = face_z
+                d[a, b, c] = diagonal
+                rhs[a, b, c] = source
+                rhs_ghost[a, b, c] = outside
+
+
+@numba.njit(parallel=True, cache=True)
+def _assemble_parallel(sigma, metal, metal_potential, h, grounded, origin, ghost, gx, gy, gz, d, rhs,
+                       rhs_ghost, chunks):  # pragma: no cover - compiled
+    bx = d.shape[0]
+    for t in numba.prange(chunks):
+        _assemble_planes(sigma, metal, metal_potential, h, grounded, origin, ghost, gx, gy, gz, d, rhs,
+                         rhs_ghost, t * bx // chunks, (t + 1) * bx // chunks)
+
+
+@numba.njit(cache=True)
+def _add_couplings(sigma, metal, origin, index, factor, factor_polarity, d, rhs):  # pragma: no cover
+    """Sub-voxel electrode couplings (``g = sigma * factor``) of the voxels inside the box."""
+    nx, ny, nz = sigma.shape
+    bx, by, bz = d.shape
+    for n in range(index.size):
+        flat = index[n]
+        i = flat // (ny * nz)
+        j = (flat // nz) % ny
+        k = flat % nz
+        a, b, c = i - origin[0], j - origin[1], k - origin[2]
+        if a < 0 or a >= bx or b < 0 or b >= by or c < 0 or c >= bz:
+            continue
+        here = sigma[i, j, k]
+        if here > 0.0 and metal[i, j, k] == 0:
+            d[a, b, c] += here * factor[n]
+            rhs[a, b, c] += here * factor_polarity[n]
+
+
+@numba.njit(cache=True)
+def assemble(sigma, metal, metal_potential, h, grounded, origin, ghost, index, factor, factor_polarity,
+             gx, gy, gz, d, rhs, rhs_ghost, chunks):  # pragma: no cover - compiled
+    """The system of the box (faces padded, diagonal, electrode and ghost right-hand sides).
+
+    Parameters
+    ----------
+    sigma : float64 array, grid shape
+        Conductivity (S/m).
+    metal : uint8 array, grid shape
+        1 on electrode metal voxels.
+    metal_potential : float64 array, grid shape
+        Potential of each metal voxel at 1 V applied (0 elsewhere).
+    h : float
+        Voxel size (m).
+    grounded : int64 array (6,)
+        Grounded-face flags of the grid.
+    origin : int64 array (3,)
+        Index of the box's first voxel.
+    ghost : float64 array, grid shape
+        Potential held outside the box (read only at interfaces).
+    index, factor, factor_polarity : arrays
+        Sub-voxel couplings by voxel: flat index, summed factor (m) and factor times polarity.
+    gx, gy, gz, d, rhs, rhs_ghost : float64 arrays, box shape
+        Outputs: faces (S), extra diagonal (S), right-hand sides (A at 1 V; A per V of ghost).
+    chunks : int
+        Number of parallel plane ranges (1: serial).
+    """
+    if chunks > 1:
+        _assemble_parallel(sigma, metal, metal_potential, h, grounded, origin, ghost, gx, gy, gz, d, rhs,
+                           rhs_ghost, chunks)
+    else:
+        _assemble_planes(sigma, metal, metal_potential, h, grounded, origin, ghost, gx, gy, gz, d, rhs,
+                         rhs_ghost, 0, d.shape[0])
+    _add_couplings(sigma, metal, origin, index, factor, factor_polarity, d, rhs)
+
+
+@numba.njit(cache=True)
+def _joule_planes(u, ghost, ghost_scale, sigma, metal, metal_potential, h, grounded, origin, gx, gy, gz,
+                  inverse_volume, heating, potential, low, high):  # pragma: no cover - compiled
+    nx, ny, nz = sigma.shape
+    bx, by, bz = u.shape
+    oi, oj, ok = origin[0], origin[1], origin[2]
+    power = 0.0
+    for a in range(low, high):
+        i = oi + a
+        for b in range(by):
+            j = oj + b
+            for c in range(bz):
+                k = ok + c
+                here = sigma[i, j, k]
+                if metal[i, j, k] != 0:
+                    heating[i, j, k] = 0.0
+                    potential[i, j, k] = metal_potential[i, j, k]
+                    continue
+                if here <= 0.0:
+                    heating[i, j, k] = 0.0
+                    potential[i, j, k] = 0.0
+                    continue
+                v = u[a, b, c]
+                g_metal = 2.0 * here * h
+                total = 0.0
+                # -x
+                if i > 0:
+                    if metal[i - 1, j, k] != 0:
+                        total += g_metal * (v - metal_potential[i - 1, j, k]) ** 2
+                    elif a > 0:
+                        total += 0.5 * gx[a - 1, b, c] * (v - u[a - 1, b, c]) ** 2
+                    else:
+                        other = sigma[i - 1, j, k]
+                        if other > 0.0:
+                            g = 2.0 * here * other / (here + other) * h
+                            total += 0.5 * g * (v - ghost_scale * ghost[i - 1, j, k]) ** 2
+                elif grounded[0] != 0:
+                    total += g_metal * v * v
+                # +x
+                if i < nx - 1:
+                    if metal[i + 1, j, k] != 0:
+                        total += g_metal * (v - metal_potential[i + 1, j, k]) ** 2
+                    elif a < bx - 1:
+                        total += 0.5 * gx[a, b, c] * (v - u[a + 1, b, c]) ** 2
+                    else:
+                        other = sigma[i + 1, j, k]
+                        if other > 0.0:
+                            g = 2.0 * here * other / (here + other) * h
+                            total += 0.5 * g * (v - ghost_scale * ghost[i + 1, j, k]) ** 2
+                elif grounded[1] != 0:
+                    total += g_metal * v * v
+                # -y
+                if j > 0:
+                    if metal[i, j - 1, k] != 0:
+                        total += g_metal * (v - metal_potential[i, j - 1, k]) ** 2
+                    elif b > 0:
+                        total += 0.5 * gy[a, b - 1, c] * (v - u[a, b - 1, c]) ** 2
+                    else:
+                        other = sigma[i, j - 1, k]
+                        if other > 0.0:
+                            g = 2.0 * here * other / (here + other) * h
+                            total += 0.5 * g * (v - ghost_scale * ghost[i, j - 1, k]) ** 2
+                elif grounded[2] != 0:
+                    total += g_metal * v * v
+                # +y
+                if j < ny - 1:
+                    if metal[i, j + 1, k] != 0:
+                        total += g_metal * (v - metal_potential[i, j + 1, k]) ** 2
+                    elif b < by - 1:
+                        total += 0.5 * gy[a, b, c] * (v - u[a, b + 1, c]) ** 2
+                    else:
+                        other = sigma[i, j + 1, k]
+                        if other > 0.0:
+                            g = 2.0 * here * other / (here + other) * h
+                            total += 0.5 * g * (v - ghost_scale * ghost[i, j + 1, k]) ** 2
+                elif grounded[3] != 0:
+                    total += g_metal * v * v
+                # -z
+                if k > 0:
+                    if metal[i, j, k - 1] != 0:
+                        total += g_metal * (v - metal_potential[i, j, k - 1]) ** 2
+                    elif c > 0:
+                        total += 0.5 * gz[a, b, c - 1] * (v - u[a, b, c - 1]) ** 2
+                    else:
+                        other = sigma[i, j, k - 1]
+                        if other > 0.0:
+                            g = 2.0 * here * other / (here + other) * h
+                            total += 0.5 * g * (v - ghost_scale * ghost[i, j, k - 1]) ** 2
+                elif grounded[4] != 0:
+                    total += g_metal * v * v
+                # +z
+                if k < nz - 1:
+                    if metal[i, j, k + 1] != 0:
+                        total += g_metal * (v - metal_potential[i, j, k + 1]) ** 2
+                    elif c < bz - 1:
+                        total += 0.5 * gz[a, b, c] * (v - u[a, b, c + 1]) ** 2
+                    else:
+                        other = sigma[i, j, k + 1]
+                        if other > 0.0:
+                            g = 2.0 * here * other / (here + other) * h
+                            total += 0.5 * g * (v - ghost_scale * ghost[i, j, k + 1]) ** 2
+                elif grounded[5] != 0:
+                    total += g_metal * v * v
+                power += total
+                heating[i, j, k] = total * inverse_volume / here
+                potential[i, j, k] = v
+    return power
+
+
+@numba.njit(parallel=True, cache=True)
+def _joule_parallel(u, ghost, ghost_scale, sigma, metal, metal_potential, h, grounded, origin, gx, gy, gz,
+                    inverse_volume, heating, potential, chunks):  # pragma: no cover - compiled
+    bx = u.shape[0]
+    partial = np.zeros(chunks)
+    for t in numba.prange(chunks):
+        partial[t] = _joule_planes(u, ghost, ghost_scale, sigma, metal, metal_potential, h, grounded, origin,
+                                   gx, gy, gz, inverse_volume, heating, potential, t * bx // chunks,
+                                   (t + 1) * bx // chunks)
+    return partial.sum()
+
+
+@numba.njit(cache=True)
+def _coupling_heat(u, sigma, metal, origin, index, factor, factor_polarity, factor_polarity2,
+                   inverse_volume, heating):  # pragma: no cover - compiled
+    nx, ny, nz = sigma.shape
+    bx, by, bz = u.shape
+    power = 0.0
+    for n in range(index.size):
+        flat = index[n]
+        i = flat // (ny * nz)
+        j = (flat // nz) % ny
+        k = flat % nz
+        a, b, c = i - origin[0], j - origin[1], k - origin[2]
+        if a < 0 or a >= bx or b < 0 or b >= by or c < 0 or c >= bz:
+            continue
+        here = sigma[i, j, k]
+        if here > 0.0 and metal[i, j, k] == 0:
+            v = u[a, b, c]
+            # sum_e g_e (v - p_e)^2 with g_e = sigma * factor_e.
+            heat = here * (factor[n] * v * v - 2.0 * v * factor_polarity[n] + factor_polarity2[n])
+            power += heat
+            heating[i, j, k] += heat * inverse_volume / here
+    return power
+
+
+@numba.njit(cache=True)
+def joule(u, ghost, ghost_scale, sigma, metal, metal_potential, h, grounded, origin, gx, gy, gz, index,
+          factor, factor_polarity, factor_polarity2, inverse_volume, heating, potential, chunks):  # pragma: no cover
+    """Joule heat per conductivity (W/m^3 per S/m at 1 V) and the potential of the box's voxels.
+
+    Each face's power ``g dV^2`` is split half and half between its voxels; a metal face's, a
+    grounded face's and a sub-voxel coupling's all go to the tissue voxel.  Interface faces use
+    ``ghost_scale * ghost`` outside.  Writes ``heating`` and ``potential`` (grid-shaped) at the
+    box's voxels (metal: its potential; insulators: 0) and returns the box's power (W at 1 V).
+    """
+    if chunks > 1:
+        power = _joule_parallel(u, ghost, ghost_scale, sigma, metal, metal_potential, h, grounded, origin,
+                                gx, gy, gz, inverse_volume, heating, potential, chunks)
+    else:
+        power = _joule_planes(u, ghost, ghost_scale, sigma, metal, metal_potential, h, grounded, origin,
+                              gx, gy, gz, inverse_volume, heating, potential, 0, u.shape[0])
+    return power + _coupling_heat(u, sigma, metal, origin, index, factor, factor_polarity, factor_polarity2,
+                                  inverse_volume, heating)
+
+
+@numba.njit(cache=True)
+def _face_flux(here, other, other_metal, h, inner, outer):  # pragma: no cover - compiled
+    if here <= 0.0 or other <= 0.0 or other_metal != 0:
+        return 0.0
+    return 2.0 * here * other / (here + other) * h * (inner - outer)
+
+
+@numba.njit(cache=True)
+def interface_fluxes(u, ghost, ghost_scale, sigma, metal, origin, h, out):  # pragma: no cover - compiled
+    """Current (A) out of the box through each interface face, ``g (u_inside - s ghost)``.
+
+    ``out`` (length :func:`interface_size`) receives the faces side by side (x-, x+, y-, y+,
+    z-, z+; each side in C order; zero where the side lies on the grid's boundary).  Returns
+    the total.
+    """
+    nx, ny, nz = sigma.shape
+    bx, by, bz = u.shape
+    oi, oj, ok = origin[0], origin[1], origin[2]
+    n = 0
+    total = 0.0
+    for side in range(6):
+        axis = side // 2
+        upper = side % 2 == 1
+        if axis == 0:
+            m1, m2 = by, bz
+        elif axis == 1:
+            m1, m2 = bx, bz
+        else:
+            m1, m2 = bx, by
+        for p in range(m1):
+            for q in range(m2):
+                if axis == 0:
+                    a, b, c = (bx - 1 if upper else 0), p, q
+                elif axis == 1:
+                    a, b, c = p, (by - 1 if upper else 0), q
+                else:
+                    a, b, c = p, q, (bz - 1 if upper else 0)
+                i, j, k = oi + a, oj + b, ok + c
+                step = 1 if upper else -1
+                oi2, oj2, ok2 = i, j, k
+                if axis == 0:
+                    oi2 = i + step
+                elif axis == 1:
+                    oj2 = j + step
+                else:
+                    ok2 = k + step
+                value = 0.0
+                if 0 <= oi2 < nx and 0 <= oj2 < ny and 0 <= ok2 < nz and metal[i, j, k] == 0:
+                    value = _face_flux(sigma[i, j, k], sigma[oi2, oj2, ok2], metal[oi2, oj2, ok2], h, u[a, b, c],
+                                       ghost_scale * ghost[oi2, oj2, ok2])
+                out[n] = value
+                total += value
+                n += 1
+    return total
+
+
+def interface_size(shape: tuple[int, int, int]) -> int:
+    """Number of entries :func:`interface_fluxes` writes for a box of ``shape``."""
+    bx, by, bz = shape
+    return 2 * (by * bz + bx * bz + bx * by)
+
+
+@numba.njit(cache=True)
+def _exterior_planes(heating_global, potential_global, sigma, sigma_global, scale, constant, low_box, high_box,
+                     inverse_volume, heating, potential, write_potential, low, high):  # pragma: no cover - compiled
+    _, ny, nz = sigma.shape
+    volume = 1.0 / inverse_volume
+    scale2 = scale * scale
+    power = 0.0
+    drift = 0.0
+    for i in range(low, high):
+        inside_i = low_box[0] <= i < high_box[0]
+        for j in range(ny):
+            inside_ij = inside_i and low_box[1] <= j < high_box[1]
+            for k in range(nz):
+                if inside_ij and low_box[2] <= k < high_box[2]:
+                    continue
+                q = heating_global[i, j, k]
+                heating[i, j, k] = scale2 * q
+                s = sigma[i, j, k]
+                if write_potential:
+                    value = scale * potential_global[i, j, k]
+                    if constant != 0.0 and s > 0.0:
+                        value += constant
+                    potential[i, j, k] = value
+                if q != 0.0:
+                    power += q * s
+                    drift += q * abs(s - sigma_global[i, j, k])
+    return power * volume, drift * volume
+
+
+@numba.njit(parallel=True, cache=True)
+def _exterior_parallel(heating_global, potential_global, sigma, sigma_global, scale, constant, low_box, high_box,
+                       inverse_volume, heating, potential, write_potential, chunks):  # pragma: no cover - compiled
+    nx = sigma.shape[0]
+    powers = np.zeros(chunks)
+    drifts = np.zeros(chunks)
+    for t in numba.prange(chunks):
+        p, q = _exterior_planes(heating_global, potential_global, sigma, sigma_global, scale, constant, low_box,
+                                high_box, inverse_volume, heating, potential, write_potential,
+                                t * nx // chunks, (t + 1) * nx // chunks)
+        powers[t] = p
+        drifts[t] = q
+    return powers.sum(), drifts.sum()
+
+
+@numba.njit(cache=True)
+def exterior(heating_global, potential_global, sigma, sigma_global, scale, constant, low_box, high_box,
+             inverse_volume, heating, potential, write_potential, chunks):  # pragma: no cover - compiled
+    """Outside the box: the last global field times ``scale`` plus ``constant`` (heating times
+    ``scale**2``; a constant carries no current); the potential only with ``write_potential``.
+
+    Returns, at 1 V of the *global* field, the exterior power at the current conductivity,
+    ``sum q_global sigma V``, and the exterior drift ``sum q_global |sigma - sigma_global| V``
+    (W; ``V`` the voxel volume).
+    """
+    if chunks > 1:
+        return _exterior_parallel(heating_global, potential_global, sigma, sigma_global, scale, constant, low_box,
+                                  high_box, inverse_volume, heating, potential, write_potential, chunks)
+    return _exterior_planes(heating_global, potential_global, sigma, sigma_global, scale, constant, low_box,
+                            high_box, inverse_volume, heating, potential, write_potential, 0, sigma.shape[0])
+
+
+@numba.njit(cache=True)
+def store_if_changed(sigma, last):  # pragma: no cover - compiled
+    """Copy ``sigma`` into ``last`` (flat arrays) where they first differ onwards, in one pass.
+
+    Returns ``(changed, positive)``: whether any value differed, whether any value of
+    ``sigma`` is positive.
+    """
+    positive = False
+    changed = False
+    for n in range(sigma.size):
+        value = sigma[n]
+        if value > 0.0:
+            positive = True
+        if changed:
+            last[n] = value
+        elif value != last[n]:
+            changed = True
+            last[n] = value
+    return changed, positive
