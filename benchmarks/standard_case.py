@@ -9,7 +9,7 @@ perfused liver.  The parent process runs the case in child processes:
 - ``warm_process``: a second fresh process sharing that (now filled) cache: with ``cache=True``
   it loads the kernels instead of compiling them.
 
-Each run reports wall seconds, the time spent in ``kernels.heat_step`` (timed call by call, by
+Each run reports wall seconds, the time spent in the Pennes kernel ``heat_step`` (timed call by call, by
 wrapping the module attribute the solver calls) and its voxel-updates per second, the electric
 solves (count, total and per-solve seconds, CG iterations, recorded by wrapping
 ``ElectricProblem.solve``), the zone volume (peak >= 100 degC), the roll-offs and the child's
@@ -65,7 +65,8 @@ def child(args: argparse.Namespace) -> dict:
 
     from rfasim.generators import ImpedanceControlled
     from rfasim.grid import Grid
-    from rfasim.physics import electric, kernels
+    from rfasim.physics import bioheat as kernels  # PennesBioheat.step calls bioheat.heat_step
+    from rfasim.physics import electric
     from rfasim.probes import ProbePlacement, rasterize_probes
     from rfasim.solver import SimulationOptions, simulate
     from rfasim.tissue import TissueClass
@@ -82,7 +83,7 @@ def child(args: argparse.Namespace) -> dict:
         heat["calls"] += 1
         return out
 
-    kernels.heat_step = timed_heat_step  # simulate() calls kernels.heat_step through the module
+    kernels.heat_step = timed_heat_step  # PennesBioheat.step calls heat_step through this module
     solves: list[tuple[float, int, bool, float]] = []
     problems: list = []
     original_solve = electric.ElectricProblem.solve
@@ -100,15 +101,6 @@ def child(args: argparse.Namespace) -> dict:
     # The loop calls ElectricProblem.solve; both names run the chosen scheme.
     electric.ElectricProblem.solve = recorded
     electric.ElectricProblem.update = recorded
-    if args.reference_child:
-        import functools
-
-        import rfasim.solver as solver_module
-
-        solver_module.MultigridSolver = functools.partial(
-            electric.MultigridSolver, relative_tolerance=1e-8, precision="float64"
-        )
-
     grid = Grid.centered(args.extent, args.spacing)
     material = np.full(grid.shape, TissueClass.LIVER, np.uint8)
     half = 15.0
@@ -117,7 +109,8 @@ def child(args: argparse.Namespace) -> dict:
     )
     electrodes = rasterize_probes([placement], grid, material)
     if args.reference_child:
-        options = SimulationOptions(electric_solver="multigrid", electric_update_tolerance=1e-9)
+        reference_solver = electric.MultigridSolver(relative_tolerance=1e-8, precision="float64")
+        options = SimulationOptions(electric_solver=reference_solver, electric_update_tolerance=1e-9)
     else:
         options = SimulationOptions(electric_solver=args.solver)
 

@@ -23,6 +23,38 @@ import numba
 import numpy as np
 
 
+@numba.njit(cache=True, inline="always")
+def _upper_face(sigma, metal, metal_potential, ghost, here, h, g_metal, in_grid, grounded_flag, ni, nj, nk,
+                in_box):  # pragma: no cover - compiled
+    """A +x/+y/+z face: (stored conductance, diagonal, source, ghost-side right-hand side) additions."""
+    if not in_grid:
+        return 0.0, (g_metal if grounded_flag != 0 else 0.0), 0.0, 0.0
+    other = sigma[ni, nj, nk]
+    if other > 0.0 and metal[ni, nj, nk] == 0:
+        g = 2.0 * here * other / (here + other) * h
+        if in_box:
+            return g, 0.0, 0.0, 0.0
+        return 0.0, g, 0.0, g * ghost[ni, nj, nk]
+    if metal[ni, nj, nk] != 0:
+        return 0.0, g_metal, g_metal * metal_potential[ni, nj, nk], 0.0
+    return 0.0, 0.0, 0.0, 0.0
+
+
+@numba.njit(cache=True, inline="always")
+def _lower_face(sigma, metal, metal_potential, ghost, here, h, g_metal, in_grid, grounded_flag, ni, nj, nk,
+                at_box_edge):  # pragma: no cover - compiled
+    """A -x/-y/-z face: (diagonal, source, ghost-side) additions; inner faces are stored by the neighbour."""
+    if not in_grid:
+        return (g_metal if grounded_flag != 0 else 0.0), 0.0, 0.0
+    if metal[ni, nj, nk] != 0:
+        return g_metal, g_metal * metal_potential[ni, nj, nk], 0.0
+    other = sigma[ni, nj, nk]
+    if at_box_edge and other > 0.0:
+        g = 2.0 * here * other / (here + other) * h
+        return g, 0.0, g * ghost[ni, nj, nk]
+    return 0.0, 0.0, 0.0
+
+
 @numba.njit(cache=True)
 def _assemble_planes(sigma, metal, metal_potential, h, grounded, origin, ghost, gx, gy, gz, d, rhs,
                      rhs_ghost, low, high):  # pragma: no cover - compiled
@@ -36,93 +68,40 @@ def _assemble_planes(sigma, metal, metal_potential, h, grounded, origin, ghost, 
             for c in range(bz):
                 k = ok + c
                 here = sigma[i, j, k]
-                own = here > 0.0 and metal[i, j, k] == 0
-                diagonal = 0.0
-                source = 0.0
-                outside = 0.0
-                face_x = 0.0
-                face_y = 0.0
-                face_z = 0.0
-                if own:
+                diagonal = source = outside = 0.0
+                face_x = face_y = face_z = 0.0
+                if here > 0.0 and metal[i, j, k] == 0:
                     g_metal = 2.0 * here * h
-                    # +x, +y, +z faces: stored when the neighbour is in the box, interface otherwise.
-                    if i < nx - 1:
-                        other = sigma[i + 1, j, k]
-                        if other > 0.0 and metal[i + 1, j, k] == 0:
-                            g = 2.0 * here * other / (here + other) * h
-                            if a < bx - 1:
-                                face_x = g
-                            else:
-                                diagonal += g
-                                outside += g * ghost[i + 1, j, k]
-                        elif metal[i + 1, j, k] != 0:
-                            diagonal += g_metal
-                            source += g_metal * metal_potential[i + 1, j, k]
-                    elif grounded[1] != 0:
-                        diagonal += g_metal
-                    if j < ny - 1:
-                        other = sigma[i, j + 1, k]
-                        if other > 0.0 and metal[i, j + 1, k] == 0:
-                            g = 2.0 * here * other / (here + other) * h
-                            if b < by - 1:
-                                face_y = g
-                            else:
-                                diagonal += g
-                                outside += g * ghost[i, j + 1, k]
-                        elif metal[i, j + 1, k] != 0:
-                            diagonal += g_metal
-                            source += g_metal * metal_potential[i, j + 1, k]
-                    elif grounded[3] != 0:
-                        diagonal += g_metal
-                    if k < nz - 1:
-                        other = sigma[i, j, k + 1]
-                        if other > 0.0 and metal[i, j, k + 1] == 0:
-                            g = 2.0 * here * other / (here + other) * h
-                            if c < bz - 1:
-                                face_z = g
-                            else:
-                                diagonal += g
-                                outside += g * ghost[i, j, k + 1]
-                        elif metal[i, j, k + 1] != 0:
-                            diagonal += g_metal
-                            source += g_metal * metal_potential[i, j, k + 1]
-                    elif grounded[5] != 0:
-                        diagonal += g_metal
-                    # -x, -y, -z: metal couplings, ground, and interfaces (inner faces are
-                    # stored by the neighbour below).
-                    if i > 0:
-                        other = sigma[i - 1, j, k]
-                        if metal[i - 1, j, k] != 0:
-                            diagonal += g_metal
-                            source += g_metal * metal_potential[i - 1, j, k]
-                        elif a == 0 and other > 0.0:
-                            g = 2.0 * here * other / (here + other) * h
-                            diagonal += g
-                            outside += g * ghost[i - 1, j, k]
-                    elif grounded[0] != 0:
-                        diagonal += g_metal
-                    if j > 0:
-                        other = sigma[i, j - 1, k]
-                        if metal[i, j - 1, k] != 0:
-                            diagonal += g_metal
-                            source += g_metal * metal_potential[i, j - 1, k]
-                        elif b == 0 and other > 0.0:
-                            g = 2.0 * here * other / (here + other) * h
-                            diagonal += g
-                            outside += g * ghost[i, j - 1, k]
-                    elif grounded[2] != 0:
-                        diagonal += g_metal
-                    if k > 0:
-                        other = sigma[i, j, k - 1]
-                        if metal[i, j, k - 1] != 0:
-                            diagonal += g_metal
-                            source += g_metal * metal_potential[i, j, k - 1]
-                        elif c == 0 and other > 0.0:
-                            g = 2.0 * here * other / (here + other) * h
-                            diagonal += g
-                            outside += g * ghost[i, j, k - 1]
-                    elif grounded[4] != 0:
-                        diagonal += g_metal
+                    face_x, dd, ds, do = _upper_face(sigma, metal, metal_potential, ghost, here, h, g_metal,
+                                                   i < nx - 1, grounded[1], i + 1, j, k, a < bx - 1)
+                    diagonal += dd
+                    source += ds
+                    outside += do
+                    face_y, dd, ds, do = _upper_face(sigma, metal, metal_potential, ghost, here, h, g_metal,
+                                                   j < ny - 1, grounded[3], i, j + 1, k, b < by - 1)
+                    diagonal += dd
+                    source += ds
+                    outside += do
+                    face_z, dd, ds, do = _upper_face(sigma, metal, metal_potential, ghost, here, h, g_metal,
+                                                   k < nz - 1, grounded[5], i, j, k + 1, c < bz - 1)
+                    diagonal += dd
+                    source += ds
+                    outside += do
+                    dd, ds, do = _lower_face(sigma, metal, metal_potential, ghost, here, h, g_metal,
+                                             i > 0, grounded[0], i - 1, j, k, a == 0)
+                    diagonal += dd
+                    source += ds
+                    outside += do
+                    dd, ds, do = _lower_face(sigma, metal, metal_potential, ghost, here, h, g_metal,
+                                             j > 0, grounded[2], i, j - 1, k, b == 0)
+                    diagonal += dd
+                    source += ds
+                    outside += do
+                    dd, ds, do = _lower_face(sigma, metal, metal_potential, ghost, here, h, g_metal,
+                                             k > 0, grounded[4], i, j, k - 1, c == 0)
+                    diagonal += dd
+                    source += ds
+                    outside += do
                 gx[a, b, c] = face_x
                 gy[a, b, c] = face_y
                 gz[a, b, c] = face_z
@@ -196,6 +175,23 @@ def assemble(sigma, metal, metal_potential, h, grounded, origin, ghost, index, f
     _add_couplings(sigma, metal, origin, index, factor, factor_polarity, d, rhs)
 
 
+@numba.njit(cache=True, inline="always")
+def _face_joule(u, ghost, ghost_scale, sigma, metal, metal_potential, h, here, v, g_metal, in_grid, grounded_flag,
+                ni, nj, nk, in_box, faces, fa, fb, fc, na, nb, nc):  # pragma: no cover - compiled
+    """Twice the Joule power (W at 1 V) through one face of a voxel at potential ``v``."""
+    if not in_grid:
+        return g_metal * v * v if grounded_flag != 0 else 0.0
+    if metal[ni, nj, nk] != 0:
+        return g_metal * (v - metal_potential[ni, nj, nk]) ** 2
+    if in_box:
+        return 0.5 * faces[fa, fb, fc] * (v - u[na, nb, nc]) ** 2
+    other = sigma[ni, nj, nk]
+    if other > 0.0:
+        g = 2.0 * here * other / (here + other) * h
+        return 0.5 * g * (v - ghost_scale * ghost[ni, nj, nk]) ** 2
+    return 0.0
+
+
 @numba.njit(cache=True)
 def _joule_planes(u, ghost, ghost_scale, sigma, metal, metal_potential, h, grounded, origin, gx, gy, gz,
                   inverse_volume, heating, potential, low, high):  # pragma: no cover - compiled
@@ -219,86 +215,20 @@ def _joule_planes(u, ghost, ghost_scale, sigma, metal, metal_potential, h, groun
                     potential[i, j, k] = 0.0
                     continue
                 v = u[a, b, c]
-                g_metal = 2.0 * here * h
+                gm = 2.0 * here * h
                 total = 0.0
-                # -x
-                if i > 0:
-                    if metal[i - 1, j, k] != 0:
-                        total += g_metal * (v - metal_potential[i - 1, j, k]) ** 2
-                    elif a > 0:
-                        total += 0.5 * gx[a - 1, b, c] * (v - u[a - 1, b, c]) ** 2
-                    else:
-                        other = sigma[i - 1, j, k]
-                        if other > 0.0:
-                            g = 2.0 * here * other / (here + other) * h
-                            total += 0.5 * g * (v - ghost_scale * ghost[i - 1, j, k]) ** 2
-                elif grounded[0] != 0:
-                    total += g_metal * v * v
-                # +x
-                if i < nx - 1:
-                    if metal[i + 1, j, k] != 0:
-                        total += g_metal * (v - metal_potential[i + 1, j, k]) ** 2
-                    elif a < bx - 1:
-                        total += 0.5 * gx[a, b, c] * (v - u[a + 1, b, c]) ** 2
-                    else:
-                        other = sigma[i + 1, j, k]
-                        if other > 0.0:
-                            g = 2.0 * here * other / (here + other) * h
-                            total += 0.5 * g * (v - ghost_scale * ghost[i + 1, j, k]) ** 2
-                elif grounded[1] != 0:
-                    total += g_metal * v * v
-                # -y
-                if j > 0:
-                    if metal[i, j - 1, k] != 0:
-                        total += g_metal * (v - metal_potential[i, j - 1, k]) ** 2
-                    elif b > 0:
-                        total += 0.5 * gy[a, b - 1, c] * (v - u[a, b - 1, c]) ** 2
-                    else:
-                        other = sigma[i, j - 1, k]
-                        if other > 0.0:
-                            g = 2.0 * here * other / (here + other) * h
-                            total += 0.5 * g * (v - ghost_scale * ghost[i, j - 1, k]) ** 2
-                elif grounded[2] != 0:
-                    total += g_metal * v * v
-                # +y
-                if j < ny - 1:
-                    if metal[i, j + 1, k] != 0:
-                        total += g_metal * (v - metal_potential[i, j + 1, k]) ** 2
-                    elif b < by - 1:
-                        total += 0.5 * gy[a, b, c] * (v - u[a, b + 1, c]) ** 2
-                    else:
-                        other = sigma[i, j + 1, k]
-                        if other > 0.0:
-                            g = 2.0 * here * other / (here + other) * h
-                            total += 0.5 * g * (v - ghost_scale * ghost[i, j + 1, k]) ** 2
-                elif grounded[3] != 0:
-                    total += g_metal * v * v
-                # -z
-                if k > 0:
-                    if metal[i, j, k - 1] != 0:
-                        total += g_metal * (v - metal_potential[i, j, k - 1]) ** 2
-                    elif c > 0:
-                        total += 0.5 * gz[a, b, c - 1] * (v - u[a, b, c - 1]) ** 2
-                    else:
-                        other = sigma[i, j, k - 1]
-                        if other > 0.0:
-                            g = 2.0 * here * other / (here + other) * h
-                            total += 0.5 * g * (v - ghost_scale * ghost[i, j, k - 1]) ** 2
-                elif grounded[4] != 0:
-                    total += g_metal * v * v
-                # +z
-                if k < nz - 1:
-                    if metal[i, j, k + 1] != 0:
-                        total += g_metal * (v - metal_potential[i, j, k + 1]) ** 2
-                    elif c < bz - 1:
-                        total += 0.5 * gz[a, b, c] * (v - u[a, b, c + 1]) ** 2
-                    else:
-                        other = sigma[i, j, k + 1]
-                        if other > 0.0:
-                            g = 2.0 * here * other / (here + other) * h
-                            total += 0.5 * g * (v - ghost_scale * ghost[i, j, k + 1]) ** 2
-                elif grounded[5] != 0:
-                    total += g_metal * v * v
+                total += _face_joule(u, ghost, ghost_scale, sigma, metal, metal_potential, h, here, v, gm,
+                                     i > 0, grounded[0], i - 1, j, k, a > 0, gx, a - 1, b, c, a - 1, b, c)
+                total += _face_joule(u, ghost, ghost_scale, sigma, metal, metal_potential, h, here, v, gm,
+                                     i < nx - 1, grounded[1], i + 1, j, k, a < bx - 1, gx, a, b, c, a + 1, b, c)
+                total += _face_joule(u, ghost, ghost_scale, sigma, metal, metal_potential, h, here, v, gm,
+                                     j > 0, grounded[2], i, j - 1, k, b > 0, gy, a, b - 1, c, a, b - 1, c)
+                total += _face_joule(u, ghost, ghost_scale, sigma, metal, metal_potential, h, here, v, gm,
+                                     j < ny - 1, grounded[3], i, j + 1, k, b < by - 1, gy, a, b, c, a, b + 1, c)
+                total += _face_joule(u, ghost, ghost_scale, sigma, metal, metal_potential, h, here, v, gm,
+                                     k > 0, grounded[4], i, j, k - 1, c > 0, gz, a, b, c - 1, a, b, c - 1)
+                total += _face_joule(u, ghost, ghost_scale, sigma, metal, metal_potential, h, here, v, gm,
+                                     k < nz - 1, grounded[5], i, j, k + 1, c < bz - 1, gz, a, b, c, a, b, c + 1)
                 power += total
                 heating[i, j, k] = total * inverse_volume / here
                 potential[i, j, k] = v

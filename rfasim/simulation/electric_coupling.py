@@ -60,6 +60,7 @@ class ElectricCoupling:
                                       options.make_electric_solver())
             self.configurations.append(ElectrodeConfiguration(problem))
         self.tolerance = options.electric_update_tolerance
+        self.local_updates = options.electric_update == "local"
         self.bioheat = bioheat
         self.group = 0
         self.conductance_estimate_s = 0.0
@@ -87,7 +88,8 @@ class ElectricCoupling:
         """Solve the connected configuration for the current sigma(T)."""
         configuration = self.active
         self.bioheat.conductivity(temperature_c, material, constants, self._conductivity)
-        solution = configuration.problem.solve(self._conductivity)
+        problem = configuration.problem
+        solution = problem.update(self._conductivity) if self.local_updates else problem.solve(self._conductivity)
         # Single precision halves what the heat step reads; the Joule source keeps 7 digits.
         configuration.heating_per_conductivity = solution.heating_per_conductivity.astype(np.float32)
         configuration.solve_conductivity = self._conductivity.astype(np.float32)

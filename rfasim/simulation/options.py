@@ -55,6 +55,11 @@ class SimulationOptions:
     electric_solver : str or LinearSolver
         ``"multigrid"`` (matrix-free geometric multigrid + CG, default), ``"amg"`` (pyamg),
         ``"cg"`` (Jacobi-preconditioned CG), or any object with ``solve(level, rhs, guess)``.
+    electric_update : str
+        How the field is re-solved when sigma drifts: ``"global"`` (a warm-started solve of the
+        whole grid, default) or ``"local"`` (a box around the electrodes with the last global
+        potential outside, corrected globally when its error indicators trip;
+        :meth:`rfasim.physics.electric.ElectricProblem.update`).
     damage_models : tuple of str
         Damage models accumulated during the run (names in
         :data:`rfasim.physics.damage.DAMAGE_MODELS`); ``"arrhenius"`` is always included because
@@ -67,6 +72,7 @@ class SimulationOptions:
     record_interval_s: float = 1.0
     grounded_faces: tuple[str, ...] = FACE_NAMES
     electric_solver: str | LinearSolver = "multigrid"
+    electric_update: str = "global"
     damage_models: tuple[str, ...] = ("arrhenius", "cem43")
 
     def __post_init__(self) -> None:
@@ -84,6 +90,8 @@ class SimulationOptions:
                 )
         elif not isinstance(self.electric_solver, LinearSolver):
             raise ValueError(f"electric_solver object {self.electric_solver!r} has no solve(level, rhs, guess) method")
+        if self.electric_update not in ("global", "local"):
+            raise ValueError(f"electric_update must be 'global' or 'local', got {self.electric_update!r}")
         models: object = self.damage_models  # checked at run time: options also come from files
         if not isinstance(models, tuple) or not all(isinstance(n, str) for n in models):
             raise ValueError(f"damage_models must be a tuple of model names, got {models!r}")
