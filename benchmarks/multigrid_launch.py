@@ -6,7 +6,9 @@ levels (40^3 ... 3^3) and the 40 Gauss-Seidel sweeps of the coarsest solve: one 
 OpenMP's default wait policy each such launch can cost a scheduler time slice (milliseconds)
 instead of microseconds.  This script times, on the standard case's electric system:
 
-- ``production``: ``MultigridPreconditioner.apply`` as shipped;
+- ``production``: ``MultigridPreconditioner.apply``, the Python-driven reference V-cycle (the
+  production path since issue 13 is ``MultigridHierarchy``, one compiled serial call per
+  V-cycle, reported as ``vcycle_seconds_compiled_float32``);
 - ``serial_coarse``: a local copy of the V-cycle that runs levels below ``--serial-below``
   voxels with serial compilations of the same kernels (``numba.njit(kernel.py_func)``; prange
   becomes range) and does the coarsest sweeps in one call;
@@ -113,6 +115,9 @@ def main(argv=None) -> dict:
     level, rhs, _ = problem.assemble(np.full(grid.shape, 0.333))
 
     production = mg.MultigridPreconditioner(level)
+    compiled = mg.MultigridHierarchy(level.shape, np.float32)
+    compiled.update(*mg.pad_faces(level), level.diagonal_extra)
+    compiled.apply(rhs)
     variant = SerialCoarsePreconditioner(level, serial_below=args.serial_below)
     reference = production.apply(rhs)
     candidate = variant.apply(rhs)
@@ -140,6 +145,7 @@ def main(argv=None) -> dict:
         "serial_call_us_3cube": 1e4 * best_of(launches(smooth_serial), args.repeats),
         "vcycle_seconds_production": best_of(lambda: production.apply(rhs), args.repeats),
         "vcycle_seconds_serial_coarse": best_of(lambda: variant.apply(rhs), args.repeats),
+        "vcycle_seconds_compiled_float32": best_of(lambda: compiled.apply(rhs), args.repeats),
         "max_abs_difference": float(np.abs(reference - candidate).max()),
         "max_abs_reference": float(np.abs(reference).max()),
     }

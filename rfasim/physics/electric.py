@@ -297,14 +297,11 @@ class MultigridSolver:
         traffic and changes the iteration count, not the converged answer.
     smoothing_sweeps : int
         Red-black Gauss-Seidel sweeps before and after each coarse correction.
-    parallel_minimum : int
-        Levels with fewer voxels run on one thread.
     """
 
     relative_tolerance: float = 1e-5
     precision: str = "float32"
     smoothing_sweeps: int = 2
-    parallel_minimum: int = 32768
     setups: int = 0
     v_cycles: int = 0
 
@@ -319,9 +316,7 @@ class MultigridSolver:
         """The (reused) hierarchy for a grid shape."""
         shape = tuple(int(n) for n in shape)
         if shape not in self._hierarchies:
-            self._hierarchies[shape] = MultigridHierarchy(
-                shape, np.dtype(self.precision), self.smoothing_sweeps, parallel_minimum=self.parallel_minimum
-            )
+            self._hierarchies[shape] = MultigridHierarchy(shape, np.dtype(self.precision), self.smoothing_sweeps)
         return self._hierarchies[shape]
 
     def solve_padded(self, gx: np.ndarray, gy: np.ndarray, gz: np.ndarray, diagonal_extra: np.ndarray,
@@ -496,7 +491,7 @@ class ElectricProblem:
         electric_kernels.assemble(
             sigma, self._metal, self._metal_potential, self.grid.spacing_m, self._grounded, self._origin,
             self._no_ghost, self._coupling_index, self._coupling_factor, self._coupling_factor_polarity,
-            gx, gy, gz, diagonal, rhs, unused, _chunks(sigma.size),
+            gx, gy, gz, diagonal, rhs, unused,
         )
         return gx, gy, gz, diagonal, rhs
 
@@ -577,7 +572,7 @@ class ElectricProblem:
             potential, self._no_ghost, 1.0, sigma, self._metal, self._metal_potential, grid.spacing_m,
             self._grounded, self._origin, gx, gy, gz, self._coupling_index, self._coupling_factor,
             self._coupling_factor_polarity, self._coupling_factor_polarity2, 1.0 / grid.voxel_volume_m3,
-            heating, output, _chunks(sigma.size),
+            heating, output,
         )
         solution = ElectricSolution(
             potential_v=output,
@@ -642,11 +637,6 @@ class ElectricProblem:
             "v_cycles_local": int(local_cycles),
             **{f"corrections_{reason}": count for reason, count in corrections.items()},
         }
-
-
-def _chunks(size: int, parallel_minimum: int = 32768) -> int:
-    threads = numba.get_num_threads()
-    return threads if size >= parallel_minimum and threads > 1 else 1
 
 
 def _aggregate_couplings(electrodes: list[ElectrodeRaster], size: int):

@@ -20,7 +20,6 @@ grounded outer face is at 0 V half a voxel outside.  Face arrays are padded to t
 from __future__ import annotations
 
 import numba
-import numpy as np
 
 
 @numba.njit(cache=True, inline="always")
@@ -110,15 +109,6 @@ def _assemble_planes(sigma, metal, metal_potential, h, grounded, origin, ghost, 
                 rhs_ghost[a, b, c] = outside
 
 
-@numba.njit(parallel=True, cache=True)
-def _assemble_parallel(sigma, metal, metal_potential, h, grounded, origin, ghost, gx, gy, gz, d, rhs,
-                       rhs_ghost, chunks):  # pragma: no cover - compiled
-    bx = d.shape[0]
-    for t in numba.prange(chunks):
-        _assemble_planes(sigma, metal, metal_potential, h, grounded, origin, ghost, gx, gy, gz, d, rhs,
-                         rhs_ghost, t * bx // chunks, (t + 1) * bx // chunks)
-
-
 @numba.njit(cache=True)
 def _add_couplings(sigma, metal, origin, index, factor, factor_polarity, d, rhs):  # pragma: no cover
     """Sub-voxel electrode couplings (``g = sigma * factor``) of the voxels inside the box."""
@@ -140,7 +130,7 @@ def _add_couplings(sigma, metal, origin, index, factor, factor_polarity, d, rhs)
 
 @numba.njit(cache=True)
 def assemble(sigma, metal, metal_potential, h, grounded, origin, ghost, index, factor, factor_polarity,
-             gx, gy, gz, d, rhs, rhs_ghost, chunks):  # pragma: no cover - compiled
+             gx, gy, gz, d, rhs, rhs_ghost):  # pragma: no cover - compiled
     """The system of the box (faces padded, diagonal, electrode and ghost right-hand sides).
 
     Parameters
@@ -163,15 +153,9 @@ def assemble(sigma, metal, metal_potential, h, grounded, origin, ghost, index, f
         Sub-voxel couplings by voxel: flat index, summed factor (m) and factor times polarity.
     gx, gy, gz, d, rhs, rhs_ghost : float64 arrays, box shape
         Outputs: faces (S), extra diagonal (S), right-hand sides (A at 1 V; A per V of ghost).
-    chunks : int
-        Number of parallel plane ranges (1: serial).
     """
-    if chunks > 1:
-        _assemble_parallel(sigma, metal, metal_potential, h, grounded, origin, ghost, gx, gy, gz, d, rhs,
-                           rhs_ghost, chunks)
-    else:
-        _assemble_planes(sigma, metal, metal_potential, h, grounded, origin, ghost, gx, gy, gz, d, rhs,
-                         rhs_ghost, 0, d.shape[0])
+    _assemble_planes(sigma, metal, metal_potential, h, grounded, origin, ghost, gx, gy, gz, d, rhs,
+                     rhs_ghost, 0, d.shape[0])
     _add_couplings(sigma, metal, origin, index, factor, factor_polarity, d, rhs)
 
 
@@ -235,18 +219,6 @@ def _joule_planes(u, ghost, ghost_scale, sigma, metal, metal_potential, h, groun
     return power
 
 
-@numba.njit(parallel=True, cache=True)
-def _joule_parallel(u, ghost, ghost_scale, sigma, metal, metal_potential, h, grounded, origin, gx, gy, gz,
-                    inverse_volume, heating, potential, chunks):  # pragma: no cover - compiled
-    bx = u.shape[0]
-    partial = np.zeros(chunks)
-    for t in numba.prange(chunks):
-        partial[t] = _joule_planes(u, ghost, ghost_scale, sigma, metal, metal_potential, h, grounded, origin,
-                                   gx, gy, gz, inverse_volume, heating, potential, t * bx // chunks,
-                                   (t + 1) * bx // chunks)
-    return partial.sum()
-
-
 @numba.njit(cache=True)
 def _coupling_heat(u, sigma, metal, origin, index, factor, factor_polarity, factor_polarity2,
                    inverse_volume, heating):  # pragma: no cover - compiled
@@ -273,7 +245,7 @@ def _coupling_heat(u, sigma, metal, origin, index, factor, factor_polarity, fact
 
 @numba.njit(cache=True)
 def joule(u, ghost, ghost_scale, sigma, metal, metal_potential, h, grounded, origin, gx, gy, gz, index,
-          factor, factor_polarity, factor_polarity2, inverse_volume, heating, potential, chunks):  # pragma: no cover
+          factor, factor_polarity, factor_polarity2, inverse_volume, heating, potential):  # pragma: no cover
     """Joule heat per conductivity (W/m^3 per S/m at 1 V) and the potential of the box's voxels.
 
     Each face's power ``g dV^2`` is split half and half between its voxels; a metal face's, a
@@ -281,12 +253,8 @@ def joule(u, ghost, ghost_scale, sigma, metal, metal_potential, h, grounded, ori
     ``ghost_scale * ghost`` outside.  Writes ``heating`` and ``potential`` (grid-shaped) at the
     box's voxels (metal: its potential; insulators: 0) and returns the box's power (W at 1 V).
     """
-    if chunks > 1:
-        power = _joule_parallel(u, ghost, ghost_scale, sigma, metal, metal_potential, h, grounded, origin,
-                                gx, gy, gz, inverse_volume, heating, potential, chunks)
-    else:
-        power = _joule_planes(u, ghost, ghost_scale, sigma, metal, metal_potential, h, grounded, origin,
-                              gx, gy, gz, inverse_volume, heating, potential, 0, u.shape[0])
+    power = _joule_planes(u, ghost, ghost_scale, sigma, metal, metal_potential, h, grounded, origin,
+                          gx, gy, gz, inverse_volume, heating, potential, 0, u.shape[0])
     return power + _coupling_heat(u, sigma, metal, origin, index, factor, factor_polarity, factor_polarity2,
                                   inverse_volume, heating)
 
@@ -382,24 +350,9 @@ def _exterior_planes(heating_global, potential_global, sigma, sigma_global, scal
     return power * volume, drift * volume
 
 
-@numba.njit(parallel=True, cache=True)
-def _exterior_parallel(heating_global, potential_global, sigma, sigma_global, scale, constant, low_box, high_box,
-                       inverse_volume, heating, potential, write_potential, chunks):  # pragma: no cover - compiled
-    nx = sigma.shape[0]
-    powers = np.zeros(chunks)
-    drifts = np.zeros(chunks)
-    for t in numba.prange(chunks):
-        p, q = _exterior_planes(heating_global, potential_global, sigma, sigma_global, scale, constant, low_box,
-                                high_box, inverse_volume, heating, potential, write_potential,
-                                t * nx // chunks, (t + 1) * nx // chunks)
-        powers[t] = p
-        drifts[t] = q
-    return powers.sum(), drifts.sum()
-
-
 @numba.njit(cache=True)
 def exterior(heating_global, potential_global, sigma, sigma_global, scale, constant, low_box, high_box,
-             inverse_volume, heating, potential, write_potential, chunks):  # pragma: no cover - compiled
+             inverse_volume, heating, potential, write_potential):  # pragma: no cover - compiled
     """Outside the box: the last global field times ``scale`` plus ``constant`` (heating times
     ``scale**2``; a constant carries no current); the potential only with ``write_potential``.
 
@@ -407,9 +360,6 @@ def exterior(heating_global, potential_global, sigma, sigma_global, scale, const
     ``sum q_global sigma V``, and the exterior drift ``sum q_global |sigma - sigma_global| V``
     (W; ``V`` the voxel volume).
     """
-    if chunks > 1:
-        return _exterior_parallel(heating_global, potential_global, sigma, sigma_global, scale, constant, low_box,
-                                  high_box, inverse_volume, heating, potential, write_potential, chunks)
     return _exterior_planes(heating_global, potential_global, sigma, sigma_global, scale, constant, low_box,
                             high_box, inverse_volume, heating, potential, write_potential, 0, sigma.shape[0])
 

@@ -127,7 +127,7 @@ class LocalUpdate:
         shape = tuple(int(b - a) for a, b in zip(low, high, strict=True))
         self.shape = shape
         options = problem.local_options
-        self.hierarchy = MultigridHierarchy(shape, np.float32, parallel_minimum=32768)
+        self.hierarchy = MultigridHierarchy(shape, np.float32)
         self.faces = tuple(np.empty(shape) for _ in range(3))
         self.diagonal = np.empty(shape)
         self.rhs_electrodes = np.empty(shape)
@@ -293,7 +293,7 @@ class LocalUpdate:
 
     def update(self, problem: ElectricProblem, sigma: np.ndarray, start: float) -> ElectricSolution | None:
         """The locally updated solution, or ``None`` when a global solve is needed."""
-        from rfasim.physics.electric import ElectricSolution, _chunks
+        from rfasim.physics.electric import ElectricSolution
 
         options = problem.local_options
         if self.count >= options.maximum_local_updates or self.potential_global is None:
@@ -307,10 +307,10 @@ class LocalUpdate:
         if self.floating:  # right-hand side of a unit potential held outside (the constant mode)
             electric_kernels.assemble(sigma, metal, problem._metal_potential, h, problem._grounded, self.low,
                                       self._ones, *arguments, gx, gy, gz, self.diagonal, self.rhs_electrodes,
-                                      self.rhs_constant, _chunks(self.diagonal.size))
+                                      self.rhs_constant)
         electric_kernels.assemble(sigma, metal, problem._metal_potential, h, problem._grounded, self.low,
                                   self.potential_global, *arguments, gx, gy, gz, self.diagonal, self.rhs_electrodes,
-                                  self.rhs_outside, _chunks(self.diagonal.size))
+                                  self.rhs_outside)
         hierarchy = self.hierarchy
         hierarchy.update(gx, gy, gz, self.diagonal)
         constant = 0.0
@@ -330,14 +330,14 @@ class LocalUpdate:
         inverse_volume = 1.0 / grid.voxel_volume_m3
         exterior_power, exterior_drift = electric_kernels.exterior(
             self.heating_global, self.potential_global_single, sigma, self.sigma_global, scale, constant, self.low,
-            self.high, inverse_volume, heating, potential, True, _chunks(sigma.size),
+            self.high, inverse_volume, heating, potential, True,
         )
         ghost = self.potential_global if constant == 0.0 else scale * self.potential_global + constant
         box_power = electric_kernels.joule(
             inside, ghost, 1.0 if constant != 0.0 else scale, sigma, metal, problem._metal_potential, h, problem._grounded,
             self.low, gx, gy, gz, problem._coupling_index, problem._coupling_factor,
             problem._coupling_factor_polarity, problem._coupling_factor_polarity2, inverse_volume, heating,
-            potential, _chunks(inside.size),
+            potential,
         )
         drift = exterior_drift / self.conductance_global if self.conductance_global > 0 else math.inf
         if not (mismatch <= options.flux_mismatch_tolerance and drift <= options.exterior_drift_tolerance):

@@ -17,8 +17,10 @@ Two implementations of the same method:
 - :class:`MultigridHierarchy` (production): the levels live in flat buffers reused across
   solves, and one compiled call runs the whole preconditioned CG.  The red-black sweep is one
   pass (the second colour of plane ``i - 1`` follows the first colour of plane ``i``), the
-  residual is restricted as it is computed, levels below ``parallel_minimum`` voxels run on one
-  thread, and the V-cycle can run in float32 while CG stays float64.
+  residual is restricted as it is computed, and the V-cycle can run in float32 while CG stays
+  float64.  It is serial: on the shared 2-core machine a two-thread version gave no speed-up
+  (wall = CPU time: the second core was not free) and its parallel variants cost ~30 s more of
+  first-run compilation (``benchmarks/README.md``).
 - :class:`MultigridPreconditioner` with :func:`conjugate_gradient` (the reference, driven from
   Python one kernel per call): the tests check the production path against it.
 """
@@ -291,8 +293,8 @@ def conjugate_gradient(
 # Face arrays are padded to the voxel shape (the face towards +x of the last plane is zero), so
 # every level has one indexing.  Inactive voxels are voxels whose diagonal (faces plus extra) is
 # zero: smoothing sets them to zero and the operator gives zero there, so no mask is read.
-# Each kernel body works on a range of x-planes; a parallel wrapper hands contiguous chunks of
-# planes to the threads, a serial call runs the whole range (small levels: no parallel launch).
+# Kernel bodies take a range of x-planes (the whole grid in production; a range keeps them
+# ready for a threaded caller).
 # ---------------------------------------------------------------------------------------------
 
 
@@ -345,50 +347,22 @@ def _relax_plane(u, f, gx, gy, gz, d, i, color, zero_guess):  # pragma: no cover
 
 
 @numba.njit(cache=True)
-def _sweep_planes(u, f, gx, gy, gz, d, first, zero_guess, low, high, defer_low, defer_high):  # pragma: no cover
-    """One red-black sweep (colour ``first``, then the other) over planes ``low:high`` in one pass.
+def _sweep(u, f, gx, gy, gz, d, first, zero_guess):  # pragma: no cover - compiled
+    """One red-black sweep (colour ``first``, then the other) in one pass over the planes.
 
     The second colour of plane ``i - 1`` is updated right after the first colour of plane ``i``:
     it reads only first-colour neighbours, all final by then, so the result is the same as two
-    half-sweeps over the whole grid while the data passes through the cache once.  The second
-    colour of the range's end planes is left to the caller when ``defer_low``/``defer_high``
-    (their neighbours belong to another thread's range).
+    half-sweeps over the whole grid while the data passes through the cache once.
     """
     second = 1 - first
-    for i in range(low, high):
-        _relax_plane(u, f, gx, gy, gz, d, i, first, zero_guess)
-        previous = i - 1
-        if previous >= low and not (defer_low and previous == low):
-            _relax_plane(u, f, gx, gy, gz, d, previous, second, False)
-    last = high - 1
-    if last >= low and not defer_high and not (defer_low and last == low):
-        _relax_plane(u, f, gx, gy, gz, d, last, second, False)
-
-
-@numba.njit(parallel=True, cache=True)
-def _sweep_parallel(u, f, gx, gy, gz, d, first, zero_guess, chunks):  # pragma: no cover - compiled
     nx = u.shape[0]
-    for t in numba.prange(chunks):
-        low, high = t * nx // chunks, (t + 1) * nx // chunks
-        _sweep_planes(u, f, gx, gy, gz, d, first, zero_guess, low, high, t > 0, t < chunks - 1)
-    second = 1 - first
-    for t in numba.prange(chunks):
-        low, high = t * nx // chunks, (t + 1) * nx // chunks
-        if high <= low:
-            continue
-        if t > 0:
-            _relax_plane(u, f, gx, gy, gz, d, low, second, False)
-        if t < chunks - 1 and not (t > 0 and high - 1 == low):
-            _relax_plane(u, f, gx, gy, gz, d, high - 1, second, False)
+    for i in range(nx):
+        _relax_plane(u, f, gx, gy, gz, d, i, first, zero_guess)
+        if i > 0:
+            _relax_plane(u, f, gx, gy, gz, d, i - 1, second, False)
+    _relax_plane(u, f, gx, gy, gz, d, nx - 1, second, False)
 
 
-@numba.njit(cache=True)
-def _sweep(u, f, gx, gy, gz, d, first, zero_guess, chunks):  # pragma: no cover - compiled
-    """A red-black sweep; parallel over ``chunks`` plane ranges when ``chunks > 1``."""
-    if chunks > 1:
-        _sweep_parallel(u, f, gx, gy, gz, d, first, zero_guess, chunks)
-    else:
-        _sweep_planes(u, f, gx, gy, gz, d, first, zero_guess, 0, u.shape[0], False, False)
 
 
 @numba.njit(cache=True)
@@ -420,13 +394,6 @@ def _residual_restrict_planes(u, f, gx, gy, gz, d, coarse, low, high):  # pragma
                     coarse[a, j // 2, k // 2] += f[i, j, k] - total
 
 
-@numba.njit(parallel=True, cache=True)
-def _residual_restrict_parallel(u, f, gx, gy, gz, d, coarse, chunks):  # pragma: no cover - compiled
-    cx = coarse.shape[0]
-    for t in numba.prange(chunks):
-        _residual_restrict_planes(u, f, gx, gy, gz, d, coarse, t * cx // chunks, (t + 1) * cx // chunks)
-
-
 @numba.njit(cache=True)
 def _prolong_planes(coarse, fine, low, high):  # pragma: no cover - compiled
     """fine += the parent's value (piecewise-constant interpolation), fine planes ``low:high``."""
@@ -435,13 +402,6 @@ def _prolong_planes(coarse, fine, low, high):  # pragma: no cover - compiled
         for j in range(ny):
             for k in range(nz):
                 fine[i, j, k] += coarse[i // 2, j // 2, k // 2]
-
-
-@numba.njit(parallel=True, cache=True)
-def _prolong_parallel(coarse, fine, chunks):  # pragma: no cover - compiled
-    nx = fine.shape[0]
-    for t in numba.prange(chunks):
-        _prolong_planes(coarse, fine, t * nx // chunks, (t + 1) * nx // chunks)
 
 
 @numba.njit(cache=True)
@@ -472,13 +432,6 @@ def _coarsen_planes(gx, gy, gz, d, cgx, cgy, cgz, cd, low, high):  # pragma: no 
                 cgz[a, b, c] = 0.5 * face_z
 
 
-@numba.njit(parallel=True, cache=True)
-def _coarsen_parallel(gx, gy, gz, d, cgx, cgy, cgz, cd, chunks):  # pragma: no cover - compiled
-    cx = cd.shape[0]
-    for t in numba.prange(chunks):
-        _coarsen_planes(gx, gy, gz, d, cgx, cgy, cgz, cd, t * cx // chunks, (t + 1) * cx // chunks)
-
-
 @numba.njit(cache=True)
 def _convert_planes(gx, gy, gz, d, out_gx, out_gy, out_gz, out_d, low, high):  # pragma: no cover
     for i in range(low, high):
@@ -486,13 +439,6 @@ def _convert_planes(gx, gy, gz, d, out_gx, out_gy, out_gz, out_d, low, high):  #
         out_gy[i] = gy[i]
         out_gz[i] = gz[i]
         out_d[i] = d[i]
-
-
-@numba.njit(parallel=True, cache=True)
-def _convert_parallel(gx, gy, gz, d, out_gx, out_gy, out_gz, out_d, chunks):  # pragma: no cover
-    nx = d.shape[0]
-    for t in numba.prange(chunks):
-        _convert_planes(gx, gy, gz, d, out_gx, out_gy, out_gz, out_d, t * nx // chunks, (t + 1) * nx // chunks)
 
 
 @numba.njit(cache=True)
@@ -504,23 +450,14 @@ def _level(buffer, offsets, shapes, level):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True)
-def _chunks_for(size, parallel_minimum, threads):  # pragma: no cover - compiled
-    return threads if size >= parallel_minimum and threads > 1 else 1
-
-
-@numba.njit(cache=True)
-def _build_hierarchy(gx, gy, gz, d, hgx, hgy, hgz, hd, offsets, shapes, parallel_minimum, threads):  # pragma: no cover
+def _build_hierarchy(gx, gy, gz, d, hgx, hgy, hgz, hd, offsets, shapes):  # pragma: no cover - compiled
     """Level 0 = the fine system in the hierarchy's precision, then each coarser level."""
     levels = shapes.shape[0]
     fgx = _level(hgx, offsets, shapes, 0)
     fgy = _level(hgy, offsets, shapes, 0)
     fgz = _level(hgz, offsets, shapes, 0)
     fd = _level(hd, offsets, shapes, 0)
-    chunks = _chunks_for(d.size, parallel_minimum, threads)
-    if chunks > 1:
-        _convert_parallel(gx, gy, gz, d, fgx, fgy, fgz, fd, chunks)
-    else:
-        _convert_planes(gx, gy, gz, d, fgx, fgy, fgz, fd, 0, d.shape[0])
+    _convert_planes(gx, gy, gz, d, fgx, fgy, fgz, fd, 0, d.shape[0])
     for level in range(1, levels):
         agx = _level(hgx, offsets, shapes, level - 1)
         agy = _level(hgy, offsets, shapes, level - 1)
@@ -530,15 +467,11 @@ def _build_hierarchy(gx, gy, gz, d, hgx, hgy, hgz, hd, offsets, shapes, parallel
         bgy = _level(hgy, offsets, shapes, level)
         bgz = _level(hgz, offsets, shapes, level)
         bd = _level(hd, offsets, shapes, level)
-        chunks = _chunks_for(ad.size, parallel_minimum, threads)
-        if chunks > 1:
-            _coarsen_parallel(agx, agy, agz, ad, bgx, bgy, bgz, bd, chunks)
-        else:
-            _coarsen_planes(agx, agy, agz, ad, bgx, bgy, bgz, bd, 0, bd.shape[0])
+        _coarsen_planes(agx, agy, agz, ad, bgx, bgy, bgz, bd, 0, bd.shape[0])
 
 
 @numba.njit(cache=True)
-def _v_cycle(hgx, hgy, hgz, hd, hu, hf, offsets, shapes, sweeps, coarsest_sweeps, parallel_minimum, threads):  # pragma: no cover
+def _v_cycle(hgx, hgy, hgz, hd, hu, hf, offsets, shapes, sweeps, coarsest_sweeps):  # pragma: no cover - compiled
     """One symmetric V-cycle: ``hu`` level 0 = V(``hf`` level 0), from a zero start.
 
     Pre-smoothing red-black ``sweeps`` times, post-smoothing black-red (symmetric operator).
@@ -552,13 +485,9 @@ def _v_cycle(hgx, hgy, hgz, hd, hu, hf, offsets, shapes, sweeps, coarsest_sweeps
         u = _level(hu, offsets, shapes, level)
         f = _level(hf, offsets, shapes, level)
         coarse_f = _level(hf, offsets, shapes, level + 1)
-        chunks = _chunks_for(u.size, parallel_minimum, threads)
         for sweep in range(sweeps):
-            _sweep(u, f, gx, gy, gz, d, 0, sweep == 0, chunks)
-        if chunks > 1:
-            _residual_restrict_parallel(u, f, gx, gy, gz, d, coarse_f, chunks)
-        else:
-            _residual_restrict_planes(u, f, gx, gy, gz, d, coarse_f, 0, coarse_f.shape[0])
+            _sweep(u, f, gx, gy, gz, d, 0, sweep == 0)
+        _residual_restrict_planes(u, f, gx, gy, gz, d, coarse_f, 0, coarse_f.shape[0])
     last = levels - 1
     gx = _level(hgx, offsets, shapes, last)
     gy = _level(hgy, offsets, shapes, last)
@@ -567,7 +496,7 @@ def _v_cycle(hgx, hgy, hgz, hd, hu, hf, offsets, shapes, sweeps, coarsest_sweeps
     u = _level(hu, offsets, shapes, last)
     f = _level(hf, offsets, shapes, last)
     for sweep in range(coarsest_sweeps):
-        _sweep(u, f, gx, gy, gz, d, 0, sweep == 0, 1)
+        _sweep(u, f, gx, gy, gz, d, 0, sweep == 0)
     for level in range(levels - 2, -1, -1):
         gx = _level(hgx, offsets, shapes, level)
         gy = _level(hgy, offsets, shapes, level)
@@ -575,14 +504,9 @@ def _v_cycle(hgx, hgy, hgz, hd, hu, hf, offsets, shapes, sweeps, coarsest_sweeps
         d = _level(hd, offsets, shapes, level)
         u = _level(hu, offsets, shapes, level)
         f = _level(hf, offsets, shapes, level)
-        coarse_u = _level(hu, offsets, shapes, level + 1)
-        chunks = _chunks_for(u.size, parallel_minimum, threads)
-        if chunks > 1:
-            _prolong_parallel(coarse_u, u, chunks)
-        else:
-            _prolong_planes(coarse_u, u, 0, u.shape[0])
+        _prolong_planes(_level(hu, offsets, shapes, level + 1), u, 0, u.shape[0])
         for _ in range(sweeps):
-            _sweep(u, f, gx, gy, gz, d, 1, False, chunks)
+            _sweep(u, f, gx, gy, gz, d, 1, False)
 
 
 @numba.njit(cache=True)
@@ -610,15 +534,6 @@ def _apply_dot_planes(p, gx, gy, gz, d, out, low, high):  # pragma: no cover - c
                 out[i, j, k] = total
                 curvature += center * total
     return curvature
-
-
-@numba.njit(parallel=True, cache=True)
-def _apply_dot_parallel(p, gx, gy, gz, d, out, chunks):  # pragma: no cover - compiled
-    nx = p.shape[0]
-    partial = np.zeros(chunks)
-    for t in numba.prange(chunks):
-        partial[t] = _apply_dot_planes(p, gx, gy, gz, d, out, t * nx // chunks, (t + 1) * nx // chunks)
-    return partial.sum()
 
 
 @numba.njit(cache=True)
@@ -649,15 +564,6 @@ def _initial_residual_planes(x, b, gx, gy, gz, d, r, low, high):  # pragma: no c
     return squared
 
 
-@numba.njit(parallel=True, cache=True)
-def _initial_residual_parallel(x, b, gx, gy, gz, d, r, chunks):  # pragma: no cover - compiled
-    nx = x.shape[0]
-    partial = np.zeros(chunks)
-    for t in numba.prange(chunks):
-        partial[t] = _initial_residual_planes(x, b, gx, gy, gz, d, r, t * nx // chunks, (t + 1) * nx // chunks)
-    return partial.sum()
-
-
 @numba.njit(cache=True)
 def _step_planes(x, r, p, q, alpha, f, low, high):  # pragma: no cover - compiled
     """x += alpha p, r -= alpha q, f = r (preconditioner precision); returns partial |r|^2."""
@@ -674,15 +580,6 @@ def _step_planes(x, r, p, q, alpha, f, low, high):  # pragma: no cover - compile
     return total
 
 
-@numba.njit(parallel=True, cache=True)
-def _step_parallel(x, r, p, q, alpha, f, chunks):  # pragma: no cover - compiled
-    nx = x.shape[0]
-    partial = np.zeros(chunks)
-    for t in numba.prange(chunks):
-        partial[t] = _step_planes(x, r, p, q, alpha, f, t * nx // chunks, (t + 1) * nx // chunks)
-    return partial.sum()
-
-
 @numba.njit(cache=True)
 def _dot_planes(a, b, low, high):  # pragma: no cover - compiled
     _, ny, nz = a.shape
@@ -692,15 +589,6 @@ def _dot_planes(a, b, low, high):  # pragma: no cover - compiled
             for k in range(nz):
                 total += a[i, j, k] * b[i, j, k]
     return total
-
-
-@numba.njit(parallel=True, cache=True)
-def _dot_parallel(a, b, chunks):  # pragma: no cover - compiled
-    nx = a.shape[0]
-    partial = np.zeros(chunks)
-    for t in numba.prange(chunks):
-        partial[t] = _dot_planes(a, b, t * nx // chunks, (t + 1) * nx // chunks)
-    return partial.sum()
 
 
 @numba.njit(cache=True)
@@ -713,63 +601,37 @@ def _direction_planes(p, z, beta, low, high):  # pragma: no cover - compiled
                 p[i, j, k] = z[i, j, k] + beta * p[i, j, k]
 
 
-@numba.njit(parallel=True, cache=True)
-def _direction_parallel(p, z, beta, chunks):  # pragma: no cover - compiled
-    nx = p.shape[0]
-    for t in numba.prange(chunks):
-        _direction_planes(p, z, beta, t * nx // chunks, (t + 1) * nx // chunks)
-
-
 @numba.njit(cache=True)
 def _pcg(gx, gy, gz, d, b, x, r, p, q, hgx, hgy, hgz, hd, hu, hf, offsets, shapes, sweeps,
-         coarsest_sweeps, parallel_minimum, threads, target_squared, maximum_iterations):  # pragma: no cover
+         coarsest_sweeps, target_squared, maximum_iterations):  # pragma: no cover - compiled
     """Multigrid-preconditioned CG on the padded fine system; x holds the start and the result.
 
     Returns the iterations (0 when the start already meets the target; -1 when the limit was
     reached), and the final squared residual norm.
     """
     nx = x.shape[0]
-    chunks = _chunks_for(x.size, parallel_minimum, threads)
     f0 = _level(hf, offsets, shapes, 0)
     z = _level(hu, offsets, shapes, 0)
-    if chunks > 1:
-        residual_squared = _initial_residual_parallel(x, b, gx, gy, gz, d, r, chunks)
-    else:
-        residual_squared = _initial_residual_planes(x, b, gx, gy, gz, d, r, 0, nx)
+    residual_squared = _initial_residual_planes(x, b, gx, gy, gz, d, r, 0, nx)
     if residual_squared <= target_squared:
         return 0, residual_squared
     f0[...] = r
-    _v_cycle(hgx, hgy, hgz, hd, hu, hf, offsets, shapes, sweeps, coarsest_sweeps, parallel_minimum, threads)
+    _v_cycle(hgx, hgy, hgz, hd, hu, hf, offsets, shapes, sweeps, coarsest_sweeps)
     p[...] = z
-    if chunks > 1:
-        rz = _dot_parallel(r, z, chunks)
-    else:
-        rz = _dot_planes(r, z, 0, nx)
+    rz = _dot_planes(r, z, 0, nx)
     for iteration in range(1, maximum_iterations + 1):
-        if chunks > 1:
-            curvature = _apply_dot_parallel(p, gx, gy, gz, d, q, chunks)
-        else:
-            curvature = _apply_dot_planes(p, gx, gy, gz, d, q, 0, nx)
+        curvature = _apply_dot_planes(p, gx, gy, gz, d, q, 0, nx)
         if curvature <= 0.0:
             return -1, residual_squared
         alpha = rz / curvature
-        if chunks > 1:
-            residual_squared = _step_parallel(x, r, p, q, alpha, f0, chunks)
-        else:
-            residual_squared = _step_planes(x, r, p, q, alpha, f0, 0, nx)
+        residual_squared = _step_planes(x, r, p, q, alpha, f0, 0, nx)
         if residual_squared <= target_squared:
             return iteration, residual_squared
-        _v_cycle(hgx, hgy, hgz, hd, hu, hf, offsets, shapes, sweeps, coarsest_sweeps, parallel_minimum, threads)
-        if chunks > 1:
-            rz_next = _dot_parallel(r, z, chunks)
-        else:
-            rz_next = _dot_planes(r, z, 0, nx)
+        _v_cycle(hgx, hgy, hgz, hd, hu, hf, offsets, shapes, sweeps, coarsest_sweeps)
+        rz_next = _dot_planes(r, z, 0, nx)
         beta = rz_next / rz
         rz = rz_next
-        if chunks > 1:
-            _direction_parallel(p, z, beta, chunks)
-        else:
-            _direction_planes(p, z, beta, 0, nx)
+        _direction_planes(p, z, beta, 0, nx)
     return -1, residual_squared
 
 
@@ -784,9 +646,7 @@ class MultigridHierarchy:
     """Coarse levels, work arrays and CG vectors for one grid shape, reused across solves.
 
     The V-cycle and the whole preconditioned CG run in compiled code (one call per solve): the
-    red-black sweep is one pass over the data, the residual is restricted as it is computed, and
-    levels below ``parallel_minimum`` voxels run on one thread (a parallel launch there costs
-    more than the work).
+    red-black sweep is one pass over the data and the residual is restricted as it is computed.
 
     Parameters
     ----------
@@ -802,12 +662,10 @@ class MultigridHierarchy:
         Coarsening stops when the smallest dimension is at most this.
     coarsest_sweeps : int
         Sweeps on the coarsest level.
-    parallel_minimum : int
-        Levels with fewer voxels run serially.
     """
 
     def __init__(self, shape: tuple[int, int, int], precision=np.float32, smoothing_sweeps: int = 2,
-                 coarsest_size: int = 3, coarsest_sweeps: int = 40, parallel_minimum: int = 32768) -> None:
+                 coarsest_size: int = 3, coarsest_sweeps: int = 40) -> None:
         shapes = [tuple(int(n) for n in shape)]
         while min(shapes[-1]) > coarsest_size and len(shapes) < 12:
             shapes.append(tuple((n + 1) // 2 for n in shapes[-1]))
@@ -820,7 +678,6 @@ class MultigridHierarchy:
         self.gx, self.gy, self.gz, self.d, self.u, self.f = (np.zeros(total, self.precision) for _ in range(6))
         self.smoothing_sweeps = int(smoothing_sweeps)
         self.coarsest_sweeps = int(coarsest_sweeps)
-        self.parallel_minimum = int(parallel_minimum)
         self._vectors: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self.v_cycles = 0
 
@@ -831,15 +688,14 @@ class MultigridHierarchy:
 
     def update(self, gx: np.ndarray, gy: np.ndarray, gz: np.ndarray, diagonal_extra: np.ndarray) -> None:
         """Rebuild every level from the fine system (padded faces, S)."""
-        _build_hierarchy(gx, gy, gz, diagonal_extra, self.gx, self.gy, self.gz, self.d, self.offsets,
-                         self.shapes, self.parallel_minimum, numba.get_num_threads())
+        _build_hierarchy(gx, gy, gz, diagonal_extra, self.gx, self.gy, self.gz, self.d, self.offsets, self.shapes)
 
     def apply(self, residual: np.ndarray) -> np.ndarray:
         """One V-cycle applied to ``residual`` (a new float64 array)."""
         size = int(np.prod(self.shape))
         self.f[:size] = residual.ravel()
         _v_cycle(self.gx, self.gy, self.gz, self.d, self.u, self.f, self.offsets, self.shapes,
-                 self.smoothing_sweeps, self.coarsest_sweeps, self.parallel_minimum, numba.get_num_threads())
+                 self.smoothing_sweeps, self.coarsest_sweeps)
         self.v_cycles += 1
         return self.u[:size].reshape(self.shape).astype(float)
 
@@ -866,8 +722,7 @@ class MultigridHierarchy:
         target = relative_tolerance * math.sqrt(_dot_planes(rhs, rhs, 0, rhs.shape[0]))
         iterations, _ = _pcg(gx, gy, gz, diagonal_extra, rhs, solution, residual, direction, product,
                              self.gx, self.gy, self.gz, self.d, self.u, self.f, self.offsets, self.shapes,
-                             self.smoothing_sweeps, self.coarsest_sweeps, self.parallel_minimum,
-                             numba.get_num_threads(), target * target, maximum_iterations)
+                             self.smoothing_sweeps, self.coarsest_sweeps, target * target, maximum_iterations)
         if iterations < 0:
             raise RuntimeError(f"multigrid CG did not converge in {maximum_iterations} iterations")
         self.v_cycles += iterations

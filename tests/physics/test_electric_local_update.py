@@ -55,7 +55,7 @@ def test_fused_assembly_and_joule_match_numpy_twins(grounded):
         potential, problem._no_ghost, 1.0, sigma, problem._metal, problem._metal_potential, grid.spacing_m,
         problem._grounded, problem._origin, gx, gy, gz, problem._coupling_index, problem._coupling_factor,
         problem._coupling_factor_polarity, problem._coupling_factor_polarity2, 1.0 / grid.voxel_volume_m3,
-        heating, output, 1,
+        heating, output,
     )
     potential_ref, heating_ref, power_ref = joule_reference(problem, potential, expected[:3], expected[5])
     np.testing.assert_allclose(output, potential_ref, rtol=1e-14)
@@ -75,7 +75,7 @@ def test_box_with_the_exact_outside_reproduces_the_global_solution():
     electric_kernels.assemble(
         sigma, problem._metal, problem._metal_potential, grid.spacing_m, problem._grounded, low,
         solution.potential_v, problem._coupling_index, problem._coupling_factor, problem._coupling_factor_polarity,
-        *faces, diagonal, rhs, rhs_outside, 1,
+        *faces, diagonal, rhs, rhs_outside,
     )
     hierarchy = MultigridSolver(relative_tolerance=1e-12).hierarchy(shape)
     hierarchy.update(*faces, diagonal)
@@ -88,7 +88,7 @@ def test_box_with_the_exact_outside_reproduces_the_global_solution():
         inside, solution.potential_v, 1.0, sigma, problem._metal, problem._metal_potential, grid.spacing_m,
         problem._grounded, low, *faces, problem._coupling_index, problem._coupling_factor,
         problem._coupling_factor_polarity, problem._coupling_factor_polarity2, 1.0 / grid.voxel_volume_m3,
-        heating, potential, 1,
+        heating, potential,
     )
     scale = np.abs(solution.heating_per_conductivity).max()
     np.testing.assert_allclose(heating[box], solution.heating_per_conductivity[box], atol=1e-8 * scale)
