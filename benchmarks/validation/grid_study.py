@@ -21,6 +21,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,7 @@ class BoundaryFlux(Tracker):
         self.previous_s = 0.0
         self.removed_j = 0.0
 
-    def update(self, time_s: float, temperature_c: np.ndarray, **context: Any) -> None:
+    def update(self, time_s: float, temperature_c: np.ndarray, **context: Any) -> None:  # noqa: ARG002
         t = temperature_c
         core = (slice(1, -1),) * 3
         total = 0.0
@@ -69,10 +70,21 @@ def _experiment(name: str) -> Experiment:
     return corpus[name] if name in corpus else load_configuration(name)
 
 
-def run_one(experiment: Experiment, spacing_mm: float, extent_mm: float | None) -> dict[str, Any]:
+def shifted(experiment: Experiment, shift_mm: float) -> Experiment:
+    """The experiment with every probe moved by ``shift_mm`` along x and y (grid-alignment test)."""
+    if shift_mm == 0.0:
+        return experiment
+    probes = tuple(replace(p, center_mm=(p.center_mm[0] + shift_mm, p.center_mm[1] + shift_mm, p.center_mm[2]))
+                   for p in experiment.probes)
+    return replace(experiment, probes=probes)
+
+
+def run_one(experiment: Experiment, spacing_mm: float, extent_mm: float | None,
+            shift_voxels: float = 0.0, electrode_model: str = "cut-cell") -> dict[str, Any]:
     """Simulate one experiment at one spacing; zone, energy partition and electrode figures."""
     start, cpu = time.perf_counter(), time.process_time()
-    setup = harness.build_run(experiment, spacing_mm, extent_mm)
+    experiment = shifted(experiment, shift_voxels * spacing_mm)
+    setup = harness.build_run(experiment, spacing_mm, extent_mm, electrode_model=electrode_model)
     liver_k = float(setup.tissue.property_table(spacing_mm * 1e-3).thermal_conductivity_w_per_m_k[TissueClass.LIVER])
     tracker = BoundaryFlux(liver_k, spacing_mm * 1e-3)
     options = SimulationOptions(electric_update="local")
@@ -86,7 +98,8 @@ def run_one(experiment: Experiment, spacing_mm: float, extent_mm: float | None) 
     electrode = setup.electrodes[0]
     return {
         "name": experiment.name, "spacing_mm": spacing_mm, "extent_mm": setup.grid.shape[0] * spacing_mm,
-        "voxels": int(setup.grid.size),
+        "voxels": int(setup.grid.size), "requested_extent_mm": extent_mm or experiment.extent_mm,
+        "shift_voxels": shift_voxels, "electrode_model": electrode_model,
         "volume_ml": zone.volume_ml, "long_axis_mm": zone.axes_mm[0], "short_axis_mm": zone.axes_mm[2],
         "mid_axis_mm": zone.axes_mm[1], "rolloffs": int(result.rolloffs),
         "electrical_j": energy.electrical_j, "stored_j": energy.stored_j, "perfusion_j": energy.perfusion_j,
@@ -110,16 +123,19 @@ def table(records: list[dict[str, Any]]) -> str:
     lines = ["| case | h mm | extent | volume mL | long mm | short mm | d vol / long / short | energy kJ | "
              "roll-offs | stored % | perfusion % | coolant % | boundary % | Z0 ohm | wall s |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    records = sorted(records, key=lambda r: (r["name"], r.get("variant", ""), r["extent_mm"], -r["spacing_mm"]))
+    def group(r: dict[str, Any]) -> tuple:
+        return (r["name"], r.get("variant", ""), r.get("requested_extent_mm", r["extent_mm"]), r.get("shift_voxels", 0.0))
+
+    records = sorted(records, key=lambda r: (*group(r), -r["spacing_mm"]))
     previous: dict[str, Any] | None = None
     for r in records:
-        group = (r["name"], r.get("variant", ""), r["extent_mm"])
-        same = previous is not None and (previous["name"], previous.get("variant", ""), previous["extent_mm"]) == group
+        same = previous is not None and group(previous) == group(r)
         p = previous if same else None
         change = " / ".join(_change(r[k], None if p is None else p[k]) for k in ("volume_ml", "long_axis_mm", "short_axis_mm"))
         e = r["electrical_j"]
         share = {k: 100.0 * r[k] / e for k in ("stored_j", "perfusion_j", "coolant_j", "boundary_j")}
         label = r["name"] + (f" [{r['variant']}]" if r.get("variant") else "")
+        label += f" shift {r['shift_voxels']:g} h" if r.get("shift_voxels") else ""
         lines.append(f"| {label} | {r['spacing_mm']:g} | {r['extent_mm']:g} | {r['volume_ml']:.2f} | {r['long_axis_mm']:.1f} | "
                      f"{r['short_axis_mm']:.1f} | {change} | {e / 1e3:.1f} | {r['rolloffs']} | {share['stored_j']:.0f} | "
                      f"{share['perfusion_j']:.0f} | {share['coolant_j']:.0f} | {share['boundary_j']:.1f} | "
@@ -133,15 +149,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("name", help="corpus experiment or configuration name")
     parser.add_argument("--spacings", type=float, nargs="+", default=[1.5, 1.0, 0.75])
     parser.add_argument("--extent", type=float, default=None, help="block edge (mm); default the experiment's")
+    parser.add_argument("--shift", type=float, default=0.0, help="move the probes by this many voxels in x and y")
+    parser.add_argument("--electrode-model", default="cut-cell", choices=("cut-cell", "subgrid"))
     parser.add_argument("--variant", default="", help="label of the model variant stored with the runs")
     arguments = parser.parse_args(argv)
     experiment = _experiment(arguments.name)
     RESULTS.mkdir(parents=True, exist_ok=True)
     for spacing in arguments.spacings:
-        record = run_one(experiment, spacing, arguments.extent)
+        record = run_one(experiment, spacing, arguments.extent, arguments.shift, arguments.electrode_model)
         record["variant"] = arguments.variant
         suffix = f"-{arguments.variant}" if arguments.variant else ""
         extent = f"-{arguments.extent:g}" if arguments.extent else ""
+        extent += f"-shift{arguments.shift:g}" if arguments.shift else ""
         write_json(RESULTS / f"{experiment.name}@{spacing:g}mm{extent}{suffix}.json", record)
         print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in record.items()}), flush=True)
     records = [json.loads(path.read_text()) for path in sorted(RESULTS.glob("*.json"))]
