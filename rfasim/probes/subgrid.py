@@ -23,8 +23,10 @@ to the nodes around it, with no Dirichlet node:
 - ``C`` depends only on ``a / h``: it is the geometric mean over four positions of the axis in
   the voxel, found by bisection on a 2-D finite-volume twin of the 3-D solver's stencil
   (:func:`coax_conductance_ratio`); the spread left over those positions is the model's
-  alignment error (at most +-1.6 % for a/h = 0.49, +-0.7 % for a/h = 0.74, see
-  ``tests/probes/test_subgrid.py``; a smearing radius of ``a + h/2`` left +-4.5 %);
+  alignment error of the conductance (at most 1.6 % at a/h = 0.49, 0.7 % at 0.74, 1 % at 0.98;
+  ``tests/probes/test_subgrid.py``).  A narrower smearing, ``max(a + h/2, h)``, left 5 % in the
+  conductance and 36 % in the Lee 2009 zone volume between two positions of the needle at
+  1.5 mm (16.3 vs 12.0 mL), so it is not used;
 - the thermal side uses the same factors (``k * C * f * h``, W/K) through the existing
   point-implicit coolant coupling of :class:`rfasim.physics.bioheat.PennesBioheat`: the same
   geometry has the same steady conductance, so the coolant's hold on the tissue is exact in the

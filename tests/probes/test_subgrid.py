@@ -38,7 +38,7 @@ def test_calibration_matches_exact_conductance_at_every_alignment(radius_edges):
     scale, ratios = calibrated_scale(radius_edges)
     assert scale > 0
     assert math.exp(np.mean(np.log(ratios))) == pytest.approx(1.0, abs=1e-6)
-    assert max(abs(r - 1.0) for r in ratios) < 0.02  # alignment error of the model
+    assert max(abs(r - 1.0) for r in ratios) < 0.02  # alignment error of the model's conductance
 
 
 def test_three_dimensional_solver_matches_the_twin():
@@ -89,3 +89,19 @@ def test_unknown_electrode_model_is_refused():
     probe = ProbePlacement("cooltip-17g-2cm", tip_mm=[0, 0, -10], entry_mm=[0, 0, 40])
     with pytest.raises(ProbeError, match="unknown electrode model"):
         rasterize_probes([probe], grid, electrode_model="voxel")
+
+
+def test_subgrid_cooled_needle_closes_the_energy_balance():
+    """A short run with a sub-grid cooled needle: the coolant removes heat, the balance closes."""
+    from rfasim import simulate
+    from rfasim.generators import ConstantPower
+
+    grid = Grid.centered(24.0, 1.5)
+    probe = ProbePlacement("cooltip-17g-2cm", tip_mm=[0, 0, -10], entry_mm=[0, 0, 40])
+    electrodes = rasterize_probes([probe], grid, electrode_model="subgrid")
+    material = np.ones(grid.shape, np.uint8)
+    result = simulate(grid, material, ConstantPower(power_w=20.0, duration_s=20.0), electrodes)
+    energy = result.energy
+    assert energy.electrical_j > 100.0
+    assert energy.fixed_sink_j > 0.0
+    assert abs(energy.residual_j) < 1e-6 * energy.electrical_j
