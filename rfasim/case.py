@@ -347,6 +347,7 @@ TISSUE_GLOBAL_KEYS = (
     "perfused", "body_temperature_c", "vessel_model", "vessel_heat_transfer_w_per_m2_k",
     "arrhenius_frequency_factor_per_s", "arrhenius_activation_energy_j_per_mol",
     "vaporization", "vaporization_onset_c", "vaporization_conductivity_drop_factor", "perfusion_response",
+    "hyperaemia_factor", "vaporization_hysteresis", "rehydration_time_s",
 )
 TISSUE_CLASS_TABLES = ("liver", "tumor", "vessel", "other", "forbidden", "fat", "lung", "bone")
 
@@ -386,6 +387,8 @@ def build_tissue_model(table: dict[str, Any], where: str = "[tissue]") -> Tissue
             ))
         if "perfusion_response" in table:
             model = _replace(model, perfusion_response=str(table["perfusion_response"]))
+        if "hyperaemia_factor" in table:
+            model = _replace(model, hyperaemia_factor=_number(table["hyperaemia_factor"], f"{where} hyperaemia_factor"))
         vaporization = model.vaporization
         enabled = table.get("vaporization", vaporization.enabled)
         if not isinstance(enabled, bool):
@@ -399,6 +402,10 @@ def build_tissue_model(table: dict[str, Any], where: str = "[tissue]") -> Tissue
             ),
             latent_heat_j_per_kg=vaporization.latent_heat_j_per_kg,
             enabled=enabled,
+            hysteresis=_flag(table.get("vaporization_hysteresis", vaporization.hysteresis),
+                             f"{where} vaporization_hysteresis"),
+            rehydration_time_s=(_number(table["rehydration_time_s"], f"{where} rehydration_time_s", positive=True)
+                                if "rehydration_time_s" in table else vaporization.rehydration_time_s),
         ))
         valid = tuple(f.name for f in fields(TissueProperties))
         for class_name in TISSUE_CLASS_TABLES:
@@ -415,6 +422,12 @@ def build_tissue_model(table: dict[str, Any], where: str = "[tissue]") -> Tissue
     except ValueError as error:
         raise _fail(where, str(error)) from None
     return model
+
+
+def _flag(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise _fail(where, f"expected true or false, got {value!r}")
+    return value
 
 
 def _replace(model: TissueModel, **changes: Any) -> TissueModel:

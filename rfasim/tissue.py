@@ -38,6 +38,13 @@ CLASS_NAMES: dict[TissueClass, str] = {c: c.name.lower() for c in TissueClass}
 
 BODY_TEMPERATURE_C = 37.0
 
+#: Measured total hepatic blood flow as a Pennes perfusion rate (1/s): flow per gram of liver
+#: times the liver density 1.079 g/mL (docs/parameters.md, "Perfusion: baseline").  Human: about
+#: 100 mL/min per 100 g wet weight; pig (Danish Landrace x Yorkshire, transit-time flow probes):
+#: 950 mL/min per L of liver.
+HEPATIC_PERFUSION_HUMAN_PER_S = 1.00 * 1.079 / 60.0
+HEPATIC_PERFUSION_PORCINE_PER_S = 0.950 / 60.0
+
 
 def _require_positive(name: str, value: float, allow_zero: bool = False) -> None:
     bad = not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero)
@@ -166,6 +173,13 @@ class VaporizationModel:
         Latent heat of vaporisation of water (J/kg).
     enabled : bool
         Switch the whole model off (pure Pennes with linear sigma(T)).
+    hysteresis : bool
+        Desiccation with memory (:mod:`rfasim.physics.desiccation`): sigma follows the larger of
+        the present vaporised fraction and the dried fraction the voxel has reached, so dried
+        tissue does not conduct again as soon as it cools.  Off: the drop is reversible.
+    rehydration_time_s : float
+        Time constant (s) with which a dried voxel below the window regains its water (inf:
+        never, within an ablation).
     """
 
     onset_c: float = 100.0
@@ -173,9 +187,13 @@ class VaporizationModel:
     conductivity_drop_factor: float = 0.01
     latent_heat_j_per_kg: float = 2.257e6
     enabled: bool = True
+    hysteresis: bool = False
+    rehydration_time_s: float = math.inf
 
     def __post_init__(self) -> None:
         _require_positive("vaporization width_c", self.width_c)
+        if not (self.rehydration_time_s > 0.0):
+            raise ValueError(f"rehydration_time_s must be positive (inf: never), got {self.rehydration_time_s!r}")
         if not (0.0 < self.conductivity_drop_factor <= 1.0):
             raise ValueError(
                 f"conductivity_drop_factor must lie in (0, 1], got {self.conductivity_drop_factor!r}"
@@ -301,7 +319,9 @@ class PropertyTable:
 
 
 #: Perfusion responses to thermal damage (see :class:`TissueModel`).
-PERFUSION_RESPONSES = ("cutoff", "stasis")
+PERFUSION_RESPONSES = ("cutoff", "stasis", "hyperaemia")
+#: Kernel code of each response (:func:`rfasim.physics.bioheat_kernel.perfusion_factor`).
+PERFUSION_RESPONSE_CODES = {"cutoff": 0.0, "stasis": 1.0, "hyperaemia": 2.0}
 
 
 @dataclass(frozen=True)
@@ -324,7 +344,13 @@ class TissueModel:
         (default: full perfusion until Omega reaches 1, none after) or ``"stasis"``
         (``w = w0 (1 - DS)`` with the degree of vascular stasis ``DS = 1 - exp(-Omega)``, the
         first-order Arrhenius stasis model compared by Schutt & Haemmerich, Med Phys 35:3462,
-        2008).
+        2008), or ``"hyperaemia"`` (the same after a hyperaemic rise to ``hyperaemia_factor``
+        times the baseline at ``DS = hyperaemia_peak_stasis``).
+    hyperaemia_factor : float
+        Peak perfusion over baseline of the ``"hyperaemia"`` response (no default from the
+        literature we could read: 1.0 means no rise).
+    hyperaemia_peak_stasis : float
+        Degree of stasis of the peak (0.1: "less than ~10 %", docs/parameters.md).
 
     Examples
     --------
@@ -341,8 +367,15 @@ class TissueModel:
     arrhenius: ArrheniusParameters = field(default_factory=ArrheniusParameters)
     vessels: VesselModel = field(default_factory=VesselModel)
     perfusion_response: str = "cutoff"
+    hyperaemia_factor: float = 1.0
+    hyperaemia_peak_stasis: float = 0.1
 
     def __post_init__(self) -> None:
+        if not (self.hyperaemia_factor >= 1.0 and 0.0 < self.hyperaemia_peak_stasis < 1.0):
+            raise ValueError(
+                f"hyperaemia_factor must be >= 1 and hyperaemia_peak_stasis in (0, 1), got "
+                f"{self.hyperaemia_factor!r} and {self.hyperaemia_peak_stasis!r}"
+            )
         if self.perfusion_response not in PERFUSION_RESPONSES:
             raise ValueError(
                 f"perfusion_response must be one of {', '.join(map(repr, PERFUSION_RESPONSES))}, "

@@ -45,7 +45,14 @@ class HeatConstants(NamedTuple):
         1.0 when the vaporisation model is on, else 0.0.
     perfusion_stasis : float
         0.0: perfusion stops where the vascular damage reaches 1 (cutoff); 1.0: it falls as
-        ``exp(-Omega)`` (gradual vascular stasis).
+        ``exp(-Omega)`` (gradual vascular stasis); 2.0: gradual stasis with a hyperaemic rise
+        before it (:func:`perfusion_factor`).
+    hyperaemia_factor : float
+        Peak perfusion over baseline of the hyperaemic response (1.0: no rise).
+    hyperaemia_peak_stasis : float
+        Degree of vascular stasis ``DS = 1 - exp(-Omega)`` at which the hyperaemic peak lies.
+    desiccation_memory : float
+        1.0 when sigma follows the per-voxel dried fraction (desiccation hysteresis), else 0.0.
     """
 
     spacing_m: float
@@ -58,6 +65,9 @@ class HeatConstants(NamedTuple):
     vaporization_log_drop: float
     vaporization_enabled: float
     perfusion_stasis: float = 0.0
+    hyperaemia_factor: float = 1.0
+    hyperaemia_peak_stasis: float = 0.1
+    desiccation_memory: float = 0.0
 
 
 class MaterialTable(NamedTuple):
@@ -137,6 +147,46 @@ def _conductivity(sigma_reference: float, coefficient: float, temperature: float
         fraction = (temperature - onset_c) / width_c
         if fraction > 1.0:
             fraction = 1.0
+        factor *= math.exp(log_drop * fraction)
+    return sigma_reference * factor
+
+
+@numba.njit(cache=True, inline="always")
+def perfusion_factor(omega: float, mode: float, hyperaemia: float, peak: float) -> float:
+    """Perfusion over its baseline at vascular damage ``omega`` (docs/parameters.md).
+
+    ``mode`` 0: 1 until ``omega`` reaches 1, then 0 (cutoff).  1: ``1 - DS = exp(-omega)``, the
+    first-order Arrhenius stasis model (Schutt & Haemmerich 2008).  2: the same with a hyperaemic
+    rise first: linear from 1 to ``hyperaemia`` as DS goes from 0 to ``peak``, then linear down to
+    0 at DS = 1 (the shape is an assumption; the peak below DS ~ 0.1 is as reported).
+    """
+    if mode < 0.5:
+        return 1.0 if omega < 1.0 else 0.0
+    remaining = math.exp(-omega)
+    if mode < 1.5:
+        return remaining
+    stasis = 1.0 - remaining
+    if stasis <= peak:
+        return 1.0 + (hyperaemia - 1.0) * stasis / peak
+    return hyperaemia * remaining / (1.0 - peak)
+
+
+@numba.njit(cache=True, inline="always")
+def _dried_conductivity(sigma_reference: float, coefficient: float, temperature: float, dried: float,
+                        reference_c: float, onset_c: float, width_c: float, log_drop: float) -> float:
+    """sigma(T) (S/m) of tissue that has dried by ``dried`` (0-1): the vaporisation drop follows the
+    larger of the present vaporised fraction and the remembered one (desiccation hysteresis)."""
+    factor = 1.0 + coefficient * (temperature - reference_c)
+    if factor < 0.05:
+        factor = 0.05
+    fraction = 0.0
+    if temperature > onset_c:
+        fraction = (temperature - onset_c) / width_c
+        if fraction > 1.0:
+            fraction = 1.0
+    if dried > fraction:
+        fraction = dried
+    if fraction > 0.0:
         factor *= math.exp(log_drop * fraction)
     return sigma_reference * factor
 
@@ -241,7 +291,7 @@ def _advance(density, specific_heat, latent, t_here, energy_density, onset, volu
 @numba.njit(cache=True)
 def _update_slab(i, temperature, new_temperature, material, fixed, vascular_damage, peak_temperature,
                  heating_per_conductivity, solve_conductivity, external_power, materials, constants,
-                 voltage_squared, rows):
+                 voltage_squared, rows, desiccation):
     """Heat step for the x-slab ``i``; writes its tallies into ``rows[i]``."""
     ny, nz = temperature.shape[1], temperature.shape[2]
     volume = constants.spacing_m**3
@@ -256,7 +306,9 @@ def _update_slab(i, temperature, new_temperature, material, fixed, vascular_dama
     reference_c = constants.reference_temperature_c
     width_c = constants.vaporization_width_c
     log_drop = constants.vaporization_log_drop
-    stasis = constants.perfusion_stasis > 0.0
+    mode = constants.perfusion_stasis
+    hyperaemia, peak_stasis = constants.hyperaemia_factor, constants.hyperaemia_peak_stasis
+    has_memory = desiccation.size > 0
     electrical = external = metabolic_total = stored = perfusion_loss = 0.0
     fixed_sink = deposited_fixed = next_conductance = drift = 0.0
     for j in range(ny):
@@ -265,9 +317,10 @@ def _update_slab(i, temperature, new_temperature, material, fixed, vascular_dama
             t_here = temperature[i, j, k]
             hpc = heating_per_conductivity[i, j, k]
             sigma_now = 0.0
+            dried = desiccation[i, j, k] if has_memory else 0.0
             if hpc > 0.0:
-                sigma_now = _conductivity(sigma_reference[m], sigma_coefficient[m], t_here, reference_c, onset,
-                                          width_c, log_drop)
+                sigma_now = _dried_conductivity(sigma_reference[m], sigma_coefficient[m], t_here, dried, reference_c,
+                                                onset, width_c, log_drop)
             joule = hpc * sigma_now * voltage_squared
             extra = external_power[i, j, k] if has_external else 0.0
             electrical += joule * volume * dt
@@ -290,10 +343,7 @@ def _update_slab(i, temperature, new_temperature, material, fixed, vascular_dama
             flux += face[m, material[i, j, k - 1]] * (temperature[i, j, k - 1] - t_here)
             flux += face[m, material[i, j, k + 1]] * (temperature[i, j, k + 1] - t_here)
             omega = vascular_damage[i, j, k]
-            if stasis:
-                w = materials.perfusion_rate_per_s[m] * math.exp(-omega)
-            else:
-                w = materials.perfusion_rate_per_s[m] if omega < 1.0 else 0.0
+            w = materials.perfusion_rate_per_s[m] * perfusion_factor(omega, mode, hyperaemia, peak_stasis)
             perfusion_density = w * constants.blood_heat_capacity_j_per_m3_k * (t_here - constants.blood_temperature_c)
             rate = flux + (joule + extra + materials.metabolic_heat_w_per_m3[m] - perfusion_density) * volume
             t_new, stored_here = _advance(density[m], specific_heat[m], latent[m], t_here, dt * rate / volume,
@@ -305,8 +355,8 @@ def _update_slab(i, temperature, new_temperature, material, fixed, vascular_dama
             if t_new > peak_temperature[i, j, k]:
                 peak_temperature[i, j, k] = t_new
             if hpc > 0.0:
-                sigma_next = _conductivity(sigma_reference[m], sigma_coefficient[m], t_new, reference_c, onset,
-                                           width_c, log_drop)
+                sigma_next = _dried_conductivity(sigma_reference[m], sigma_coefficient[m], t_new, dried, reference_c,
+                                                 onset, width_c, log_drop)
                 next_conductance += hpc * sigma_next * volume
                 drift += hpc * abs(sigma_next - solve_conductivity[i, j, k]) * volume
     rows[i, 0] = electrical
@@ -334,12 +384,14 @@ def heat_step(
     materials: MaterialTable,
     constants: HeatConstants,
     voltage_squared: float,
+    desiccation: np.ndarray,
 ) -> np.ndarray:
     """Advance one explicit step; fills ``new_temperature`` and updates ``peak_temperature``.
 
     Fixed voxels (``fixed == 1``) keep their temperature; the outer layer must be fixed.
-    Perfusion stops where ``vascular_damage`` (Arrhenius Omega) has reached 1.
-    ``external_power`` is a W/m^3 field of the grid's shape or an empty array.
+    Perfusion answers ``vascular_damage`` (Arrhenius Omega) as :func:`perfusion_factor` says.
+    ``external_power`` is a W/m^3 field of the grid's shape or an empty array; ``desiccation``
+    the per-voxel dried fraction (0-1) that sigma remembers, or an empty array (no memory).
     Returns the tallies in the order of :class:`StepTallies`.
     """
     nx = temperature.shape[0]
@@ -348,7 +400,7 @@ def heat_step(
     for i in numba.prange(nx):
         _update_slab(i, temperature, new_temperature, material, fixed, vascular_damage, peak_temperature,
                      heating_per_conductivity, solve_conductivity, external_power, materials, constants,
-                     voltage_squared, rows)
+                     voltage_squared, rows, desiccation)
     tallies = np.zeros(TALLY_COUNT)
     for slab in range(nx):
         for n in range(TALLY_COUNT):
@@ -358,17 +410,21 @@ def heat_step(
 
 @numba.njit(parallel=True, cache=True)
 def conductivity_field(temperature: np.ndarray, material: np.ndarray, materials: MaterialTable,
-                       constants: HeatConstants, out: np.ndarray) -> None:
-    """Fill ``out`` with sigma(T) (S/m) per voxel."""
+                       constants: HeatConstants, out: np.ndarray, desiccation: np.ndarray) -> None:
+    """Fill ``out`` with sigma(T) (S/m) per voxel (``desiccation``: dried fraction or empty)."""
     nx, ny, nz = temperature.shape
+    has_memory = desiccation.size > 0
+    onset = constants.vaporization_onset_c if constants.vaporization_enabled > 0.0 else np.inf
     for i in numba.prange(nx):
         for j in range(ny):
             for k in range(nz):
                 m = material[i, j, k]
-                out[i, j, k] = conductivity_at(
+                out[i, j, k] = _dried_conductivity(
                     materials.electrical_conductivity_s_per_m[m],
                     materials.conductivity_temperature_coefficient_per_k[m],
-                    temperature[i, j, k], constants,
+                    temperature[i, j, k], desiccation[i, j, k] if has_memory else 0.0,
+                    constants.reference_temperature_c, onset, constants.vaporization_width_c,
+                    constants.vaporization_log_drop,
                 )
 
 

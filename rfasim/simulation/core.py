@@ -27,6 +27,7 @@ from rfasim.grid import Grid
 from rfasim.physics.bioheat import PennesBioheat, ThermalBoundary
 from rfasim.physics.bioheat_kernel import HeatConstants
 from rfasim.physics.damage import DamageModel, damage_model
+from rfasim.physics.desiccation import retention_per_step, update_dried_fraction
 from rfasim.simulation.electric_coupling import ElectricCoupling
 from rfasim.simulation.options import SimulationOptions
 from rfasim.simulation.state import EnergyBalance, SimulationResult, TimeSeries, TissueState
@@ -179,10 +180,12 @@ class Simulation:
         self.steps = max(1, math.ceil(self.duration_s / step - 1e-9))
         self.time_step_s = self.duration_s / self.steps
         self.constants: HeatConstants = self.bioheat.constants(self.time_step_s)
+        self._setup_desiccation()
         self.electric: ElectricCoupling | None = None
         if self.generator is not None:
             groups = getattr(self.generator, "groups", None) or [list(range(len(self.electrodes)))]
             self.electric = ElectricCoupling(self.grid, self.electrodes, groups, self.options, self.bioheat)
+            self.electric.dried_fraction = self.state.dried_fraction
             self.generator.reset()
             self.electric.solve(self.state.temperature_c, self.material, self.constants)
         self._new_temperature = self.state.temperature_c.copy()
@@ -200,6 +203,26 @@ class Simulation:
         self._next_record_s = 0.0
         self._closed = False
         self.ready = True
+
+    def _setup_desiccation(self) -> None:
+        """The dried-fraction field of the desiccation hysteresis (None when it is off)."""
+        dried = self.bioheat.dried_fraction_field(self.grid.shape)
+        if dried.size == 0:
+            self.state.dried_fraction = None
+        elif self.state.dried_fraction is None or self.state.dried_fraction.shape != self.grid.shape:
+            self.state.dried_fraction = dried
+        else:
+            self.state.dried_fraction = np.asarray(self.state.dried_fraction, np.float32)
+        self._retention = retention_per_step(self.time_step_s, self.tissue.vaporization.rehydration_time_s)
+
+    def _dry(self) -> None:
+        """Advance the remembered dried fraction from the new temperatures."""
+        dried = self.state.dried_fraction
+        if dried is None:
+            return
+        vaporization = self.tissue.vaporization
+        update_dried_fraction(dried, self.state.temperature_c, self.boundary.fixed, vaporization.onset_c,
+                              vaporization.width_c, self._retention)
 
     # --- one step -----------------------------------------------------------------------------
 
@@ -250,12 +273,14 @@ class Simulation:
         tallies = self.bioheat.step(
             state.temperature_c, self._new_temperature, self.material, self.boundary, state.damage,
             state.peak_temperature_c, heating, solve_sigma, external, self.constants, output.voltage_v**2,
+            state.dried_fraction,
         )
         for model in self.damage_models:
             model.accumulate(state.doses[model.name], state.temperature_c, self.boundary.fixed, self.time_step_s)
         self.energy.add(tallies)
         self.delivered_j += tallies.electrical_j
         state.temperature_c, self._new_temperature = self._new_temperature, state.temperature_c
+        self._dry()
         if electric is not None:
             electric.observe(tallies)
             # While the generator is off the field heats nothing: re-solve only when power flows.

@@ -113,7 +113,7 @@ def _call(function, fields, materials, constants):
     tallies = function(
         copies["temperature"], new_temperature, copies["material"], copies["fixed"], copies["vascular_damage"],
         copies["peak_temperature"], copies["heating_per_conductivity"], copies["solve_conductivity"],
-        copies["external_power"], materials, constants, 400.0,
+        copies["external_power"], materials, constants, 400.0, copies.get("desiccation", np.zeros((0, 0, 0), np.float32)),
     )
     return new_temperature, copies, np.asarray(tallies)
 

@@ -1,0 +1,148 @@
+"""Effect of the tissue-physics models of issue 12 (item 1) on the validation experiments.
+
+Runs chosen corpus experiments with a named variant of the tissue model (and generator) and
+writes one JSON line per run to ``results/tissue_models.jsonl``.  Nothing is tuned: each variant
+is a literature model switched on with its documented defaults.
+
+Usage (from the repository root)::
+
+    PYTHONPATH=$PWD nice python benchmarks/validation/studies/tissue_models.py \
+        --variant baseline --spacing 3 lee2009-cooled-2cm-ex-vivo lee2009-cooled-2cm-in-vivo
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+import harness  # noqa: E402
+from corpus import load_corpus  # noqa: E402
+
+from rfasim.tissue import (  # noqa: E402
+    HEPATIC_PERFUSION_HUMAN_PER_S,
+    HEPATIC_PERFUSION_PORCINE_PER_S,
+    TissueClass,
+)
+
+VARIANTS: dict = {}
+#: rfasim's in vivo liver perfusion before issue 12 (Tungjitkusolmun et al. 2002): experiments
+#: that state no perfusion of their own carry it.
+OLD_DEFAULT_PERFUSION = 0.0064
+
+
+def variant(name):
+    def register(function):
+        VARIANTS[name] = function
+        return function
+    return register
+
+
+def with_tissue(setup, **changes):
+    return replace(setup, tissue=replace(setup.tissue, **changes))
+
+
+def with_liver_perfusion(setup, rate):
+    """The liver's perfusion set to ``rate`` where the experiment used the default (in vivo)."""
+    liver = setup.tissue.classes[TissueClass.LIVER]
+    if abs(liver.perfusion_rate_per_s - OLD_DEFAULT_PERFUSION) > 1e-12:
+        return setup
+    return replace(setup, tissue=setup.tissue.with_class(TissueClass.LIVER, perfusion_rate_per_s=rate))
+
+
+def with_vaporization(setup, **changes):
+    return with_tissue(setup, vaporization=replace(setup.tissue.vaporization, **changes))
+
+
+@variant("baseline")
+def _baseline(setup):
+    return setup
+
+
+@variant("perfusion-human")
+def _perfusion_human(setup):
+    return with_liver_perfusion(setup, HEPATIC_PERFUSION_HUMAN_PER_S)
+
+
+@variant("perfusion-porcine")
+def _perfusion_porcine(setup):
+    return with_liver_perfusion(setup, HEPATIC_PERFUSION_PORCINE_PER_S)
+
+
+@variant("stasis")
+def _stasis(setup):
+    return with_tissue(setup, perfusion_response="stasis")
+
+
+@variant("perfusion-porcine+stasis")
+def _porcine_stasis(setup):
+    return with_tissue(_perfusion_porcine(setup), perfusion_response="stasis")
+
+
+@variant("perfusion-porcine+hyperaemia2")
+def _porcine_hyperaemia(setup):  # sensitivity only: the factor 2 is not from a source we read
+    return with_tissue(_perfusion_porcine(setup), perfusion_response="hyperaemia", hyperaemia_factor=2.0)
+
+
+@variant("hysteresis")
+def _hysteresis(setup):
+    return with_vaporization(setup, hysteresis=True)
+
+
+@variant("hysteresis-tau60")
+def _hysteresis_tau60(setup):  # sensitivity: rehydration within a minute
+    return with_vaporization(setup, hysteresis=True, rehydration_time_s=60.0)
+
+
+@variant("perfusion-porcine+stasis+hysteresis")
+def _porcine_stasis_hysteresis(setup):
+    return with_vaporization(_porcine_stasis(setup), hysteresis=True)
+
+
+def run(names, spacing, variant_name, out):
+    corpus = load_corpus()
+    original = harness.build_run
+
+    def patched(*args, **kwargs):
+        return VARIANTS[variant_name](original(*args, **kwargs))
+
+    for name in names:
+        experiment = corpus[name]
+        start = time.process_time()
+        harness.build_run = patched
+        try:
+            output = harness.run_experiment(experiment, spacing)
+        finally:
+            harness.build_run = original
+        p = output.prediction
+        record = {"experiment": name, "variant": variant_name, "spacing_mm": spacing,
+                  "long_axis_mm": round(p.long_axis_mm, 1), "short_axis_mm": round(p.short_axis_mm, 1),
+                  "volume_ml": round(p.volume_ml, 2), "energy_kj": round(p.energy_j / 1e3, 1),
+                  "rolloffs": p.rolloffs, "wall_s": round(p.wall_s, 1),
+                  "cpu_s": round(time.process_time() - start, 1),
+                  "measured": {q: m.value for q, m in experiment.measured.items()}}
+        print(json.dumps(record), flush=True)
+        with open(out, "a") as handle:
+            handle.write(json.dumps(record) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("experiments", nargs="+")
+    parser.add_argument("--variant", default="baseline")
+    parser.add_argument("--spacing", type=float, default=3.0)
+    parser.add_argument("--out", type=Path, default=HERE.parent / "results" / "tissue_models.jsonl")
+    args = parser.parse_args()
+    if args.variant not in VARIANTS:
+        parser.error(f"unknown variant {args.variant!r}; known: {', '.join(VARIANTS)}")
+    run(args.experiments, args.spacing, args.variant, args.out)
+
+
+if __name__ == "__main__":
+    main()
