@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -28,6 +28,7 @@ from rfasim.physics.bioheat import PennesBioheat, ThermalBoundary
 from rfasim.physics.bioheat_kernel import HeatConstants
 from rfasim.physics.damage import DamageModel, damage_model
 from rfasim.physics.desiccation import retention_per_step, update_dried_fraction
+from rfasim.physics.vessels import VesselThrombosis
 from rfasim.simulation.electric_coupling import ElectricCoupling
 from rfasim.simulation.options import SimulationOptions
 from rfasim.simulation.state import EnergyBalance, SimulationResult, TimeSeries, TissueState
@@ -168,6 +169,7 @@ class Simulation:
     def setup(self) -> None:
         """Boundary conditions, the stable step and the electric configurations."""
         self._wall_start = time.perf_counter()
+        self._setup_vessels()
         self.bioheat = PennesBioheat(self.tissue, self.grid.spacing_m)
         for electrode in self.electrodes:  # insulated shafts carry no current; heat-wise tissue-like
             insulated = np.setdiff1d(electrode.insulated_index, electrode.metal_index)
@@ -203,6 +205,21 @@ class Simulation:
         self._next_record_s = 0.0
         self._closed = False
         self.ready = True
+
+    def _setup_vessels(self) -> None:
+        """Vessels by calibre: the thrombosis watch and the measured calibre of the Nusselt wall."""
+        vessels = self.tissue.vessels
+        self._thrombosis: VesselThrombosis | None = None
+        measure = vessels.wall_model == "nusselt" and vessels.diameter_mm is None
+        if vessels.kind == "none" or not (vessels.thrombosis_diameter_mm > 0 or measure):
+            return
+        if not np.any(self.material == TissueClass.VESSEL):
+            return
+        watch = VesselThrombosis(self.material, self.grid.spacing_mm, vessels.thrombosis_diameter_mm)
+        self._thrombosis = watch if watch.index.size else None
+        large = watch.large_vessel_calibre_mm
+        if measure and large.size:
+            self.tissue = replace(self.tissue, vessels=replace(vessels, diameter_mm=float(np.median(large))))
 
     def _setup_desiccation(self) -> None:
         """The dried-fraction field of the desiccation hysteresis (None when it is off)."""
@@ -277,6 +294,8 @@ class Simulation:
         )
         for model in self.damage_models:
             model.accumulate(state.doses[model.name], state.temperature_c, self.boundary.fixed, self.time_step_s)
+        if self._thrombosis is not None:
+            self._thrombosis.update(self.material, self.boundary.fixed, state.damage)
         self.energy.add(tallies)
         self.delivered_j += tallies.electrical_j
         state.temperature_c, self._new_temperature = self._new_temperature, state.temperature_c
