@@ -105,6 +105,79 @@ def _porcine_stasis_hysteresis(setup):
     return with_vaporization(_porcine_stasis(setup), hysteresis=True)
 
 
+@variant("perfusion-ct-upper")
+def _perfusion_ct_upper(setup):  # upper end read: 1.47 mL/min/mL total hepatic perfusion (CT, smoothing)
+    return with_liver_perfusion(setup, 1.47 / 60.0)
+
+
+@variant("hysteresis-tau20")
+def _hysteresis_tau20(setup):
+    return with_vaporization(setup, hysteresis=True, rehydration_time_s=20.0)
+
+
+@variant("in-vivo-unperfused")
+def _in_vivo_unperfused(setup):  # decomposition: the in vivo block at 37 degC without any perfusion
+    return with_liver_perfusion(setup, 0.0)
+
+
+@variant("ex-vivo-at-37")
+def _ex_vivo_at_37(setup):  # decomposition: the ex vivo block started at body temperature
+    if setup.tissue.body_temperature_c >= 37.0:
+        return setup
+    return with_tissue(setup, body_temperature_c=37.0)
+
+
+@variant("perfusion-porcine+hysteresis")
+def _porcine_hysteresis(setup):
+    return with_vaporization(_perfusion_porcine(setup), hysteresis=True)
+
+
+def with_vessels(setup, **changes):
+    return with_tissue(setup, vessels=replace(setup.tissue.vessels, **changes))
+
+
+@variant("thrombosis")
+def _thrombosis(setup):
+    return with_vessels(setup, thrombosis_diameter_mm=3.0)
+
+
+@variant("nusselt")
+def _nusselt(setup):
+    return with_vessels(setup, wall_model="nusselt")
+
+
+@variant("thrombosis+nusselt")
+def _thrombosis_nusselt(setup):
+    return with_vessels(setup, thrombosis_diameter_mm=3.0, wall_model="nusselt")
+
+
+def heat_sink(spacing, variant_name, out):
+    """Lu 2002: the heat-sink study (reference, 8 mm and 2 mm vessel) under a variant."""
+    experiment = load_corpus()["lu2002-heat-sink-in-vivo"]
+    original = harness.build_run
+
+    def patched(*args, **kwargs):
+        return VARIANTS[variant_name](original(*args, **kwargs))
+
+    harness.build_run = patched
+    try:
+        results = harness.heat_sink_study(experiment, spacing)
+    finally:
+        harness.build_run = original
+    for result in results:
+        record = {"experiment": experiment.name, "variant": variant_name, "spacing_mm": spacing,
+                  "vessel_diameter_mm": result.vessel_diameter_mm,
+                  "radius_toward_vessel_mm": round(result.radius_toward_vessel_mm, 1),
+                  "radius_away_mm": round(result.radius_away_mm, 1),
+                  "cuff_ablated_fraction": None if result.cuff_ablated_fraction != result.cuff_ablated_fraction
+                  else round(result.cuff_ablated_fraction, 3),
+                  "viable_cuff": result.viable_cuff, "expect_viable_cuff": result.expect_viable_cuff,
+                  "volume_ml": round(result.volume_ml, 2)}
+        print(json.dumps(record), flush=True)
+        with open(out, "a") as handle:
+            handle.write(json.dumps(record) + "\n")
+
+
 def run(names, spacing, variant_name, out):
     corpus = load_corpus()
     original = harness.build_run
@@ -141,7 +214,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.variant not in VARIANTS:
         parser.error(f"unknown variant {args.variant!r}; known: {', '.join(VARIANTS)}")
-    run(args.experiments, args.spacing, args.variant, args.out)
+    if args.experiments == ["heat-sink"]:
+        heat_sink(args.spacing, args.variant, args.out.with_name("tissue_models_heat_sink.jsonl"))
+    else:
+        run(args.experiments, args.spacing, args.variant, args.out)
 
 
 if __name__ == "__main__":
