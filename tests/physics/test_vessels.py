@@ -96,3 +96,16 @@ def test_a_thrombosed_small_vessel_stops_being_a_heat_sink():
     supplied = balance.electrical_j + balance.external_j + balance.metabolic_j
     spent = balance.stored_j + balance.perfusion_j + balance.fixed_sink_j + balance.deposited_in_fixed_j
     assert math.isclose(supplied, spent, rel_tol=1e-6)
+
+
+def test_case_file_vessel_keys_build_the_vessel_model():
+    from rfasim.case import build_tissue_model
+    from rfasim.errors import CaseFileError
+
+    model = build_tissue_model({"vessel_wall_model": "nusselt", "vessel_diameter_mm": 6.0,
+                                "vessel_velocity_m_per_s": 0.1, "vessel_thrombosis_diameter_mm": 3.0})
+    vessels = model.vessels
+    assert (vessels.wall_model, vessels.diameter_mm, vessels.velocity_m_per_s, vessels.thrombosis_diameter_mm) == (
+        "nusselt", 6.0, 0.1, 3.0)
+    with pytest.raises(CaseFileError, match="wall_model"):
+        build_tissue_model({"vessel_wall_model": "turbulent"})
