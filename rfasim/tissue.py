@@ -118,7 +118,7 @@ LIVER = TissueProperties(
     thermal_conductivity_w_per_m_k=0.52,  # IT'IS database v4.1, liver
     electrical_conductivity_s_per_m=0.333,  # Tungjitkusolmun et al. 2002 (~500 kHz); in vivo range Haemmerich et al. 2003
     conductivity_temperature_coefficient_per_k=0.015,  # ~1.5 %/degC, Haemmerich & Wood 2006
-    perfusion_rate_per_s=0.0064,  # Tungjitkusolmun et al. 2002
+    perfusion_rate_per_s=HEPATIC_PERFUSION_HUMAN_PER_S,  # measured total hepatic blood flow (was 0.0064, Tungjitkusolmun 2002)
     water_mass_fraction=0.78,  # Duck 1990
 )
 TUMOR = TissueProperties(
@@ -270,18 +270,18 @@ class VesselModel:
     vessel of ``diameter_mm`` (None: the median calibre of the non-thrombosing lumen, measured
     on the material map) over ``heated_length_mm``; ``thrombosis_diameter_mm > 0`` turns
     lumen voxels of a smaller local calibre into thrombus (no longer a heat sink) once a wall
-    neighbour has coagulated (Lu et al. 2002 report the transition at 2-4 mm; 3 mm is the
-    literature value, 0 switches it off).
+    neighbour has coagulated (Lu et al. 2002 report the transition at 2-4 mm; 3 mm, the
+    default, is the literature value; 0 switches it off).  Both are on by default (issue 12).
     """
 
     kind: str = "convective"
     wall_heat_transfer_w_per_m2_k: float = 1000.0
     blood_temperature_c: float = BODY_TEMPERATURE_C
-    wall_model: str = "constant"
+    wall_model: str = "nusselt"
     diameter_mm: float | None = None
     velocity_m_per_s: float = 0.18
     heated_length_mm: float = 30.0
-    thrombosis_diameter_mm: float = 0.0
+    thrombosis_diameter_mm: float = 3.0
 
     def __post_init__(self) -> None:
         if self.kind not in ("lumen", "convective", "none"):
@@ -299,15 +299,11 @@ class VesselModel:
         """Wall heat-transfer coefficient h (W/(m^2 K)): the constant, or ``Nu k / D`` of laminar
         flow at ``velocity_m_per_s`` in a vessel of ``diameter_mm`` (:mod:`rfasim.physics.vessels`).
 
-        Raises
-        ------
-        ValueError
-            For the Nusselt model without a diameter.
+        The Nusselt model without a diameter (no lumen measured yet: the simulation measures it on
+        the material map) falls back to the constant.
         """
-        if self.wall_model == "constant":
+        if self.wall_model == "constant" or self.diameter_mm is None:
             return self.wall_heat_transfer_w_per_m2_k
-        if self.diameter_mm is None:
-            raise ValueError("the 'nusselt' vessel wall model needs diameter_mm (or a vessel mask to measure it)")
         return laminar_wall_coefficient(
             self.diameter_mm * 1e-3, self.velocity_m_per_s, self.heated_length_mm * 1e-3, blood.density_kg_per_m3,
             blood.specific_heat_j_per_kg_k, blood.thermal_conductivity_w_per_m_k, BLOOD_VISCOSITY_PA_S,

@@ -53,8 +53,8 @@ def test_wall_coefficient_oracles():
     assert laminar_wall_coefficient(0.008, 0.18, 0.03, rho, c, k, mu) > 1000.0  # faster and smaller: stronger
     model = VesselModel(wall_model="nusselt", diameter_mm=8.0)
     assert model.wall_coefficient(BLOOD) == pytest.approx(expected)
-    with pytest.raises(ValueError, match="diameter_mm"):
-        VesselModel(wall_model="nusselt").wall_coefficient(BLOOD)
+    unmeasured = VesselModel(wall_model="nusselt")  # no lumen measured: the constant
+    assert unmeasured.wall_coefficient(BLOOD) == unmeasured.wall_heat_transfer_w_per_m2_k
 
 
 def test_thrombosis_turns_small_lumen_next_to_coagulated_tissue_into_thrombus():

@@ -48,12 +48,29 @@ def with_tissue(setup, **changes):
     return replace(setup, tissue=replace(setup.tissue, **changes))
 
 
+#: The experiment being run (set by :func:`run`): variants change only what it leaves to the defaults.
+CURRENT: dict = {}
+
+
 def with_liver_perfusion(setup, rate):
-    """The liver's perfusion set to ``rate`` where the experiment used the default (in vivo)."""
-    liver = setup.tissue.classes[TissueClass.LIVER]
-    if abs(liver.perfusion_rate_per_s - OLD_DEFAULT_PERFUSION) > 1e-12:
+    """The liver's perfusion set to ``rate`` where the experiment leaves it to rfasim's in vivo
+    default (perfused, no ``[tissue.liver] perfusion_rate_per_s`` of its own)."""
+    experiment = CURRENT.get("experiment")
+    table = experiment.tissue_table if experiment is not None else {}
+    if not table.get("perfused", True) or "perfusion_rate_per_s" in table.get("liver", {}):
         return setup
     return replace(setup, tissue=setup.tissue.with_class(TissueClass.LIVER, perfusion_rate_per_s=rate))
+
+
+@variant("old-defaults")
+def _old_defaults(setup):  # rfasim before issue 12: perfusion 0.0064, constant wall film, no thrombosis
+    setup = with_liver_perfusion(setup, OLD_DEFAULT_PERFUSION)
+    return with_vessels(setup, wall_model="constant", thrombosis_diameter_mm=0.0)
+
+
+@variant("old-default-perfusion")
+def _old_default_perfusion(setup):  # rfasim before issue 12: 0.0064 1/s
+    return with_liver_perfusion(setup, OLD_DEFAULT_PERFUSION)
 
 
 def with_vaporization(setup, **changes):
@@ -154,6 +171,7 @@ def _thrombosis_nusselt(setup):
 def heat_sink(spacing, variant_name, out):
     """Lu 2002: the heat-sink study (reference, 8 mm and 2 mm vessel) under a variant."""
     experiment = load_corpus()["lu2002-heat-sink-in-vivo"]
+    CURRENT["experiment"] = experiment
     original = harness.build_run
 
     def patched(*args, **kwargs):
@@ -187,6 +205,7 @@ def run(names, spacing, variant_name, out):
 
     for name in names:
         experiment = corpus[name]
+        CURRENT["experiment"] = experiment
         start = time.process_time()
         harness.build_run = patched
         try:
