@@ -153,19 +153,14 @@ def with_vessels(setup, **changes):
     return with_tissue(setup, vessels=replace(setup.tissue.vessels, **changes))
 
 
-@variant("thrombosis")
-def _thrombosis(setup):
-    return with_vessels(setup, thrombosis_diameter_mm=3.0)
+@variant("no-thrombosis")
+def _no_thrombosis(setup):  # vessels: the Nusselt film alone
+    return with_vessels(setup, thrombosis_diameter_mm=0.0)
 
 
-@variant("nusselt")
-def _nusselt(setup):
-    return with_vessels(setup, wall_model="nusselt")
-
-
-@variant("thrombosis+nusselt")
-def _thrombosis_nusselt(setup):
-    return with_vessels(setup, thrombosis_diameter_mm=3.0, wall_model="nusselt")
+@variant("constant-wall")
+def _constant_wall(setup):  # vessels: thrombosis alone (the old constant 1000 W/(m^2 K) film)
+    return with_vessels(setup, wall_model="constant")
 
 
 def heat_sink(spacing, variant_name, out):
