@@ -5,8 +5,18 @@ One parallel pass per time step updates the temperature (explicit finite volumes
 enthalpy method for the latent heat of tissue water) and the peak temperature, evaluates the
 Joule source at the current sigma(T), and accumulates every term of the energy balance plus what
 the coupled solver needs next (the frozen-potential conductance estimate and the drift of sigma
-since the last electric solve).  Thermal damage is accumulated by the damage models
-(:mod:`rfasim.physics.damage`), each in its own pass.
+since the last electric solve).  The built-in damage doses (Arrhenius Omega and CEM43) are
+accumulated in the same pass from the step's starting temperature, exactly as their models'
+own passes would (:mod:`rfasim.physics.damage`); other damage models run their own passes.
+
+Bytes per voxel: the pass reads the temperature (float64), the material and fixed codes
+(uint8, into small per-material tables), the peak temperature, the heating per conductivity
+and the conductivity at the last solve (float32), and writes the new temperature.  The damage
+doses are touched only where they can change: Omega is read only where the peak temperature
+has passed the Arrhenius threshold (elsewhere it is exactly zero, ``HeatConstants.omega_gate_c``)
+and the CEM43 dose only above 39 degC.  Each physical term is one inline helper
+(``_conductivity``, ``_perfusion``, ``_arrhenius_increment``, ``_cem43_increment``,
+``_advance``) so that further terms can be added as helpers of their own.
 
 The kernel reads its constants from two typed records built once per run by
 :class:`~rfasim.physics.bioheat.PennesBioheat`: :class:`HeatConstants` (scalars) and
@@ -46,6 +56,20 @@ class HeatConstants(NamedTuple):
     perfusion_stasis : float
         0.0: perfusion stops where the vascular damage reaches 1 (cutoff); 1.0: it falls as
         ``exp(-Omega)`` (gradual vascular stasis).
+    arrhenius_frequency_factor_per_s : float
+        A of the Arrhenius dose accumulated in the pass (1/s); 0.0: Omega is not accumulated
+        (only read, for the perfusion).
+    arrhenius_activation_temperature_k : float
+        Ea / R (K).
+    arrhenius_minimum_c : float
+        Omega accumulates only above this temperature (degC).
+    omega_gate_c : float
+        Omega is read only where the peak temperature exceeds this (degC); elsewhere it is taken
+        as zero.  Exact when no voxel at or below it holds a dose (the simulation checks this and
+        uses ``-inf`` otherwise); a little below ``arrhenius_minimum_c`` to absorb the float32
+        rounding of the peak.
+    cem43_enabled : float
+        1.0: the CEM43 dose (minutes) is accumulated into ``cem43_minutes``.
     """
 
     spacing_m: float
@@ -58,6 +82,11 @@ class HeatConstants(NamedTuple):
     vaporization_log_drop: float
     vaporization_enabled: float
     perfusion_stasis: float = 0.0
+    arrhenius_frequency_factor_per_s: float = 0.0
+    arrhenius_activation_temperature_k: float = 0.0
+    arrhenius_minimum_c: float = math.inf
+    omega_gate_c: float = -math.inf
+    cem43_enabled: float = 0.0
 
 
 class MaterialTable(NamedTuple):
@@ -238,24 +267,70 @@ def _advance(density, specific_heat, latent, t_here, energy_density, onset, volu
     return t_new, stored
 
 
+@numba.njit(cache=True, inline="always")
+def _perfusion(rate_per_s: float, omega: float, stasis: bool) -> float:
+    """Perfusion rate (1/s) at vascular damage ``omega``: cut off at Omega = 1, or exp(-Omega)."""
+    if stasis:
+        return rate_per_s * math.exp(-omega)
+    return rate_per_s if omega < 1.0 else 0.0
+
+
+@numba.njit(cache=True, inline="always")
+def _arrhenius_increment(t_here: float, constants: HeatConstants) -> float:
+    """Omega accumulated over one step at ``t_here`` (degC), the twin of ``ArrheniusDamage``."""
+    if constants.arrhenius_frequency_factor_per_s > 0.0 and t_here > constants.arrhenius_minimum_c:
+        return constants.time_step_s * constants.arrhenius_frequency_factor_per_s * math.exp(
+            -constants.arrhenius_activation_temperature_k / (t_here + 273.15))
+    return 0.0
+
+
+@numba.njit(cache=True, inline="always")
+def _cem43_increment(t_here: float, time_step_s: float) -> float:
+    """CEM43 minutes accumulated over one step at ``t_here`` (degC), the twin of ``CEM43Dose``."""
+    base = 0.5 if t_here >= 43.0 else 0.25
+    return time_step_s / 60.0 * base ** (43.0 - t_here)
+
+
+@numba.njit(cache=True, inline="always")
+def _conduction(temperature, material, face, m, t_here, i, j, k):
+    """Conductive inflow (W) from the six neighbours of a free (interior) voxel."""
+    flux = face[m, material[i - 1, j, k]] * (temperature[i - 1, j, k] - t_here)
+    flux += face[m, material[i + 1, j, k]] * (temperature[i + 1, j, k] - t_here)
+    flux += face[m, material[i, j - 1, k]] * (temperature[i, j - 1, k] - t_here)
+    flux += face[m, material[i, j + 1, k]] * (temperature[i, j + 1, k] - t_here)
+    flux += face[m, material[i, j, k - 1]] * (temperature[i, j, k - 1] - t_here)
+    flux += face[m, material[i, j, k + 1]] * (temperature[i, j, k + 1] - t_here)
+    return flux
+
+
+@numba.njit(cache=True, inline="always")
+def _damage(vascular_damage, cem43_minutes, peak, t_here, constants, i, j, k):
+    """Omega at the step's start (read only past the gate), then both doses accumulated."""
+    omega = 0.0
+    if peak > constants.omega_gate_c:
+        omega = vascular_damage[i, j, k]
+        increment = _arrhenius_increment(t_here, constants)
+        if increment > 0.0:
+            vascular_damage[i, j, k] = omega + increment
+    if constants.cem43_enabled > 0.0 and t_here > 39.0:
+        cem43_minutes[i, j, k] += _cem43_increment(t_here, constants.time_step_s)
+    return omega
+
+
 @numba.njit(cache=True)
 def _update_slab(i, temperature, new_temperature, material, fixed, vascular_damage, peak_temperature,
-                 heating_per_conductivity, solve_conductivity, external_power, materials, constants,
-                 voltage_squared, rows):
-    """Heat step for the x-slab ``i``; writes its tallies into ``rows[i]``."""
+                 heating_per_conductivity, solve_conductivity, external_power, cem43_minutes, materials,
+                 constants, voltage_squared, rows):
+    """Heat step (and the fused damage doses) for the x-slab ``i``; its tallies into ``rows[i]``."""
     ny, nz = temperature.shape[1], temperature.shape[2]
     volume = constants.spacing_m**3
     dt = constants.time_step_s
     has_external = external_power.size > 0
     onset = constants.vaporization_onset_c if constants.vaporization_enabled > 0.0 else np.inf
-    density, specific_heat = materials.density_kg_per_m3, materials.specific_heat_j_per_kg_k
-    latent = materials.latent_heat_j_per_kg
     sigma_reference = materials.electrical_conductivity_s_per_m
     sigma_coefficient = materials.conductivity_temperature_coefficient_per_k
     face = materials.face_conductance_w_per_k
-    reference_c = constants.reference_temperature_c
-    width_c = constants.vaporization_width_c
-    log_drop = constants.vaporization_log_drop
+    reference_c, width_c, log_drop = constants.reference_temperature_c, constants.vaporization_width_c, constants.vaporization_log_drop
     stasis = constants.perfusion_stasis > 0.0
     electrical = external = metabolic_total = stored = perfusion_loss = 0.0
     fixed_sink = deposited_fixed = next_conductance = drift = 0.0
@@ -272,6 +347,7 @@ def _update_slab(i, temperature, new_temperature, material, fixed, vascular_dama
             extra = external_power[i, j, k] if has_external else 0.0
             electrical += joule * volume * dt
             external += extra * volume * dt
+            peak = peak_temperature[i, j, k]
             if fixed[i, j, k] != 0:
                 new_temperature[i, j, k] = t_here
                 deposited_fixed += (joule + extra) * volume * dt
@@ -279,30 +355,24 @@ def _update_slab(i, temperature, new_temperature, material, fixed, vascular_dama
                 if hpc > 0.0:
                     next_conductance += hpc * sigma_now * volume
                     drift += hpc * abs(sigma_now - solve_conductivity[i, j, k]) * volume
-                if t_here > peak_temperature[i, j, k]:
+                if t_here > peak:
                     peak_temperature[i, j, k] = t_here
                 continue
             # Free voxels never lie on the outer layer: the six neighbours are read directly.
-            flux = face[m, material[i - 1, j, k]] * (temperature[i - 1, j, k] - t_here)
-            flux += face[m, material[i + 1, j, k]] * (temperature[i + 1, j, k] - t_here)
-            flux += face[m, material[i, j - 1, k]] * (temperature[i, j - 1, k] - t_here)
-            flux += face[m, material[i, j + 1, k]] * (temperature[i, j + 1, k] - t_here)
-            flux += face[m, material[i, j, k - 1]] * (temperature[i, j, k - 1] - t_here)
-            flux += face[m, material[i, j, k + 1]] * (temperature[i, j, k + 1] - t_here)
-            omega = vascular_damage[i, j, k]
-            if stasis:
-                w = materials.perfusion_rate_per_s[m] * math.exp(-omega)
-            else:
-                w = materials.perfusion_rate_per_s[m] if omega < 1.0 else 0.0
+            flux = _conduction(temperature, material, face, m, t_here, i, j, k)
+            omega = _damage(vascular_damage, cem43_minutes, peak, t_here, constants, i, j, k)
+            w = _perfusion(materials.perfusion_rate_per_s[m], omega, stasis)
             perfusion_density = w * constants.blood_heat_capacity_j_per_m3_k * (t_here - constants.blood_temperature_c)
-            rate = flux + (joule + extra + materials.metabolic_heat_w_per_m3[m] - perfusion_density) * volume
-            t_new, stored_here = _advance(density[m], specific_heat[m], latent[m], t_here, dt * rate / volume,
-                                          onset, volume, constants)
+            metabolic = materials.metabolic_heat_w_per_m3[m]
+            rate = flux + (joule + extra + metabolic - perfusion_density) * volume
+            t_new, stored_here = _advance(materials.density_kg_per_m3[m], materials.specific_heat_j_per_kg_k[m],
+                                          materials.latent_heat_j_per_kg[m], t_here, dt * rate / volume, onset,
+                                          volume, constants)
             stored += stored_here
             new_temperature[i, j, k] = t_new
-            metabolic_total += materials.metabolic_heat_w_per_m3[m] * volume * dt
+            metabolic_total += metabolic * volume * dt
             perfusion_loss += perfusion_density * volume * dt
-            if t_new > peak_temperature[i, j, k]:
+            if t_new > peak:
                 peak_temperature[i, j, k] = t_new
             if hpc > 0.0:
                 sigma_next = _conductivity(sigma_reference[m], sigma_coefficient[m], t_new, reference_c, onset,
@@ -331,6 +401,7 @@ def heat_step(
     heating_per_conductivity: np.ndarray,
     solve_conductivity: np.ndarray,
     external_power: np.ndarray,
+    cem43_minutes: np.ndarray,
     materials: MaterialTable,
     constants: HeatConstants,
     voltage_squared: float,
@@ -340,6 +411,9 @@ def heat_step(
     Fixed voxels (``fixed == 1``) keep their temperature; the outer layer must be fixed.
     Perfusion stops where ``vascular_damage`` (Arrhenius Omega) has reached 1.
     ``external_power`` is a W/m^3 field of the grid's shape or an empty array.
+    With ``constants.arrhenius_frequency_factor_per_s > 0`` Omega (``vascular_damage``) is
+    accumulated in the pass, with ``constants.cem43_enabled`` the CEM43 minutes
+    (``cem43_minutes``, else any array), both from ``temperature`` in free voxels.
     Returns the tallies in the order of :class:`StepTallies`.
     """
     nx = temperature.shape[0]
@@ -347,8 +421,8 @@ def heat_step(
     rows = np.zeros((nx, TALLY_COUNT))
     for i in numba.prange(nx):
         _update_slab(i, temperature, new_temperature, material, fixed, vascular_damage, peak_temperature,
-                     heating_per_conductivity, solve_conductivity, external_power, materials, constants,
-                     voltage_squared, rows)
+                     heating_per_conductivity, solve_conductivity, external_power, cem43_minutes, materials,
+                     constants, voltage_squared, rows)
     tallies = np.zeros(TALLY_COUNT)
     for slab in range(nx):
         for n in range(TALLY_COUNT):
