@@ -222,7 +222,7 @@ def heat_temperature(
     return onset + (enthalpy - rho_latent) / rho_c
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _heat_into_fixed(temperature, material, fixed, face, i, j, k):
     """Heat flow (W) from the free neighbours of fixed voxel (i, j, k) into it.
 
@@ -235,18 +235,18 @@ def _heat_into_fixed(temperature, material, fixed, face, i, j, k):
     t_here = temperature[i, j, k]
     m = material[i, j, k]
     total = 0.0
-    for axis in range(3):
-        for offset in (-1, 1):
-            a, b, c = i, j, k
-            if axis == 0:
-                a = i + offset
-            elif axis == 1:
-                b = j + offset
-            else:
-                c = k + offset
-            if a < 0 or b < 0 or c < 0 or a >= nx or b >= ny or c >= nz or fixed[a, b, c] != 0:
-                continue
-            total += face[m, material[a, b, c]] * (temperature[a, b, c] - t_here)
+    if i > 0 and fixed[i - 1, j, k] == 0:
+        total += face[m, material[i - 1, j, k]] * (temperature[i - 1, j, k] - t_here)
+    if i < nx - 1 and fixed[i + 1, j, k] == 0:
+        total += face[m, material[i + 1, j, k]] * (temperature[i + 1, j, k] - t_here)
+    if j > 0 and fixed[i, j - 1, k] == 0:
+        total += face[m, material[i, j - 1, k]] * (temperature[i, j - 1, k] - t_here)
+    if j < ny - 1 and fixed[i, j + 1, k] == 0:
+        total += face[m, material[i, j + 1, k]] * (temperature[i, j + 1, k] - t_here)
+    if k > 0 and fixed[i, j, k - 1] == 0:
+        total += face[m, material[i, j, k - 1]] * (temperature[i, j, k - 1] - t_here)
+    if k < nz - 1 and fixed[i, j, k + 1] == 0:
+        total += face[m, material[i, j, k + 1]] * (temperature[i, j, k + 1] - t_here)
     return total
 
 
@@ -317,80 +317,186 @@ def _damage(vascular_damage, cem43_minutes, peak, t_here, constants, i, j, k):
     return omega
 
 
-@numba.njit(cache=True)
-def _update_slab(i, temperature, new_temperature, material, fixed, vascular_damage, peak_temperature,
-                 heating_per_conductivity, solve_conductivity, external_power, cem43_minutes, materials,
-                 constants, voltage_squared, rows):
-    """Heat step (and the fused damage doses) for the x-slab ``i``; its tallies into ``rows[i]``."""
-    ny, nz = temperature.shape[1], temperature.shape[2]
-    volume = constants.spacing_m**3
-    dt = constants.time_step_s
-    has_external = external_power.size > 0
-    onset = constants.vaporization_onset_c if constants.vaporization_enabled > 0.0 else np.inf
+@numba.njit(cache=True, inline="always")
+def _voxel(i, j, k, temperature, new_temperature, material, fixed, vascular_damage, peak_temperature,
+           heating_per_conductivity, solve_conductivity, external_power, cem43_minutes, materials, constants,
+           voltage_squared, onset, acc):
+    """The general update of one voxel (any material, fixed or free, latent heat, damage); its
+    tallies are added to ``acc`` (order of :class:`StepTallies`)."""
+    volume, dt = constants.spacing_m**3, constants.time_step_s
     sigma_reference = materials.electrical_conductivity_s_per_m
     sigma_coefficient = materials.conductivity_temperature_coefficient_per_k
     face = materials.face_conductance_w_per_k
     reference_c, width_c, log_drop = constants.reference_temperature_c, constants.vaporization_width_c, constants.vaporization_log_drop
-    stasis = constants.perfusion_stasis > 0.0
-    electrical = external = metabolic_total = stored = perfusion_loss = 0.0
-    fixed_sink = deposited_fixed = next_conductance = drift = 0.0
+    m = material[i, j, k]
+    t_here = temperature[i, j, k]
+    hpc = heating_per_conductivity[i, j, k]
+    sigma_now = 0.0
+    if hpc > 0.0:
+        sigma_now = _conductivity(sigma_reference[m], sigma_coefficient[m], t_here, reference_c, onset, width_c,
+                                  log_drop)
+    joule = hpc * sigma_now * voltage_squared
+    extra = external_power[i, j, k] if external_power.size > 0 else 0.0
+    acc[0] += joule * volume * dt
+    acc[1] += extra * volume * dt
+    peak = peak_temperature[i, j, k]
+    if fixed[i, j, k] != 0:
+        new_temperature[i, j, k] = t_here
+        acc[6] += (joule + extra) * volume * dt
+        acc[5] += _heat_into_fixed(temperature, material, fixed, face, i, j, k) * dt
+        if hpc > 0.0:
+            acc[7] += hpc * sigma_now * volume
+            acc[8] += hpc * abs(sigma_now - solve_conductivity[i, j, k]) * volume
+        if t_here > peak:
+            peak_temperature[i, j, k] = t_here
+        return
+    # Free voxels never lie on the outer layer: the six neighbours are read directly.
+    flux = _conduction(temperature, material, face, m, t_here, i, j, k)
+    omega = _damage(vascular_damage, cem43_minutes, peak, t_here, constants, i, j, k)
+    w = _perfusion(materials.perfusion_rate_per_s[m], omega, constants.perfusion_stasis > 0.0)
+    perfusion_density = w * constants.blood_heat_capacity_j_per_m3_k * (t_here - constants.blood_temperature_c)
+    metabolic = materials.metabolic_heat_w_per_m3[m]
+    rate = flux + (joule + extra + metabolic - perfusion_density) * volume
+    t_new, stored_here = _advance(materials.density_kg_per_m3[m], materials.specific_heat_j_per_kg_k[m],
+                                  materials.latent_heat_j_per_kg[m], t_here, dt * rate / volume, onset, volume,
+                                  constants)
+    acc[3] += stored_here
+    new_temperature[i, j, k] = t_new
+    acc[2] += metabolic * volume * dt
+    acc[4] += perfusion_density * volume * dt
+    if t_new > peak:
+        peak_temperature[i, j, k] = t_new
+    if hpc > 0.0:
+        sigma_next = _conductivity(sigma_reference[m], sigma_coefficient[m], t_new, reference_c, onset, width_c,
+                                   log_drop)
+        acc[7] += hpc * sigma_next * volume
+        acc[8] += hpc * abs(sigma_next - solve_conductivity[i, j, k]) * volume
+
+
+@numba.njit(cache=True, inline="always")
+def _uniform_row(material, fixed, i, j):
+    """Material code of row (i, j) when the row and its four neighbour rows hold one material and
+    no voxel inside the row is fixed; -1 otherwise (the row then takes the general path)."""
+    nz = material.shape[2]
+    m = material[i, j, 0]
+    mixed = 0
+    for k in range(nz):
+        mixed |= material[i, j, k] != m
+    for k in range(1, nz - 1):
+        mixed |= ((material[i - 1, j, k] != m) | (material[i + 1, j, k] != m) | (material[i, j - 1, k] != m)
+                  | (material[i, j + 1, k] != m) | (fixed[i, j, k] != 0))
+    return -1 if mixed else np.int64(m)
+
+
+@numba.njit(cache=True, inline="always")
+def _general_case(t, t_new, peak, onset, gate, dose_c):
+    """Whether a voxel of a one-material row needs the general update: latent heat or the
+    vaporisation drop ahead, Omega possibly non-zero, or a dose due."""
+    return (t >= onset) | (t_new >= onset) | (peak > gate) | (t_new > gate) | (t > dose_c)
+
+
+@numba.njit(cache=True, inline="always")
+def _uniform_row_update(i, j, m, temperature, new_temperature, peak_temperature, heating_per_conductivity,
+                        solve_conductivity, external_power, materials, constants, voltage_squared, onset, acc):
+    """Free voxels of a one-material row in the common case (no latent heat, Omega zero, no dose
+    due), branch-free so that it vectorises.  Voxels outside that case (:func:`_general_case`,
+    checked again on the same values by the caller) keep their peak and add no tallies; the
+    caller redoes them with :func:`_voxel`.  Returns their count."""
+    nz = temperature.shape[2]
+    volume, dt = constants.spacing_m**3, constants.time_step_s
+    g = materials.face_conductance_w_per_k[m, m]
+    sigma_reference = materials.electrical_conductivity_s_per_m[m]
+    coefficient = materials.conductivity_temperature_coefficient_per_k[m]
+    reference_c = constants.reference_temperature_c
+    perfusion = materials.perfusion_rate_per_s[m] * constants.blood_heat_capacity_j_per_m3_k
+    blood_c, metabolic = constants.blood_temperature_c, materials.metabolic_heat_w_per_m3[m]
+    rho_c = materials.density_kg_per_m3[m] * materials.specific_heat_j_per_kg_k[m]
+    step_per_energy = dt / (volume * rho_c)
+    gate = constants.omega_gate_c
+    dose_c = 39.0 if constants.cem43_enabled > 0.0 else np.inf
+    has_external = external_power.size > 0
+    joule_sum = extra_sum = heat_sum = perfusion_sum = next_sum = drift_sum = 0.0
+    count = 0
+    for k in range(1, nz - 1):
+        t = temperature[i, j, k]
+        hpc = heating_per_conductivity[i, j, k]
+        joule = hpc * sigma_reference * max(1.0 + coefficient * (t - reference_c), 0.05) * voltage_squared
+        extra = external_power[i, j, k] if has_external else 0.0
+        neighbours = (temperature[i - 1, j, k] + temperature[i + 1, j, k] + temperature[i, j - 1, k]
+                      + temperature[i, j + 1, k] + temperature[i, j, k - 1] + temperature[i, j, k + 1])
+        perfusion_density = perfusion * (t - blood_c)
+        rate = g * (neighbours - 6.0 * t) + (joule + extra + metabolic - perfusion_density) * volume
+        t_new = t + rate * step_per_energy
+        peak = peak_temperature[i, j, k]
+        flag = _general_case(t, t_new, peak, onset, gate, dose_c)
+        new_temperature[i, j, k] = t_new
+        peak_temperature[i, j, k] = peak if flag | (t_new <= peak) else t_new
+        sigma_next = sigma_reference * max(1.0 + coefficient * (t_new - reference_c), 0.05)
+        keep = 0.0 if flag else 1.0
+        count += flag
+        joule_sum += keep * joule
+        extra_sum += keep * extra
+        heat_sum += keep * (t_new - t)
+        perfusion_sum += keep * perfusion_density
+        next_sum += keep * hpc * sigma_next
+        drift_sum += keep * hpc * abs(sigma_next - solve_conductivity[i, j, k])
+    free = nz - 2 - count
+    acc[0] += joule_sum * volume * dt
+    acc[1] += extra_sum * volume * dt
+    acc[2] += metabolic * free * volume * dt
+    acc[3] += heat_sum * volume * rho_c
+    acc[4] += perfusion_sum * volume * dt
+    acc[7] += next_sum * volume
+    acc[8] += drift_sum * volume
+    return count
+
+
+@numba.njit(cache=True, inline="always")
+def _update_slab(i, temperature, new_temperature, material, fixed, vascular_damage, peak_temperature,
+                 heating_per_conductivity, solve_conductivity, external_power, cem43_minutes, materials,
+                 constants, voltage_squared, rows):
+    """Heat step (and the fused damage doses) for the x-slab ``i``; its tallies into ``rows[i]``.
+
+    One-material rows take the vectorised path (:func:`_uniform_row_update`); the voxels it
+    leaves, the rows' ends (the fixed outer layer) and every other row the general one
+    (:func:`_voxel`).  Everything is inlined into the parallel loop, whose arrays Numba then
+    marks as not aliased, which the vectoriser needs.
+    """
+    nx, ny, nz = temperature.shape
+    onset = constants.vaporization_onset_c if constants.vaporization_enabled > 0.0 else np.inf
+    gate = constants.omega_gate_c
+    dose_c = 39.0 if constants.cem43_enabled > 0.0 else np.inf
+    acc = np.zeros(TALLY_COUNT)
     for j in range(ny):
-        for k in range(nz):
-            m = material[i, j, k]
-            t_here = temperature[i, j, k]
-            hpc = heating_per_conductivity[i, j, k]
-            sigma_now = 0.0
-            if hpc > 0.0:
-                sigma_now = _conductivity(sigma_reference[m], sigma_coefficient[m], t_here, reference_c, onset,
-                                          width_c, log_drop)
-            joule = hpc * sigma_now * voltage_squared
-            extra = external_power[i, j, k] if has_external else 0.0
-            electrical += joule * volume * dt
-            external += extra * volume * dt
-            peak = peak_temperature[i, j, k]
-            if fixed[i, j, k] != 0:
-                new_temperature[i, j, k] = t_here
-                deposited_fixed += (joule + extra) * volume * dt
-                fixed_sink += _heat_into_fixed(temperature, material, fixed, face, i, j, k) * dt
-                if hpc > 0.0:
-                    next_conductance += hpc * sigma_now * volume
-                    drift += hpc * abs(sigma_now - solve_conductivity[i, j, k]) * volume
-                if t_here > peak:
-                    peak_temperature[i, j, k] = t_here
-                continue
-            # Free voxels never lie on the outer layer: the six neighbours are read directly.
-            flux = _conduction(temperature, material, face, m, t_here, i, j, k)
-            omega = _damage(vascular_damage, cem43_minutes, peak, t_here, constants, i, j, k)
-            w = _perfusion(materials.perfusion_rate_per_s[m], omega, stasis)
-            perfusion_density = w * constants.blood_heat_capacity_j_per_m3_k * (t_here - constants.blood_temperature_c)
-            metabolic = materials.metabolic_heat_w_per_m3[m]
-            rate = flux + (joule + extra + metabolic - perfusion_density) * volume
-            t_new, stored_here = _advance(materials.density_kg_per_m3[m], materials.specific_heat_j_per_kg_k[m],
-                                          materials.latent_heat_j_per_kg[m], t_here, dt * rate / volume, onset,
-                                          volume, constants)
-            stored += stored_here
-            new_temperature[i, j, k] = t_new
-            metabolic_total += metabolic * volume * dt
-            perfusion_loss += perfusion_density * volume * dt
-            if t_new > peak:
-                peak_temperature[i, j, k] = t_new
-            if hpc > 0.0:
-                sigma_next = _conductivity(sigma_reference[m], sigma_coefficient[m], t_new, reference_c, onset,
-                                           width_c, log_drop)
-                next_conductance += hpc * sigma_next * volume
-                drift += hpc * abs(sigma_next - solve_conductivity[i, j, k]) * volume
-    rows[i, 0] = electrical
-    rows[i, 1] = external
-    rows[i, 2] = metabolic_total
-    rows[i, 3] = stored
-    rows[i, 4] = perfusion_loss
-    rows[i, 5] = fixed_sink
-    rows[i, 6] = deposited_fixed
-    rows[i, 7] = next_conductance
-    rows[i, 8] = drift
+        m = -1
+        if 0 < i < nx - 1 and 0 < j < ny - 1:
+            m = _uniform_row(material, fixed, i, j)
+        flagged = 0
+        if m >= 0:
+            flagged = _uniform_row_update(i, j, m, temperature, new_temperature, peak_temperature,
+                                          heating_per_conductivity, solve_conductivity, external_power, materials,
+                                          constants, voltage_squared, onset, acc)
+        k = 0
+        while k < nz:  # every voxel of a general row; else the row's ends and the flagged voxels
+            general = m < 0 or k == 0 or k == nz - 1
+            if not general:
+                general = _general_case(temperature[i, j, k], new_temperature[i, j, k], peak_temperature[i, j, k],
+                                        onset, gate, dose_c)
+            if general:
+                _voxel(i, j, k, temperature, new_temperature, material, fixed, vascular_damage, peak_temperature,
+                       heating_per_conductivity, solve_conductivity, external_power, cem43_minutes, materials,
+                       constants, voltage_squared, onset, acc)
+            k = k + 1 if m < 0 or flagged > 0 or k > 0 else nz - 1
+    for n in range(TALLY_COUNT):
+        rows[i, n] = acc[n]
 
 
-@numba.njit(parallel=True, cache=True)
+#: Floating-point licences of the heat step: reassociation lets the vectoriser split the tally
+#: sums and fuse multiply-adds (results change at round-off only; no NaN/inf assumptions).
+HEAT_FASTMATH = {"reassoc", "nsz", "contract"}
+
+
+@numba.njit(parallel=True, cache=True, fastmath=HEAT_FASTMATH)
 def heat_step(
     temperature: np.ndarray,
     new_temperature: np.ndarray,

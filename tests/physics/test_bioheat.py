@@ -169,6 +169,40 @@ def test_fused_damage_equals_the_models_own_passes():
     np.testing.assert_array_equal(tallies_fused, tallies_plain)
 
 
+@pytest.mark.parametrize("stasis", [0.0, 1.0])
+def test_one_material_rows_take_the_vectorised_path_and_match_numpy_reference(stasis):
+    """A one-material grid: most rows take the branch-free path, the voxels past the vaporisation
+    onset, the Omega gate or the CEM43 threshold the general one; all equal the NumPy twin."""
+    generator = np.random.default_rng(5)
+    shape = (9, 10, 12)
+    material = np.full(shape, TissueClass.LIVER, np.uint8)
+    fixed = np.zeros(shape, np.uint8)
+    fixed[0], fixed[-1], fixed[:, 0], fixed[:, -1], fixed[:, :, 0], fixed[:, :, -1] = 1, 1, 1, 1, 1, 1
+    fixed[4, 5, 6] = 1
+    temperature = generator.uniform(36.0, 38.5, shape)
+    hot = generator.random(shape) < 0.15
+    temperature[hot] = generator.uniform(38.0, 104.0, int(hot.sum()))
+    peak = (temperature + generator.uniform(0.0, 3.0, shape) * (generator.random(shape) < 0.5)).astype(np.float32)
+    omega = np.where(peak > 43.0, generator.uniform(0.0, 2.0, shape), 0.0)
+    fields = dict(
+        temperature=temperature, material=material, fixed=fixed, vascular_damage=omega, peak_temperature=peak,
+        heating_per_conductivity=generator.uniform(0.0, 1e6, shape).astype(np.float32),
+        solve_conductivity=generator.uniform(0.2, 0.6, shape).astype(np.float32),
+        external_power=generator.uniform(0, 1e5, shape), cem43_minutes=generator.uniform(0, 100, shape),
+    )
+    model = PennesBioheat(TissueModel(), 1e-3)
+    constants = _fused(model.constants(0.3)._replace(perfusion_stasis=stasis), fields,
+                       gate=43.0 - bioheat.OMEGA_GATE_MARGIN_C)
+    new_fast, fast, tallies_fast = _call(bioheat_kernel.heat_step, fields, model.materials, constants)
+    new_slow, slow, tallies_slow = _call(bioheat.heat_step_reference, fields, model.materials, constants)
+    np.testing.assert_allclose(new_fast, new_slow, rtol=1e-12, atol=1e-10)
+    np.testing.assert_allclose(fast["peak_temperature"], slow["peak_temperature"], rtol=1e-6, atol=0)
+    for name in ("vascular_damage", "cem43_minutes"):
+        np.testing.assert_allclose(fast[name], slow[name], rtol=1e-12, atol=0)
+    np.testing.assert_allclose(tallies_fast, tallies_slow, rtol=1e-10, atol=1e-9)
+    assert (peak > 39.0).sum() < 0.5 * peak.size  # most voxels took the branch-free path
+
+
 def test_omega_gate_is_exact_when_no_cool_voxel_holds_a_dose():
     """Omega is read only past the peak-temperature gate; with doses only where the peak passed
     the Arrhenius minimum the gated pass equals the ungated one, and the simulation's check
