@@ -378,14 +378,17 @@ class SimulationPredictor:
     cache : object, optional
         ``cache.key(*parts)``, ``cache.get(name, key)`` and ``cache.put(name, key, data)``
         (``run_validation.RunCache``): runs survive between invocations.
+    verbose : bool
+        Print a line per simulation.
     """
 
     def __init__(self, space: ParameterSpace, spacing_mm: float, extent_scale: float = 1.0,
-                 cache: Any = None) -> None:
+                 cache: Any = None, verbose: bool = False) -> None:
         self.space = space
         self.spacing_mm = float(spacing_mm)
         self.extent_scale = float(extent_scale)
         self.cache = cache
+        self.verbose = verbose
         self.runs = 0
         self.run_wall_s = 0.0
         self._memo: dict[tuple[str, tuple[tuple[str, float], ...]], Any] = {}
@@ -409,6 +412,9 @@ class SimulationPredictor:
                                         tissue_overrides=overrides).prediction
             self.runs += 1
             self.run_wall_s += prediction.wall_s
+            if self.verbose:
+                print(f"  run {self.runs}: {experiment.name} {dict(key[1])}: {prediction.volume_ml:.2f} mL "
+                      f"({prediction.wall_s:.0f} s)", flush=True)
             if self.cache is not None:
                 self.cache.put(f"calibration-{experiment.name}@{self.spacing_mm:g}mm-{cache_key[:12]}", cache_key,
                                prediction.to_dict())
