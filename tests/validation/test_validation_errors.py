@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import tomllib
-
 import report
+import tomllib
 from corpus import load_corpus
 from linear_calibration import FitSettings, calibrate
 from test_linear_calibration import EXPERIMENTS, PERFUSION, SIGMA, SPACE, LogLinearModel
