@@ -32,6 +32,12 @@ from rfasim.physics.bioheat_kernel import (
 from rfasim.sources import ElectrodeRaster
 from rfasim.tissue import PERFUSION_RESPONSE_CODES, PropertyTable, TissueClass, TissueModel
 
+#: Omega is read only where the (float32) peak temperature exceeds the Arrhenius minimum less
+#: this margin (degC): float32 rounds 43 degC by ~4e-6 degC, so the gate loses no voxel.
+OMEGA_GATE_MARGIN_C = 0.01
+_NO_DOSE = np.zeros((0, 0, 0))
+_NO_DRYING = np.zeros((0, 0, 0), np.float32)
+
 
 def half_resistances(table: PropertyTable, spacing_m: float) -> np.ndarray:
     """Thermal resistance (m^2 K/W) from a voxel's centre to its face, per material.
@@ -212,30 +218,63 @@ class PennesBioheat:
 
         ``dried_fraction``: the per-voxel dried fraction sigma remembers (hysteresis), or None.
         """
-        dried = dried_fraction if dried_fraction is not None else np.zeros((0, 0, 0), np.float32)
+        dried = dried_fraction if dried_fraction is not None else _NO_DRYING
         conductivity_field(temperature_c, material, self.materials, constants, out, dried)
         return out
 
     def step(self, temperature_c: np.ndarray, new_temperature_c: np.ndarray, material: np.ndarray,
              boundary: ThermalBoundary, vascular_damage: np.ndarray, peak_temperature_c: np.ndarray,
              heating_per_conductivity: np.ndarray, solve_conductivity: np.ndarray, external_power: np.ndarray,
-             constants: HeatConstants, voltage_squared: float,
+             constants: HeatConstants, voltage_squared: float, cem43_minutes: np.ndarray | None = None,
              dried_fraction: np.ndarray | None = None) -> StepTallies:
         """One explicit heat step into ``new_temperature_c``, coolant coupling included.
 
-        ``dried_fraction`` (desiccation hysteresis) is read, not updated: see
+        With the damage constants set (:meth:`fused_damage_constants`) the Arrhenius dose
+        ``vascular_damage`` and the CEM43 dose ``cem43_minutes`` are accumulated in the same
+        pass.  ``dried_fraction`` (desiccation hysteresis) is read, not updated: see
         :func:`rfasim.physics.desiccation.update_dried_fraction`.  Returns the step's energy
         tallies; the coolant's share is booked as a fixed sink, so the balance stays exact.
         """
-        dried = dried_fraction if dried_fraction is not None else np.zeros((0, 0, 0), np.float32)
+        cem43 = cem43_minutes if cem43_minutes is not None else _NO_DOSE
+        if constants.cem43_enabled > 0.0 and cem43.shape != temperature_c.shape:
+            raise ValueError("cem43_enabled needs a cem43_minutes field of the grid's shape")
+        dried = dried_fraction if dried_fraction is not None else _NO_DRYING
         raw = heat_step(temperature_c, new_temperature_c, material, boundary.fixed, vascular_damage,
-                        peak_temperature_c, heating_per_conductivity, solve_conductivity, external_power,
+                        peak_temperature_c, heating_per_conductivity, solve_conductivity, external_power, cem43,
                         self.materials, constants, float(voltage_squared), dried)
         tallies = StepTallies(*raw)
         if boundary.coolant is None:
             return tallies
         removed = self._cool_partial_voxels(new_temperature_c, boundary.coolant, material, constants)
         return tallies._replace(stored_j=tallies.stored_j - removed, fixed_sink_j=tallies.fixed_sink_j + removed)
+
+    @staticmethod
+    def fused_damage_constants(constants: HeatConstants, arrhenius: tuple[float, float, float] | None,
+                               cem43: bool, vascular_damage: np.ndarray,
+                               peak_temperature_c: np.ndarray) -> HeatConstants:
+        """``constants`` with the damage doses the step accumulates itself.
+
+        Parameters
+        ----------
+        arrhenius : (A (1/s), Ea/R (K), minimum (degC)) or None
+            The Arrhenius dose to accumulate into ``vascular_damage``; None: read only.
+        cem43 : bool
+            Accumulate the CEM43 dose (minutes) into the step's ``cem43_minutes``.
+        vascular_damage, peak_temperature_c : ndarray
+            The starting fields: Omega is read only past the peak-temperature gate when no
+            voxel at or below the gate already holds a dose.
+        """
+        if arrhenius is None:
+            return constants._replace(arrhenius_frequency_factor_per_s=0.0, cem43_enabled=1.0 if cem43 else 0.0,
+                                      omega_gate_c=-math.inf)
+        frequency, activation, minimum = arrhenius
+        gate = minimum - OMEGA_GATE_MARGIN_C
+        if np.any((vascular_damage != 0) & (peak_temperature_c <= gate)):
+            gate = -math.inf
+        return constants._replace(arrhenius_frequency_factor_per_s=float(frequency),
+                                  arrhenius_activation_temperature_k=float(activation),
+                                  arrhenius_minimum_c=float(minimum), omega_gate_c=float(gate),
+                                  cem43_enabled=1.0 if cem43 else 0.0)
 
     def _cool_partial_voxels(self, temperature_c: np.ndarray, coupling: CoolantCoupling, material: np.ndarray,
                              constants: HeatConstants) -> float:
@@ -348,10 +387,29 @@ def _conduction_reference(temperature: np.ndarray, material: np.ndarray, fixed: 
     return flux, inflow_fixed
 
 
+def _damage_reference(vascular_damage: np.ndarray, cem43_minutes: np.ndarray, temperature: np.ndarray,
+                      free: np.ndarray, constants: HeatConstants) -> None:
+    """The doses the heat step accumulates itself (twins of ArrheniusDamage and CEM43Dose)."""
+    dt = constants.time_step_s
+    if constants.arrhenius_frequency_factor_per_s > 0:
+        hot = free & (temperature > constants.arrhenius_minimum_c)
+        vascular_damage[hot] += dt * constants.arrhenius_frequency_factor_per_s * np.exp(
+            -constants.arrhenius_activation_temperature_k / (temperature[hot] + 273.15))
+    if constants.cem43_enabled > 0:
+        warm = free & (temperature > 39.0)
+        base = np.where(temperature >= 43.0, 0.5, 0.25)
+        cem43_minutes[warm] += dt / 60.0 * base[warm] ** (43.0 - temperature[warm])
+
+
 def heat_step_reference(temperature, new_temperature, material, fixed, vascular_damage, peak_temperature,
-                        heating_per_conductivity, solve_conductivity, external_power, materials: MaterialTable,
-                        constants: HeatConstants, voltage_squared: float, desiccation=None) -> np.ndarray:
-    """NumPy twin of :func:`rfasim.physics.bioheat_kernel.heat_step` (same arguments, same results)."""
+                        heating_per_conductivity, solve_conductivity, external_power, cem43_minutes,
+                        materials: MaterialTable, constants: HeatConstants, voltage_squared: float,
+                        desiccation=None) -> np.ndarray:
+    """NumPy twin of :func:`rfasim.physics.bioheat_kernel.heat_step` (same arguments, same results).
+
+    The Omega gate (``constants.omega_gate_c``) is an exact shortcut of the kernel and has no
+    twin here: the twin always reads Omega.
+    """
     h, dt = constants.spacing_m, constants.time_step_s
     volume = h**3
     m, t = material, temperature
@@ -371,6 +429,7 @@ def heat_step_reference(temperature, new_temperature, material, fixed, vascular_
     updated = heat_temperature_reference(density, heat, latent, t, dt * rate / volume, constants)
     new_temperature[...] = np.where(free, updated, t)
     np.maximum(peak_temperature, new_temperature, out=peak_temperature)
+    _damage_reference(vascular_damage, cem43_minutes, t, free, constants)
 
     stored = (enthalpy_density(density, heat, latent, updated, constants)
               - enthalpy_density(density, heat, latent, t, constants)) * volume

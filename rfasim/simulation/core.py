@@ -26,7 +26,7 @@ from rfasim.generators import Generator, GeneratorReading
 from rfasim.grid import Grid
 from rfasim.physics.bioheat import PennesBioheat, ThermalBoundary
 from rfasim.physics.bioheat_kernel import HeatConstants
-from rfasim.physics.damage import DamageModel, damage_model
+from rfasim.physics.damage import ArrheniusDamage, DamageModel, damage_model
 from rfasim.physics.desiccation import retention_per_step, update_dried_fraction
 from rfasim.physics.vessels import VesselThrombosis
 from rfasim.simulation.electric_coupling import ElectricCoupling
@@ -181,7 +181,7 @@ class Simulation:
         step = min(self.options.time_step_safety * stable, self.options.maximum_time_step_s, self.duration_s)
         self.steps = max(1, math.ceil(self.duration_s / step - 1e-9))
         self.time_step_s = self.duration_s / self.steps
-        self.constants: HeatConstants = self.bioheat.constants(self.time_step_s)
+        self.constants: HeatConstants = self._fuse_damage(self.bioheat.constants(self.time_step_s))
         self._setup_desiccation()
         self.electric: ElectricCoupling | None = None
         if self.generator is not None:
@@ -205,6 +205,19 @@ class Simulation:
         self._next_record_s = 0.0
         self._closed = False
         self.ready = True
+
+    def _fuse_damage(self, constants: HeatConstants) -> HeatConstants:
+        """Let the heat step accumulate the built-in doses in its own pass; the rest run their own."""
+        arrhenius = next(m for m in self.damage_models if m.name == "arrhenius")
+        cem43 = next((m for m in self.damage_models if m.name == "cem43"), None)
+        fuse_arrhenius = arrhenius.fused_in_heat_step() and isinstance(arrhenius, ArrheniusDamage)
+        fuse_cem43 = cem43 is not None and cem43.fused_in_heat_step()
+        self._separate_models = [m for m in self.damage_models
+                                 if not ((m is arrhenius and fuse_arrhenius) or (m is cem43 and fuse_cem43))]
+        self._cem43_dose = self.state.doses["cem43"] if fuse_cem43 else None
+        parameters = arrhenius.kernel_parameters() if fuse_arrhenius and isinstance(arrhenius, ArrheniusDamage) else None
+        return PennesBioheat.fused_damage_constants(constants, parameters, fuse_cem43, self.state.damage,
+                                                    self.state.peak_temperature_c)
 
     def _setup_vessels(self) -> None:
         """Vessels by calibre: the thrombosis watch and the measured calibre of the Nusselt wall."""
@@ -279,7 +292,8 @@ class Simulation:
         self._next_record_s += self.options.record_interval_s
 
     def _heat(self, output: GeneratorOutput) -> None:
-        """One heat step, the damage models on the step's starting temperature, then the swap."""
+        """One heat step (the built-in doses fused into it), the other damage models on the
+        step's starting temperature, then the swap."""
         state, electric = self.state, self.electric
         external = self.source.at(self.time_s + 0.5 * self.time_step_s) if self.source is not None else self._empty
         heating, solve_sigma = self._zeros, self._zeros
@@ -290,9 +304,9 @@ class Simulation:
         tallies = self.bioheat.step(
             state.temperature_c, self._new_temperature, self.material, self.boundary, state.damage,
             state.peak_temperature_c, heating, solve_sigma, external, self.constants, output.voltage_v**2,
-            state.dried_fraction,
+            self._cem43_dose, state.dried_fraction,
         )
-        for model in self.damage_models:
+        for model in self._separate_models:
             model.accumulate(state.doses[model.name], state.temperature_c, self.boundary.fixed, self.time_step_s)
         if self._thrombosis is not None:
             self._thrombosis.update(self.material, self.boundary.fixed, state.damage)
