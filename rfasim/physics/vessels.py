@@ -16,21 +16,12 @@ of large vessels, and the thrombosis of small ones (docs/parameters.md, "Vessels
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from scipy import ndimage
 
 from rfasim.tissue import TissueClass, laminar_wall_coefficient
 
 __all__ = ["VesselThrombosis", "laminar_wall_coefficient", "vessel_calibre_mm"]
-
-
-def _ball(radius_voxels: float) -> np.ndarray:
-    extent = int(math.floor(radius_voxels))
-    axis = np.arange(-extent, extent + 1)
-    x, y, z = np.meshgrid(axis, axis, axis, indexing="ij")
-    return (x**2 + y**2 + z**2) <= radius_voxels**2 + 1e-9
 
 
 def vessel_calibre_mm(lumen: np.ndarray, spacing_mm: float) -> np.ndarray:
@@ -50,13 +41,20 @@ def vessel_calibre_mm(lumen: np.ndarray, spacing_mm: float) -> np.ndarray:
     calibre = np.zeros(lumen.shape)
     if not lumen.any():
         return calibre
-    distance = ndimage.distance_transform_edt(lumen)
-    radii = np.unique(distance[lumen])
-    for radius in radii:  # ascending: a voxel keeps the largest ball that contains it
+    # Work on the lumen's bounding box (one voxel of margin: the distance transform needs the outside).
+    where = np.nonzero(lumen)
+    box = tuple(slice(max(int(w.min()) - 1, 0), int(w.max()) + 2) for w in where)
+    inside = lumen[box]
+    padded = np.pad(inside, 1)
+    distance = ndimage.distance_transform_edt(padded)
+    local = np.zeros(padded.shape)
+    for radius in np.unique(distance[padded]):  # ascending: a voxel keeps the largest ball containing it
         centres = distance >= radius
-        covered = ndimage.binary_dilation(centres, structure=_ball(radius - 1e-9)) if radius > 1.0 else centres
-        calibre[covered & lumen] = 2.0 * radius
-    return np.where(lumen, calibre * spacing_mm, 0.0)
+        # Voxels closer than ``radius`` to a centre lie inside that centre's ball (and the lumen).
+        covered = ndimage.distance_transform_edt(~centres) < radius if radius > 1.0 else centres
+        local[covered & padded] = 2.0 * radius
+    calibre[box] = np.where(inside, local[1:-1, 1:-1, 1:-1] * spacing_mm, 0.0)
+    return calibre
 
 
 class VesselThrombosis:
