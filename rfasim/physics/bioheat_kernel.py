@@ -55,7 +55,8 @@ class HeatConstants(NamedTuple):
         1.0 when the vaporisation model is on, else 0.0.
     perfusion_stasis : float
         0.0: perfusion stops where the vascular damage reaches 1 (cutoff); 1.0: it falls as
-        ``exp(-Omega)`` (gradual vascular stasis).
+        ``exp(-Omega)`` (gradual vascular stasis); 2.0: gradual stasis with a hyperaemic rise
+        before it (:func:`perfusion_factor`).
     arrhenius_frequency_factor_per_s : float
         A of the Arrhenius dose accumulated in the pass (1/s); 0.0: Omega is not accumulated
         (only read, for the perfusion).
@@ -70,6 +71,12 @@ class HeatConstants(NamedTuple):
         rounding of the peak.
     cem43_enabled : float
         1.0: the CEM43 dose (minutes) is accumulated into ``cem43_minutes``.
+    hyperaemia_factor : float
+        Peak perfusion over baseline of the hyperaemic response (1.0: no rise).
+    hyperaemia_peak_stasis : float
+        Degree of vascular stasis ``DS = 1 - exp(-Omega)`` at which the hyperaemic peak lies.
+    desiccation_memory : float
+        1.0 when sigma follows the per-voxel dried fraction (desiccation hysteresis), else 0.0.
     """
 
     spacing_m: float
@@ -87,6 +94,9 @@ class HeatConstants(NamedTuple):
     arrhenius_minimum_c: float = math.inf
     omega_gate_c: float = -math.inf
     cem43_enabled: float = 0.0
+    hyperaemia_factor: float = 1.0
+    hyperaemia_peak_stasis: float = 0.1
+    desiccation_memory: float = 0.0
 
 
 class MaterialTable(NamedTuple):
@@ -166,6 +176,46 @@ def _conductivity(sigma_reference: float, coefficient: float, temperature: float
         fraction = (temperature - onset_c) / width_c
         if fraction > 1.0:
             fraction = 1.0
+        factor *= math.exp(log_drop * fraction)
+    return sigma_reference * factor
+
+
+@numba.njit(cache=True, inline="always")
+def perfusion_factor(omega: float, mode: float, hyperaemia: float, peak: float) -> float:
+    """Perfusion over its baseline at vascular damage ``omega`` (docs/parameters.md).
+
+    ``mode`` 0: 1 until ``omega`` reaches 1, then 0 (cutoff).  1: ``1 - DS = exp(-omega)``, the
+    first-order Arrhenius stasis model (Schutt & Haemmerich 2008).  2: the same with a hyperaemic
+    rise first: linear from 1 to ``hyperaemia`` as DS goes from 0 to ``peak``, then linear down to
+    0 at DS = 1 (the shape is an assumption; the peak below DS ~ 0.1 is as reported).
+    """
+    if mode < 0.5:
+        return 1.0 if omega < 1.0 else 0.0
+    remaining = math.exp(-omega)
+    if mode < 1.5:
+        return remaining
+    stasis = 1.0 - remaining
+    if stasis <= peak:
+        return 1.0 + (hyperaemia - 1.0) * stasis / peak
+    return hyperaemia * remaining / (1.0 - peak)
+
+
+@numba.njit(cache=True, inline="always")
+def _dried_conductivity(sigma_reference: float, coefficient: float, temperature: float, dried: float,
+                        reference_c: float, onset_c: float, width_c: float, log_drop: float) -> float:
+    """sigma(T) (S/m) of tissue that has dried by ``dried`` (0-1): the vaporisation drop follows the
+    larger of the present vaporised fraction and the remembered one (desiccation hysteresis)."""
+    factor = 1.0 + coefficient * (temperature - reference_c)
+    if factor < 0.05:
+        factor = 0.05
+    fraction = 0.0
+    if temperature > onset_c:
+        fraction = (temperature - onset_c) / width_c
+        if fraction > 1.0:
+            fraction = 1.0
+    if dried > fraction:
+        fraction = dried
+    if fraction > 0.0:
         factor *= math.exp(log_drop * fraction)
     return sigma_reference * factor
 
@@ -268,11 +318,10 @@ def _advance(density, specific_heat, latent, t_here, energy_density, onset, volu
 
 
 @numba.njit(cache=True, inline="always")
-def _perfusion(rate_per_s: float, omega: float, stasis: bool) -> float:
-    """Perfusion rate (1/s) at vascular damage ``omega``: cut off at Omega = 1, or exp(-Omega)."""
-    if stasis:
-        return rate_per_s * math.exp(-omega)
-    return rate_per_s if omega < 1.0 else 0.0
+def _perfusion(rate_per_s: float, omega: float, constants: HeatConstants) -> float:
+    """Perfusion rate (1/s) at vascular damage ``omega``, as :func:`perfusion_factor` answers it."""
+    return rate_per_s * perfusion_factor(omega, constants.perfusion_stasis, constants.hyperaemia_factor,
+                                         constants.hyperaemia_peak_stasis)
 
 
 @numba.njit(cache=True, inline="always")
@@ -320,9 +369,9 @@ def _damage(vascular_damage, cem43_minutes, peak, t_here, constants, i, j, k):
 @numba.njit(cache=True, inline="always")
 def _voxel(i, j, k, temperature, new_temperature, material, fixed, vascular_damage, peak_temperature,
            heating_per_conductivity, solve_conductivity, external_power, cem43_minutes, materials, constants,
-           voltage_squared, onset, acc):
-    """The general update of one voxel (any material, fixed or free, latent heat, damage); its
-    tallies are added to ``acc`` (order of :class:`StepTallies`)."""
+           voltage_squared, onset, acc, desiccation):
+    """The general update of one voxel (any material, fixed or free, latent heat, damage, the
+    dried fraction sigma remembers); its tallies are added to ``acc`` (order of :class:`StepTallies`)."""
     volume, dt = constants.spacing_m**3, constants.time_step_s
     sigma_reference = materials.electrical_conductivity_s_per_m
     sigma_coefficient = materials.conductivity_temperature_coefficient_per_k
@@ -332,9 +381,10 @@ def _voxel(i, j, k, temperature, new_temperature, material, fixed, vascular_dama
     t_here = temperature[i, j, k]
     hpc = heating_per_conductivity[i, j, k]
     sigma_now = 0.0
+    dried = desiccation[i, j, k] if desiccation.size > 0 else 0.0
     if hpc > 0.0:
-        sigma_now = _conductivity(sigma_reference[m], sigma_coefficient[m], t_here, reference_c, onset, width_c,
-                                  log_drop)
+        sigma_now = _dried_conductivity(sigma_reference[m], sigma_coefficient[m], t_here, dried, reference_c, onset,
+                                        width_c, log_drop)
     joule = hpc * sigma_now * voltage_squared
     extra = external_power[i, j, k] if external_power.size > 0 else 0.0
     acc[0] += joule * volume * dt
@@ -353,7 +403,7 @@ def _voxel(i, j, k, temperature, new_temperature, material, fixed, vascular_dama
     # Free voxels never lie on the outer layer: the six neighbours are read directly.
     flux = _conduction(temperature, material, face, m, t_here, i, j, k)
     omega = _damage(vascular_damage, cem43_minutes, peak, t_here, constants, i, j, k)
-    w = _perfusion(materials.perfusion_rate_per_s[m], omega, constants.perfusion_stasis > 0.0)
+    w = _perfusion(materials.perfusion_rate_per_s[m], omega, constants)
     perfusion_density = w * constants.blood_heat_capacity_j_per_m3_k * (t_here - constants.blood_temperature_c)
     metabolic = materials.metabolic_heat_w_per_m3[m]
     rate = flux + (joule + extra + metabolic - perfusion_density) * volume
@@ -367,8 +417,8 @@ def _voxel(i, j, k, temperature, new_temperature, material, fixed, vascular_dama
     if t_new > peak:
         peak_temperature[i, j, k] = t_new
     if hpc > 0.0:
-        sigma_next = _conductivity(sigma_reference[m], sigma_coefficient[m], t_new, reference_c, onset, width_c,
-                                   log_drop)
+        sigma_next = _dried_conductivity(sigma_reference[m], sigma_coefficient[m], t_new, dried, reference_c, onset,
+                                         width_c, log_drop)
         acc[7] += hpc * sigma_next * volume
         acc[8] += hpc * abs(sigma_next - solve_conductivity[i, j, k]) * volume
 
@@ -454,13 +504,14 @@ def _uniform_row_update(i, j, m, temperature, new_temperature, peak_temperature,
 @numba.njit(cache=True, inline="always")
 def _update_slab(i, temperature, new_temperature, material, fixed, vascular_damage, peak_temperature,
                  heating_per_conductivity, solve_conductivity, external_power, cem43_minutes, materials,
-                 constants, voltage_squared, rows):
+                 constants, voltage_squared, rows, desiccation):
     """Heat step (and the fused damage doses) for the x-slab ``i``; its tallies into ``rows[i]``.
 
     One-material rows take the vectorised path (:func:`_uniform_row_update`); the voxels it
     leaves, the rows' ends (the fixed outer layer) and every other row the general one
     (:func:`_voxel`).  Everything is inlined into the parallel loop, whose arrays Numba then
-    marks as not aliased, which the vectoriser needs.
+    marks as not aliased, which the vectoriser needs.  With a dried-fraction field (desiccation
+    hysteresis) every row takes the general path (dried tissue conducts less below the onset).
     """
     nx, ny, nz = temperature.shape
     onset = constants.vaporization_onset_c if constants.vaporization_enabled > 0.0 else np.inf
@@ -469,7 +520,7 @@ def _update_slab(i, temperature, new_temperature, material, fixed, vascular_dama
     acc = np.zeros(TALLY_COUNT)
     for j in range(ny):
         m = -1
-        if 0 < i < nx - 1 and 0 < j < ny - 1:
+        if 0 < i < nx - 1 and 0 < j < ny - 1 and desiccation.size == 0:
             m = _uniform_row(material, fixed, i, j)
         flagged = 0
         if m >= 0:
@@ -485,7 +536,7 @@ def _update_slab(i, temperature, new_temperature, material, fixed, vascular_dama
             if general:
                 _voxel(i, j, k, temperature, new_temperature, material, fixed, vascular_damage, peak_temperature,
                        heating_per_conductivity, solve_conductivity, external_power, cem43_minutes, materials,
-                       constants, voltage_squared, onset, acc)
+                       constants, voltage_squared, onset, acc, desiccation)
             k = k + 1 if m < 0 or flagged > 0 or k > 0 else nz - 1
     for n in range(TALLY_COUNT):
         rows[i, n] = acc[n]
@@ -511,12 +562,14 @@ def heat_step(
     materials: MaterialTable,
     constants: HeatConstants,
     voltage_squared: float,
+    desiccation: np.ndarray,
 ) -> np.ndarray:
     """Advance one explicit step; fills ``new_temperature`` and updates ``peak_temperature``.
 
     Fixed voxels (``fixed == 1``) keep their temperature; the outer layer must be fixed.
-    Perfusion stops where ``vascular_damage`` (Arrhenius Omega) has reached 1.
-    ``external_power`` is a W/m^3 field of the grid's shape or an empty array.
+    Perfusion answers ``vascular_damage`` (Arrhenius Omega) as :func:`perfusion_factor` says.
+    ``external_power`` is a W/m^3 field of the grid's shape or an empty array; ``desiccation``
+    the per-voxel dried fraction (0-1) that sigma remembers, or an empty array (no memory).
     With ``constants.arrhenius_frequency_factor_per_s > 0`` Omega (``vascular_damage``) is
     accumulated in the pass, with ``constants.cem43_enabled`` the CEM43 minutes
     (``cem43_minutes``, else any array), both from ``temperature`` in free voxels.
@@ -528,7 +581,7 @@ def heat_step(
     for i in numba.prange(nx):
         _update_slab(i, temperature, new_temperature, material, fixed, vascular_damage, peak_temperature,
                      heating_per_conductivity, solve_conductivity, external_power, cem43_minutes, materials,
-                     constants, voltage_squared, rows)
+                     constants, voltage_squared, rows, desiccation)
     tallies = np.zeros(TALLY_COUNT)
     for slab in range(nx):
         for n in range(TALLY_COUNT):
@@ -538,17 +591,21 @@ def heat_step(
 
 @numba.njit(parallel=True, cache=True)
 def conductivity_field(temperature: np.ndarray, material: np.ndarray, materials: MaterialTable,
-                       constants: HeatConstants, out: np.ndarray) -> None:
-    """Fill ``out`` with sigma(T) (S/m) per voxel."""
+                       constants: HeatConstants, out: np.ndarray, desiccation: np.ndarray) -> None:
+    """Fill ``out`` with sigma(T) (S/m) per voxel (``desiccation``: dried fraction or empty)."""
     nx, ny, nz = temperature.shape
+    has_memory = desiccation.size > 0
+    onset = constants.vaporization_onset_c if constants.vaporization_enabled > 0.0 else np.inf
     for i in numba.prange(nx):
         for j in range(ny):
             for k in range(nz):
                 m = material[i, j, k]
-                out[i, j, k] = conductivity_at(
+                out[i, j, k] = _dried_conductivity(
                     materials.electrical_conductivity_s_per_m[m],
                     materials.conductivity_temperature_coefficient_per_k[m],
-                    temperature[i, j, k], constants,
+                    temperature[i, j, k], desiccation[i, j, k] if has_memory else 0.0,
+                    constants.reference_temperature_c, onset, constants.vaporization_width_c,
+                    constants.vaporization_log_drop,
                 )
 
 

@@ -68,6 +68,8 @@ class ElectricCoupling:
         self.solves = 0
         self.solve_seconds = 0.0
         self._conductivity = np.empty(grid.shape)
+        #: Dried fraction sigma remembers (desiccation hysteresis), set by the simulation; or None.
+        self.dried_fraction: np.ndarray | None = None
 
     @property
     def active(self) -> ElectrodeConfiguration:
@@ -87,7 +89,7 @@ class ElectricCoupling:
     def solve(self, temperature_c: np.ndarray, material: np.ndarray, constants: HeatConstants) -> None:
         """Solve the connected configuration for the current sigma(T)."""
         configuration = self.active
-        self.bioheat.conductivity(temperature_c, material, constants, self._conductivity)
+        self.bioheat.conductivity(temperature_c, material, constants, self._conductivity, self.dried_fraction)
         problem = configuration.problem
         solution = problem.update(self._conductivity) if self.local_updates else problem.solve(self._conductivity)
         # Single precision halves what the heat step reads; the Joule source keeps 7 digits.
