@@ -73,13 +73,14 @@ def child(args: argparse.Namespace) -> dict:
 
     import_seconds = time.perf_counter() - start_import
 
-    heat = {"seconds": 0.0, "calls": 0}
+    heat = {"seconds": 0.0, "cpu_seconds": 0.0, "calls": 0}
     original_heat_step = kernels.heat_step
 
     def timed_heat_step(*a):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         out = original_heat_step(*a)
         heat["seconds"] += time.perf_counter() - t0
+        heat["cpu_seconds"] += time.process_time() - c0
         heat["calls"] += 1
         return out
 
@@ -116,12 +117,14 @@ def child(args: argparse.Namespace) -> dict:
 
     runs = []
     for _ in range(args.runs):
-        heat.update(seconds=0.0, calls=0)
+        heat.update(seconds=0.0, cpu_seconds=0.0, calls=0)
         solves.clear()
         problems.clear()
         rss_before = _rss_bytes()
         generator = ImpedanceControlled(power_w=args.power, duration_s=args.duration)
+        cpu_start, load_start = time.process_time(), os.getloadavg()[0]
         result = simulate(grid, material, generator, electrodes, options=options)
+        cpu_seconds = time.process_time() - cpu_start
         iterations = [n for _, n, _, _ in solves]
         solve_seconds = [s for s, _, _, _ in solves]
         counts = {"global_solves": 0, "local_updates": 0, "unchanged_calls": 0, "v_cycles_global": 0,
@@ -133,9 +136,12 @@ def child(args: argparse.Namespace) -> dict:
         runs.append(
             {
                 "wall_seconds": result.wall_seconds,
+                "cpu_seconds": cpu_seconds,
+                "load_average_1min": [load_start, os.getloadavg()[0]],
                 "heat_steps": result.heat_steps,
                 "time_step_s": result.time_step_s,
                 "heat_seconds": heat["seconds"],
+                "heat_cpu_seconds": heat["cpu_seconds"],
                 "heat_voxel_updates_per_s": grid.size * result.heat_steps / heat["seconds"]
                 if heat["seconds"]
                 else None,
@@ -311,7 +317,11 @@ def main(argv=None) -> dict:
         summary = {
             "voxels": warm["voxels"],
             "wall_seconds_warm_process": warm["runs"][0]["wall_seconds"],
+            "cpu_seconds_warm_process": warm["runs"][0]["cpu_seconds"],
+            "load_average_1min_during": warm["runs"][0]["load_average_1min"],
             "process_seconds_warm": warm["process_seconds"],
+            "heat_seconds": warm["runs"][0]["heat_seconds"],
+            "heat_cpu_seconds": warm["runs"][0]["heat_cpu_seconds"],
             "heat_voxel_updates_per_s": warm["runs"][0]["heat_voxel_updates_per_s"],
             "electric_solves": warm["runs"][0]["electric_solves"],
             "electric_seconds": warm["runs"][0]["electric_seconds"],

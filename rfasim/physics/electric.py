@@ -460,13 +460,13 @@ class ElectricProblem:
         polarities = {np.sign(e.polarity) for e in electrodes}
         if not grounded_faces and len(polarities) < 2:
             raise ValueError("with no grounded face the electrodes need both polarities (bipolar)")
-        self.metal_potential = np.full(grid.size, np.nan)
-        for electrode in electrodes:
-            self.metal_potential[electrode.metal_index] = electrode.polarity
         shape = grid.shape
         # Static parts of the system, prepared once.
-        self._metal = (~np.isnan(self.metal_potential)).astype(np.uint8).reshape(shape)
-        self._metal_potential = np.nan_to_num(self.metal_potential).reshape(shape)
+        self._metal = np.zeros(shape, np.uint8)
+        self._metal_potential = np.zeros(shape)
+        for electrode in electrodes:
+            self._metal.ravel()[electrode.metal_index] = 1
+            self._metal_potential.ravel()[electrode.metal_index] = electrode.polarity
         self._grounded = np.array([face in self.grounded_faces for face in FACE_NAMES], dtype=np.int64)
         (self._coupling_index, self._coupling_factor, self._coupling_factor_polarity,
          self._coupling_factor_polarity2) = _aggregate_couplings(electrodes, grid.size)
@@ -482,11 +482,17 @@ class ElectricProblem:
         self.local_updates = 0
         self.unchanged_calls = 0
 
+    @property
+    def metal_potential(self) -> np.ndarray:
+        """Potential of every voxel at 1 V applied (flat, grid order): the electrode's polarity on
+        its metal, NaN elsewhere (computed on demand; the problem keeps it as two fields)."""
+        return np.where(self._metal != 0, self._metal_potential, np.nan).ravel()
+
     # -- assembly ------------------------------------------------------------------------------
     def _system(self, sigma: np.ndarray) -> tuple[np.ndarray, ...]:
         """Fused assembly into the problem's buffers: padded gx, gy, gz, diagonal, rhs."""
         if self._buffers is None:
-            self._buffers = tuple(np.empty(self.grid.shape) for _ in range(6))
+            self._buffers = (*(np.empty(self.grid.shape) for _ in range(5)), np.zeros((0, 0, 0)))
         gx, gy, gz, diagonal, rhs, unused = self._buffers
         electric_kernels.assemble(
             sigma, self._metal, self._metal_potential, self.grid.spacing_m, self._grounded, self._origin,
