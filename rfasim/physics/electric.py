@@ -478,6 +478,8 @@ class ElectricProblem:
         self._last_solution: ElectricSolution | None = None
         self.local_options = local_update if local_update is not None else LocalUpdateOptions()
         self._local: LocalUpdate | None = None
+        self._update_outputs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self._update_turn = 0
         self.global_solves = 0
         self.local_updates = 0
         self.unchanged_calls = 0
@@ -607,26 +609,43 @@ class ElectricProblem:
         ``solution.local`` tells which was done.  Only the multigrid solver has a local update;
         with another solver this is :meth:`solve`.
 
-        The arrays of a *local* update's solution belong to the problem: they are reused (so no
-        fresh pages are touched per update) and overwritten by the second following call of
-        :meth:`update`.  Copy them to keep them longer.
+        The arrays of a solution of :meth:`update` (local or global) belong to the problem:
+        they are reused (so no fresh pages are touched per update) and overwritten by the second
+        following call of :meth:`update`.  Copy them to keep them longer.
         """
         start = time.perf_counter()
         sigma = self._conductivity(conductivity_s_per_m)
         cached = self._cached(sigma, start)
         if cached is not None:
             return cached
-        if self._local is None or not isinstance(self.solver, MultigridSolver):
+        if not isinstance(self.solver, MultigridSolver):
             return self._solve_global(sigma, self._last_potential, start, prepare_local=True)
+        if self._local is None:
+            return self._solve_global(sigma, self._last_potential, start, prepare_local=True,
+                                      buffers=self._global_buffers())
         solution = self._local.update(self, sigma, start)
         if solution is None:  # an indicator passed its tolerance: correct globally
             return self._solve_global(sigma, self._local.warm_start, start, prepare_local=True,
                                       relative_tolerance=self.local_options.global_relative_tolerance,
-                                      buffers=self._local.global_buffers())
+                                      buffers=self._global_buffers())
         self._remember(sigma, solution)
         self.local_updates += 1
         return solution
 
+
+    def _global_buffers(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Arrays (solution, heating, potential) for the next global solve of :meth:`update`,
+        alternating between two sets: the last global field stays intact while the next is
+        computed, and no fresh grid-sized arrays are allocated per solve."""
+        if not self._update_outputs:
+            self._update_outputs = [tuple(np.empty(self.grid.shape) for _ in range(3)) for _ in range(2)]
+        held = self._local.potential_global if self._local is not None else None
+        self._update_turn ^= 1
+        buffers = self._update_outputs[self._update_turn]
+        if held is not None and any(b is held for b in buffers):
+            self._update_turn ^= 1
+            buffers = self._update_outputs[self._update_turn]
+        return buffers
 
     def statistics(self) -> dict[str, int]:
         """Counts since construction: global solves, local updates, calls with an unchanged

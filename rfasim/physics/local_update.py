@@ -166,8 +166,6 @@ class LocalUpdate:
         self._turn = 0
         #: Why global corrections were made: indicator that tripped -> count.
         self.corrections = {"flux_mismatch": 0, "exterior_drift": 0, "count": 0, "scale": 0}
-        self._global_outputs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        self._global_turn = 0
         # One-solve path (grounded problems): last box field, the outside response, last scale.
         self._combined: np.ndarray | None = None
         self._response: np.ndarray | None = None
@@ -282,19 +280,6 @@ class LocalUpdate:
         if self.floating:
             inside += constant * solutions[2]
         return scale, constant, inside, flux, iterations
-
-    def global_buffers(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Arrays (solution, heating, potential) for the next global correction, alternating
-        between two sets: the current global field stays intact while the next is computed."""
-        if not self._global_outputs:
-            shape = self.sigma_global.shape
-            self._global_outputs = [tuple(np.empty(shape) for _ in range(3)) for _ in range(2)]
-        self._global_turn ^= 1
-        buffers = self._global_outputs[self._global_turn]
-        if self.potential_global is not None and any(b is self.potential_global for b in buffers):
-            self._global_turn ^= 1
-            buffers = self._global_outputs[self._global_turn]
-        return buffers
 
     def _right_hand_sides(self) -> list[np.ndarray]:
         rhs = [self.rhs_electrodes, self.rhs_outside]
