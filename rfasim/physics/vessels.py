@@ -29,7 +29,8 @@ def vessel_calibre_mm(lumen: np.ndarray, spacing_mm: float) -> np.ndarray:
 
     The voxel takes the largest ``2 r`` over the balls of radius ``r`` (the distance transform
     of their centre) that contain it; a voxelised tube ``n`` voxels wide has ``2 r = n`` (even
-    ``n``) or ``n + 1`` (odd ``n``), so ``2 r h`` is its calibre within one voxel.
+    ``n``) or ``n + 1`` (odd ``n``), so ``2 r h`` is its calibre within one voxel (an upper
+    estimate of the width; a voxelised disc's corners also pull it below the nominal diameter).
 
     Parameters
     ----------
@@ -72,7 +73,9 @@ class VesselThrombosis:
     def __init__(self, material: np.ndarray, spacing_mm: float, threshold_mm: float) -> None:
         lumen = material == TissueClass.VESSEL
         self.calibre_mm = vessel_calibre_mm(lumen, spacing_mm)
-        small = lumen & (self.calibre_mm < threshold_mm)
+        # The calibre overestimates a voxelised vessel's width by up to a voxel (vessel_calibre_mm):
+        # a vessel thromboses when its lower estimate, one voxel less, is below the threshold.
+        small = lumen & (self.calibre_mm - spacing_mm < threshold_mm)
         small[0, :, :] = small[-1, :, :] = small[:, 0, :] = small[:, -1, :] = False
         small[:, :, 0] = small[:, :, -1] = False
         self.index = np.flatnonzero(small)
