@@ -359,7 +359,7 @@ def vessel_cuff(material_plane: np.ndarray) -> np.ndarray:
     >>> int(vessel_cuff(plane).sum())
     4
     """
-    vessel = material_plane == TissueClass.VESSEL
+    vessel = np.isin(material_plane, (TissueClass.VESSEL, TissueClass.THROMBUS))  # thrombosed lumen stays the vessel
     near = np.zeros_like(vessel)
     near[1:, :] |= vessel[:-1, :]
     near[:-1, :] |= vessel[1:, :]
@@ -397,7 +397,7 @@ def run_heat_sink(experiment: Experiment, spacing_mm: float, vessel_diameter_mm:
     plane_material = output.material[:, :, k]
     cuff = vessel_cuff(plane_material)
     fraction = float((zone[:, :, k] & cuff).sum() / cuff.sum()) if cuff.any() else math.nan
-    vessel_pixels = int((plane_material == TissueClass.VESSEL).sum())
+    vessel_pixels = int(np.isin(plane_material, (TissueClass.VESSEL, TissueClass.THROMBUS)).sum())
     return HeatSinkResult(
         vessel_diameter_mm=vessel_diameter_mm, vessel_axis_offset_mm=offset,
         radius_toward_vessel_mm=float(toward.max()) + half if toward.size else 0.0,
