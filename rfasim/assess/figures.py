@@ -23,9 +23,12 @@ from rfasim.plan.result import MarginSummary, PlanResult, TumorSummary, ZoneSumm
 from rfasim.tissue import TissueClass
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
     from rfasim.assess.pipeline import AssessmentResult
+    from rfasim.grid import Grid
+    from rfasim.viz import SlicePlane
 
 #: Liver window (HU) of the CT slices.
 WINDOW_HU = (-125.0, 225.0)
@@ -55,7 +58,7 @@ def as_plan_result(result: AssessmentResult) -> PlanResult:
     tumor = report.get("tumor", {})
     achieved = ZoneCriterion(
         name="achieved", description="achieved zone (post-ablation CT)", threshold=1.0, unit="label",
-        dose=lambda fields: np.zeros(0),
+        dose=lambda _fields: np.zeros(0),  # measured, not computed from fields
     )
     minimum = margin.get("min_mm")
     return PlanResult(
@@ -93,7 +96,16 @@ def _new_figure(width_in: float, height_in: float) -> Figure:
     return figure
 
 
-def _draw(axes, plane, grid, background, result, shell, target_mm, thinnest) -> None:  # noqa: ANN001
+def _draw(
+    axes: Axes,
+    plane: SlicePlane,
+    grid: Grid,
+    background: np.ndarray,
+    result: AssessmentResult,
+    shell: np.ndarray,
+    target_mm: float,
+    thinnest: np.ndarray | None,
+) -> None:
     from matplotlib.collections import LineCollection
     from scipy.spatial import cKDTree
 
@@ -123,7 +135,8 @@ def _draw(axes, plane, grid, background, result, shell, target_mm, thinnest) -> 
         surface = result.margin.metrics.surface
         tree = cKDTree(np.asarray(surface.vertices_mm, dtype=float))
         palette = np.array([COLORS["uncovered"], COLORS["thin"], COLORS["ok"]])
-        segments, colours = [], []
+        segments: list[np.ndarray] = []
+        colours: list[np.ndarray] = []
         for line in lines:
             middles = 0.5 * (line[1:] + line[:-1])
             world = plane.origin_mm + middles[:, :1] * plane.u_axis + middles[:, 1:] * plane.v_axis

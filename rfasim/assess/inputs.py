@@ -75,7 +75,7 @@ class AssessmentInputs:
 # -- segmentations -----------------------------------------------------------------------------
 def _is_dicom_file(path: Path) -> bool:
     try:
-        with open(path, "rb") as handle:
+        with path.open("rb") as handle:
             handle.seek(128)
             return handle.read(4) == b"DICM"
     except OSError:
@@ -95,7 +95,7 @@ def _dicom_seg_file(path: Path) -> Path | None:
             continue
         try:
             header = pydicom.dcmread(str(candidate), stop_before_pixels=True)
-        except Exception:  # noqa: BLE001 - unreadable: not a SEG
+        except Exception:  # unreadable: not a SEG
             continue
         if getattr(header, "Modality", "") == "SEG":
             found.append(candidate)
@@ -123,7 +123,7 @@ def read_dicom_seg(path: Path) -> Volume:
         segmentation = highdicom.seg.segread(str(path))
         volume = segmentation.get_volume(combine_segments=True, dtype=np.int32)
         image = volume.to_nibabel()
-    except Exception as error:  # noqa: BLE001 - highdicom raises many types
+    except Exception as error:  # highdicom raises many types
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise LabelError(f"{path}: cannot read the DICOM-SEG as a 3D label map ({reason})") from None
     data = np.asarray(image.dataobj)
@@ -152,12 +152,12 @@ def on_image_grid(segmentation: Volume, image: Volume) -> np.ndarray:
     LabelError
         Part of the segmentation's foreground lies outside the image.
     """
-    same_shape = segmentation.shape == image.shape
-    offset = corner_points_mm(segmentation.affine, segmentation.shape) - corner_points_mm(
-        image.affine, image.shape
-    ) if same_shape else None
-    if same_shape and float(np.max(np.linalg.norm(offset, axis=1))) <= 1e-3:
-        return np.asarray(segmentation.data)
+    if segmentation.shape == image.shape:
+        offset = corner_points_mm(segmentation.affine, segmentation.shape) - corner_points_mm(
+            image.affine, image.shape
+        )
+        if float(np.max(np.linalg.norm(offset, axis=1))) <= 1e-3:
+            return np.asarray(segmentation.data)
     to_segmentation = np.linalg.inv(segmentation.affine) @ image.affine
     source = np.asarray(segmentation.data)
     codes = np.zeros(image.shape, dtype=source.dtype)
@@ -201,9 +201,9 @@ def _tumor_and_liver(
             f"{name}: the tumor code {tumor_code} is empty (codes found: {sorted(present)})"
         )
     liver = None
-    if LIVER_CODE in present and LIVER_CODE != tumor_code:
+    if LIVER_CODE in present and tumor_code != LIVER_CODE:
         liver = np.isin(codes, [LIVER_CODE, tumor_code, VESSEL_CODE])
-    vessels = codes == VESSEL_CODE if VESSEL_CODE in present and VESSEL_CODE != tumor_code else None
+    vessels = codes == VESSEL_CODE if VESSEL_CODE in present and tumor_code != VESSEL_CODE else None
     return tumor, liver, vessels
 
 

@@ -32,6 +32,21 @@ AIR_HU = -1000.0
 
 
 def mask_corners_mm(mask: np.ndarray, affine: np.ndarray) -> np.ndarray:
+    """World corners (mm) of the voxel bounding box of a mask's foreground.
+
+    Parameters
+    ----------
+    mask : numpy.ndarray of bool, shape (nx, ny, nz)
+        The mask; it must hold at least one voxel.
+    affine : numpy.ndarray, shape (4, 4)
+        Voxel indices onto world mm.
+
+    Returns
+    -------
+    numpy.ndarray, shape (8, 3)
+        The eight corners of the box around the foreground voxels (their outer faces, half a
+        voxel beyond the centres), world mm.
+    """
     indices = np.argwhere(mask)
     low, high = indices.min(axis=0) - 0.5, indices.max(axis=0) + 0.5
     corners = np.array(

@@ -141,7 +141,7 @@ def build_report(result: AssessmentResult, target_mm: float, wall_s: float) -> d
     tumor = inputs.tumor
     centroid = result.margin.tumor_centroid_mm
     margin = result.margin.to_dict()
-    report = {
+    report: dict[str, Any] = {
         "rfasim_version": __version__,
         "space": "pre-ablation scan, world RAS+ mm (NIfTI / 3D Slicer convention)",
         "inputs": dict(inputs.paths),

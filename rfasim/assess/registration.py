@@ -123,7 +123,7 @@ class RegistrationSettings:
     @property
     def finest_mm(self) -> float:
         """Voxel size (mm) of the registration grids: the finest level of either step."""
-        return float(min(min(self.levels_mm), min(self.deformable_levels_mm)))
+        return float(min((*self.levels_mm, *self.deformable_levels_mm)))
 
 
 @dataclass
@@ -335,13 +335,13 @@ def prepare_images(
     moving_hu = np.clip(resample_to_grid(post.data, post.affine, moving_grid, order=1), low, high)
     if liver_mask is not None and liver_mask.any():
         liver = _mask_on_grid(liver_mask, pre.affine, fixed_grid)
-        grow = max(1, int(round(settings.liver_margin_mm / spacing)))
+        grow = max(1, round(float(settings.liver_margin_mm / spacing)))
         fixed_mask = ndimage.binary_dilation(liver, iterations=grow)
     else:
         fixed_mask = np.ones(fixed_grid.shape, dtype=bool)
     fixed_mask &= _inside_image(pre, fixed_grid)
     zone = _mask_on_grid(zone_mask_post, post.affine, moving_grid)
-    grow = max(1, int(round(settings.zone_exclusion_mm / spacing)))
+    grow = max(1, round(float(settings.zone_exclusion_mm / spacing)))
     moving_inside = _inside_image(post, moving_grid)
     moving_mask = ~ndimage.binary_dilation(zone, iterations=grow) & moving_inside
     return RegistrationImages(
@@ -383,7 +383,7 @@ def _method(
     method.SetMetricFixedMask(to_sitk(mask, images.fixed_grid.affine))
     method.SetMetricMovingMask(to_sitk(images.moving_mask, images.moving_grid.affine))
     finest = settings.finest_mm
-    shrink = [max(1, int(round(level / finest))) for level in levels_mm]
+    shrink = [max(1, round(float(level / finest))) for level in levels_mm]
     method.SetShrinkFactorsPerLevel(shrink)
     method.SetSmoothingSigmasPerLevel([0.5 * level for level in levels_mm])
     method.SmoothingSigmasAreSpecifiedInPhysicalUnitsOn()
@@ -439,7 +439,7 @@ def _zone_in_fixed(images: RegistrationImages, transform: Any, exclusion_mm: flo
         )
         >= 0.5
     )
-    grow = max(1, int(round(exclusion_mm / grid.spacing_mm)))
+    grow = max(1, round(float(exclusion_mm / grid.spacing_mm)))
     return ndimage.binary_dilation(zone, iterations=grow)
 
 
@@ -461,7 +461,7 @@ def register_bspline(
     )
     method.SetMetricMovingMask(to_sitk(images.moving_inside, images.moving_grid.affine))
     extent = np.asarray(images.fixed_grid.shape) * images.fixed_grid.spacing_mm
-    mesh = [max(1, int(round(e / settings.bspline_spacing_mm))) for e in extent]
+    mesh = [max(1, round(float(e / settings.bspline_spacing_mm))) for e in extent]
     bspline = sitk.BSplineTransformInitializer(images.fixed, mesh, 3)
     method.SetMovingInitialTransform(rigid)
     method.SetInitialTransform(bspline, inPlace=True)

@@ -1,5 +1,4 @@
-"""Between rfasim's world (NumPy arrays, RAS+ mm affines) and SimpleITK's (images and transforms
-in LPS+ mm).
+"""Between rfasim's world (arrays, RAS+ mm affines) and SimpleITK's (images, LPS+ mm).
 
 rfasim keeps images as a voxel array indexed ``(i, j, k)`` with a 4x4 affine onto world RAS+ mm
 (as NIfTI defines it).  SimpleITK, like DICOM and ITK, places images in patient LPS+ mm with an
@@ -10,6 +9,7 @@ this module needs to know about LPS.
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -29,7 +29,7 @@ RAS_TO_LPS = np.diag([-1.0, -1.0, 1.0])
 ORTHOGONALITY_TOLERANCE = 1e-4
 
 
-def import_simpleitk():  # noqa: ANN201 - module object
+def import_simpleitk() -> ModuleType:
     """SimpleITK, or an :class:`ImageError` saying how to install it."""
     try:
         import SimpleITK

@@ -203,6 +203,14 @@ def _voxel_centres_mm(affine: np.ndarray, shape: Sequence[int]) -> np.ndarray:
     return apply_affine(affine, indices.reshape(-1, 3).astype(float))
 
 
+def _spacing_triple(spacing_mm: float | Sequence[float]) -> tuple[float, float, float]:
+    """A voxel size (mm) given as one value or three, as three values along (i, j, k)."""
+    along_i, along_j, along_k = (
+        float(s) for s in np.broadcast_to(np.asarray(spacing_mm, dtype=float), (3,))
+    )
+    return along_i, along_j, along_k
+
+
 def make_pair(
     motion: RigidMotion | SmoothDeformation,
     *,
@@ -254,7 +262,7 @@ def make_pair(
     >>> round(pair.expected_min_margin_mm, 2)  # doctest: +SKIP
     4.5
     """
-    spacing = tuple(float(s) for s in np.broadcast_to(np.asarray(spacing_mm, dtype=float), (3,)))
+    spacing = _spacing_triple(spacing_mm)
     pre_spec = make_spec(phantom, spacing_mm=spacing)
     pre = generate_phantom(pre_spec)
     tumor = pre.metadata["tumors"][0]
@@ -273,7 +281,7 @@ def make_pair(
     source = generate_phantom(source_spec)
     post_spec = make_spec(
         phantom,
-        spacing_mm=spacing if post_spacing_mm is None else post_spacing_mm,
+        spacing_mm=spacing if post_spacing_mm is None else _spacing_triple(post_spacing_mm),
         orientation=post_orientation,
     )
     post_affine, post_shape = phantom_affine(post_spec)

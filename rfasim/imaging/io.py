@@ -260,7 +260,7 @@ def _load_nifti(source: Path) -> Volume:
 
 def _looks_like_dicom_file(source: Path) -> bool:
     try:
-        with open(source, "rb") as handle:
+        with source.open("rb") as handle:
             handle.seek(128)
             return handle.read(4) == b"DICM"
     except OSError:

@@ -157,12 +157,12 @@ class LabelMapping:
                     f"unknown tissue class {name!r}; valid: {', '.join(CLASS_BY_NAME)}"
                 )
             cleaned[name] = []
-            for code in codes:
-                if isinstance(code, bool) or not isinstance(code, (int, np.integer)):
+            for given in codes:
+                if isinstance(given, bool) or not isinstance(given, (int, np.integer)):
                     raise LabelError(
-                        f"label codes of class {name!r} must be integers, got {code!r}"
+                        f"label codes of class {name!r} must be integers, got {given!r}"
                     )
-                code = int(code)
+                code = int(given)
                 if code in owner and owner[code] != name:
                     raise LabelError(
                         f"label code {code} is in two classes: {owner[code]!r} and {name!r}"

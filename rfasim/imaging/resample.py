@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 from scipy import ndimage
@@ -79,7 +80,7 @@ def simulation_grid(
     if np.any(high <= low):
         raise ImageError("the region of interest (tumor and probes) lies outside the image")
     extent = high - low
-    shape = tuple(max(3, int(math.ceil(e / spacing_mm - 1e-9)) + 1) for e in extent)
+    shape = tuple(max(3, math.ceil(e / spacing_mm - 1e-9) + 1) for e in extent)
     centre = (low + high) / 2.0
     origin = centre - spacing_mm * (np.asarray(shape) - 1) / 2.0
     return Grid(shape, spacing_mm, tuple(origin))  # type: ignore[arg-type]
@@ -234,7 +235,7 @@ def available_memory_bytes() -> int | None:
     :func:`os.sysconf`.
     """
     try:
-        with open("/proc/meminfo", encoding="ascii") as handle:
+        with Path("/proc/meminfo").open(encoding="ascii") as handle:
             for line in handle:
                 if line.startswith("MemAvailable:"):
                     return int(line.split()[1]) * 1024

@@ -373,9 +373,9 @@ def run_sweep_file(path: str | Path, out: str | Path | None = None, workers: int
     spec = load_sweep(path)
     result = run_sweep(spec, out, workers=workers, scheduler=scheduler, progress=progress)
     counts = result.counts
-    print(
+    print(  # noqa: T201 - the command's summary on standard output
         f"sweep: {len(spec.runs)} runs ({result.executed} run now, {result.skipped} already done): "
         f"{counts['ok']} ok, {counts['failed']} failed, {counts['refused']} refused"
     )
-    print(f"results: {result.folder / 'results.parquet'}")
+    print(f"results: {result.folder / 'results.parquet'}")  # noqa: T201 - command output
     return result.exit_code

@@ -43,7 +43,7 @@ def _save(figure: Figure, path: str | Path | None) -> None:
 
 
 def _label(name: str) -> str:
-    return name[len(INPUT_PREFIX):] if name.startswith(INPUT_PREFIX) else name
+    return name.removeprefix(INPUT_PREFIX)
 
 
 def plot_metric(table: pd.DataFrame, parameter: str, metric: str, path: str | Path | None = None) -> Figure:

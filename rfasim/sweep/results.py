@@ -120,8 +120,8 @@ class ResultStore:
         self.run_ids = list(run_ids)
         self.rows: dict[str, dict[str, Any]] = {}
         runs = self.folder / RUNS_FOLDER
-        for folder in (self.folder, runs):  # partial tables and rows a killed sweep left behind
-            remove_stale(folder)
+        for stale in (self.folder, runs):  # partial tables and rows a killed sweep left behind
+            remove_stale(stale)
         wanted = set(self.run_ids)
         if runs.is_dir():
             for file in runs.glob("*.json"):

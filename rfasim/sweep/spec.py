@@ -92,8 +92,8 @@ def check_parameter_path(path: str, probe_count: int, where: str) -> None:
             f"{probe_count} probe(s) (indices from 0)"
         )
     section = parts[0]
-    if section not in SECTIONS or section in ("labels",):
-        same = [p for p in valid]
+    if section not in SECTIONS or section == "labels":
+        same = list(valid)
         sections = sorted({p.split(".")[0] for p in valid})
         raise CaseFileError(
             f"{where}: unknown parameter path {path!r}: section {section!r} cannot be varied "
@@ -582,18 +582,15 @@ def apply_inputs(case_data: dict[str, Any], inputs: dict[str, Any]) -> dict[str,
     """
     data = copy.deepcopy(case_data)
     offsets = []
-    for path, value in inputs.items():
+    for path, given in inputs.items():
         parts = path.split(".")
-        value = _plain(value)
+        value = _plain(given)
         if parts[-1] == TIP_OFFSET:
             offsets.append((int(parts[1]), value))
             continue
         node: Any = data
         for part in parts[:-1]:
-            if isinstance(node, list):
-                node = node[int(part)]
-            else:
-                node = node.setdefault(part, {})
+            node = node[int(part)] if isinstance(node, list) else node.setdefault(part, {})
         node[parts[-1]] = value
     for index, offset in offsets:
         probe = data["probes"][index]

@@ -235,10 +235,9 @@ OBLIQUE_VIEW_ANGLES_DEG = (25.0, -25.0, 35.0, -35.0)
 
 
 def _oblique_about(view: np.ndarray, axis: np.ndarray) -> np.ndarray:
-    """``view``, or, when it lies within 20 degrees of a world axis, ``view`` turned about ``axis``
-    so that its largest world component is as small as possible.
+    """``view``, turned about ``axis`` when it lies within 20 degrees of a world axis.
 
-    A view along a world axis shows a single face of the orientation cube; turned by 25-35
+    The turn makes the view's largest world component as small as possible.  A view along a world axis shows a single face of the orientation cube; turned by 25-35
     degrees it shows two or three.  Views from the anterior side (y > 0) and from above (z >= 0)
     are preferred.
     """

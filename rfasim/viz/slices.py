@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 from scipy import ndimage
 
 from rfasim.atomic import atomic_path
@@ -177,7 +178,7 @@ class SlicePlane:
 
     @classmethod
     def orthogonal(
-        cls, name: str, point_mm: Sequence[float], grid: Grid, oversampling: int = 2
+        cls, name: str, point_mm: npt.ArrayLike, grid: Grid, oversampling: int = 2
     ) -> SlicePlane:
         """Axial, coronal or sagittal plane through a world point, covering the grid.
 
@@ -318,7 +319,8 @@ def _draw_tumor_outline(axes: Axes, plan: PlanResult, plane: SlicePlane, tumor: 
     tree = cKDTree(np.asarray(surface.vertices_mm, dtype=float))
     palette = np.array([COLORS["uncovered"], COLORS["thin_margin"], COLORS["margin_ok"]])
     target = margin_target_mm(plan)
-    segments, colors = [], []
+    segments: list[np.ndarray] = []
+    colors: list[np.ndarray] = []
     for line in lines:
         middles = 0.5 * (line[1:] + line[:-1])
         world = plane.origin_mm + middles[:, :1] * plane.u_axis + middles[:, 1:] * plane.v_axis
@@ -336,7 +338,7 @@ def _distance_outside_mm(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Distance (mm) from ``mask`` within its box grown by ``reach_mm``; returns (field, low index)."""
     indices = np.argwhere(mask)
-    pad = int(math.ceil(reach_mm / grid.spacing_mm)) + 2
+    pad = math.ceil(reach_mm / grid.spacing_mm) + 2
     low = np.maximum(indices.min(axis=0) - pad, 0)
     high = np.minimum(indices.max(axis=0) + pad + 1, mask.shape)
     cropped = mask[low[0] : high[0], low[1] : high[1], low[2] : high[2]]

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from rfasim.atomic import atomic_path
 
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 STATE_COLORS = {"roll-off": "#e41a1c", "paused": "#7f7f7f", "switching": "#377eb8"}
 
 
-def state_spans(time_s: Sequence[float], states: Sequence[str]) -> list[tuple[str, float, float]]:
+def state_spans(time_s: npt.ArrayLike, states: Sequence[str]) -> list[tuple[str, float, float]]:
     """Contiguous runs of marked generator states as ``(state, start_s, end_s)``.
 
     A run lasts from its first record to the next record of another state (or the last record).

@@ -138,8 +138,7 @@ def test_image_regression_notices_a_missing_zone(plan, tmp_path: Path) -> None:
 def test_unavailable_rendering_raises_and_show_falls_back(
     plan, tmp_path: Path, monkeypatch
 ) -> None:
-    monkeypatch.setattr(rendering, "_chosen_backend", None)
-    monkeypatch.setattr(rendering, "_failure", None)
+    monkeypatch.setattr(rendering, "_choice", rendering._BackendChoice())
     monkeypatch.setenv("RFASIM_RENDERING_BACKEND", "none")
     with pytest.raises(RenderingUnavailableError, match="disabled"):
         render_scene_png(plan, tmp_path / "scene.png")
