@@ -80,10 +80,13 @@ def simulation_grid(
     if np.any(high <= low):
         raise ImageError("the region of interest (tumor and probes) lies outside the image")
     extent = high - low
-    shape = tuple(max(3, math.ceil(e / spacing_mm - 1e-9) + 1) for e in extent)
+    size_i, size_j, size_k = (max(3, math.ceil(float(e) / spacing_mm - 1e-9) + 1) for e in extent)
+    shape = (size_i, size_j, size_k)
     centre = (low + high) / 2.0
-    origin = centre - spacing_mm * (np.asarray(shape) - 1) / 2.0
-    return Grid(shape, spacing_mm, tuple(origin))  # type: ignore[arg-type]
+    origin_i, origin_j, origin_k = (
+        float(c) for c in centre - spacing_mm * (np.asarray(shape) - 1) / 2.0
+    )
+    return Grid(shape, spacing_mm, (origin_i, origin_j, origin_k))
 
 
 def resample_to_grid(
