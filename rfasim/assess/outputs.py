@@ -94,6 +94,11 @@ def write_assessment_folder(result: AssessmentResult, out_dir: str | os.PathLike
     out_dir : path
         Destination folder: created, or updated when it exists (other files there are kept).
 
+    Returns
+    -------
+    list of pathlib.Path
+        The files written, inside ``out_dir``.
+
     Raises
     ------
     InputError

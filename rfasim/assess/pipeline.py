@@ -289,7 +289,18 @@ def assess_ablation(
 
 
 def summary_text(result: AssessmentResult) -> str:
-    """A short human summary: coverage, margin, where the thinnest spot is, checks, warnings."""
+    """A short human summary: coverage, margin, where the thinnest spot is, checks, warnings.
+
+    Parameters
+    ----------
+    result : AssessmentResult
+        A finished assessment (its ``report`` is read).
+
+    Returns
+    -------
+    str
+        Several lines, without a trailing newline; volumes in mL, distances in mm.
+    """
     report = result.report
     margin = report["margin"]
     lines = [

@@ -94,13 +94,39 @@ class Volume:
 
 
 def apply_affine(affine: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Apply a 4x4 affine to points of shape ``(..., 3)``."""
+    """Apply a 4x4 affine to points of shape ``(..., 3)``.
+
+    Parameters
+    ----------
+    affine : numpy.ndarray, shape (4, 4)
+        Homogeneous transform, e.g. voxel indices onto world RAS+ mm.
+    points : array_like, shape (..., 3)
+        Points in the affine's source coordinates (e.g. voxel indices).
+
+    Returns
+    -------
+    numpy.ndarray, shape (..., 3)
+        The transformed points (e.g. world mm).
+    """
     points = np.asarray(points, dtype=float)
     return points @ affine[:3, :3].T + affine[:3, 3]
 
 
 def corner_points_mm(affine: np.ndarray, shape: Sequence[int]) -> np.ndarray:
-    """World RAS+ mm of the 8 outer corners (voxel faces, not centres) of an image, shape (8, 3)."""
+    """World RAS+ mm of the 8 outer corners (voxel faces, not centres) of an image.
+
+    Parameters
+    ----------
+    affine : numpy.ndarray, shape (4, 4)
+        Voxel indices onto world RAS+ mm.
+    shape : sequence of int
+        The image's voxel counts along (i, j, k).
+
+    Returns
+    -------
+    numpy.ndarray, shape (8, 3)
+        Corner positions, world mm.
+    """
     low = -0.5
     corners = np.array(
         [
@@ -154,6 +180,16 @@ def load_image(path: str | os.PathLike[str]) -> Volume:
 def load_ct(path: str | os.PathLike[str]) -> Volume:
     """Read a CT image in Hounsfield units as ``float32``.
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+        NIfTI file, or a folder holding one DICOM series (see :func:`load_image`).
+
+    Returns
+    -------
+    Volume
+        Data in HU (``float32``), with its voxel-to-world RAS+ mm affine.
+
     Raises
     ------
     ImageError
@@ -169,6 +205,11 @@ def load_ct(path: str | os.PathLike[str]) -> Volume:
 
 def load_labels(path: str | os.PathLike[str]) -> Volume:
     """Read an integer label map; float storage is accepted when every value is integral.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        NIfTI file, or a folder holding one DICOM series (see :func:`load_image`).
 
     Returns
     -------
@@ -187,7 +228,26 @@ def load_labels(path: str | os.PathLike[str]) -> Volume:
 
 
 def integer_labels(data: np.ndarray, name: str = "<memory>") -> np.ndarray:
-    """Label values as an integer array; raises :class:`LabelError` if any value is not integral."""
+    """Label values as an integer array; raises :class:`LabelError` if any value is not integral.
+
+    Parameters
+    ----------
+    data : numpy.ndarray
+        Label values: boolean, integer, or floating point holding integral values (within 1e-3).
+    name : str
+        The image's name, for the error message.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``uint8`` for a boolean mask, the input's own integer type when it is at most 32 bits,
+        else ``int32``.
+
+    Raises
+    ------
+    LabelError
+        Non-numeric, NaN, infinite, non-integral or out-of-32-bit-range values.
+    """
     data = np.asarray(data)
     if data.dtype == bool:
         return data.astype(np.uint8)
@@ -219,6 +279,18 @@ def check_same_space(
 
     The affines are compared through the world positions (mm) of the images' corners, so the
     tolerance is a distance in millimetres.
+
+    Parameters
+    ----------
+    first, second : Volume
+        The two images (e.g. a CT and its label map).
+    tolerance_mm : float
+        Largest distance (mm) between corresponding outer corners of the two images.
+
+    Raises
+    ------
+    ImageError
+        The shapes differ, or a corner moves by more than ``tolerance_mm``.
     """
     if first.shape != second.shape:
         raise ImageError(

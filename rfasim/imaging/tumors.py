@@ -212,6 +212,11 @@ def max_diameter_mm(
         over-estimates by about 0.9 of the voxel edge along the diameter, as the staircase's
         corners stick out (see ``tests/imaging/test_tumors.py``).
 
+    Returns
+    -------
+    float
+        The diameter (mm).
+
     Notes
     -----
     Both run in world coordinates through ``affine``, so they hold for anisotropic voxels and any
@@ -250,7 +255,20 @@ def farthest_pair_distance(points: np.ndarray) -> float:
 
 
 def distances_to_tumors_mm(tumors: Sequence[Tumor], point_mm: ArrayLike) -> dict[int, float]:
-    """Distance (mm) from a world point to each tumor (nearest voxel centre; 0 inside), by id."""
+    """Distance (mm) from a world point to each tumor (nearest voxel centre; 0 inside), by id.
+
+    Parameters
+    ----------
+    tumors : sequence of Tumor
+        As returned by :func:`find_tumors`.
+    point_mm : array_like, shape (3,)
+        World RAS+ point (mm).
+
+    Returns
+    -------
+    dict of int to float
+        Tumor id to distance (mm).
+    """
     return {tumor.id: tumor.distance_mm(point_mm) for tumor in tumors}
 
 
@@ -275,6 +293,11 @@ def select_target(
     nearest_to_mm : array_like, shape (3,), optional
         World RAS+ mm point (a probe tip): the tumor nearest to it (0 when inside; ties go to the
         nearest centroid).
+
+    Returns
+    -------
+    Tumor
+        The target.
 
     Raises
     ------

@@ -181,6 +181,20 @@ def write_summary_plots(spec: SweepSpec, table: pd.DataFrame, folder: str | Path
     - ``<metric>_vs_<parameter>.png`` for the zone volume, margin and coverage against each
       varied parameter;
     - ``sensitivity.png`` (and ``sensitivity.csv``) for ``oat`` and ``morris`` designs.
+
+    Parameters
+    ----------
+    spec : SweepSpec
+        The sweep (its design and varied parameters choose the plots).
+    table : pandas.DataFrame
+        The results table (one row per run), as :func:`read_results` returns it.
+    folder : str or pathlib.Path
+        Where the files go; each is written atomically.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written.
     """
     folder = Path(folder)
     written: list[Path] = []

@@ -517,9 +517,21 @@ def morris_unit_trajectories(dimensions: int, trajectories: int, levels: int, se
     Each trajectory starts at a random grid point and moves one factor at a time, in random
     order, by ``delta = levels / (2 (levels - 1))`` (up when that stays inside [0, 1], else down).
 
+    Parameters
+    ----------
+    dimensions : int
+        Number of factors (varied parameters).
+    trajectories : int
+        Number of trajectories.
+    levels : int
+        Grid levels per factor (at least 2).
+    seed : int
+        Seed of the random starts and orders (:func:`numpy.random.default_rng`).
+
     Returns
     -------
     ndarray, shape (trajectories, dimensions + 1, dimensions)
+        Points in the unit hypercube (dimensionless), in trajectory order.
     """
     rng = np.random.default_rng(seed)
     delta = levels / (2.0 * (levels - 1))

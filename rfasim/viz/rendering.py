@@ -166,7 +166,13 @@ def rendering_backend(timeout_s: float = 60.0) -> str:
 
 
 def rendering_available() -> bool:
-    """Whether :func:`rendering_backend` finds a working backend (never raises)."""
+    """Whether :func:`rendering_backend` finds a working backend (never raises).
+
+    Returns
+    -------
+    bool
+        True when 3D images can be rendered off-screen in this process.
+    """
     try:
         rendering_backend()
     except RenderingUnavailableError:

@@ -196,6 +196,20 @@ def default_camera(plan: PlanResult) -> tuple[np.ndarray, np.ndarray, np.ndarray
     two readable faces); superior is up.  Without a probe it looks from anterior, turned about the
     vertical.  The distance frames the tumor and the zone with 15 mm around.
 
+    Parameters
+    ----------
+    plan : PlanResult
+        The plan whose target, zone and probes are framed.
+
+    Returns
+    -------
+    position : numpy.ndarray, shape (3,)
+        Camera position, world mm.
+    focal_point : numpy.ndarray, shape (3,)
+        The point looked at (the target's centroid), world mm.
+    view_up : numpy.ndarray, shape (3,)
+        Unit vector of the image's up direction.
+
     Examples
     --------
     >>> position, focal, up = default_camera(plan)  # doctest: +SKIP
