@@ -195,11 +195,28 @@ class RegistrationResult:
     images: RegistrationImages | None = None
 
     def map_points(self, points_mm: np.ndarray) -> np.ndarray:
-        """Post-ablation world RAS+ mm of pre-ablation world RAS+ points (mm), shape (..., 3)."""
+        """Post-ablation world RAS+ mm of pre-ablation world RAS+ points (mm), shape (..., 3).
+
+        Parameters
+        ----------
+        points_mm : numpy.ndarray, shape (..., 3)
+            Pre-ablation world RAS+ points (mm).
+
+        Returns
+        -------
+        numpy.ndarray, shape (..., 3)
+            The same anatomy in the post-ablation scan, world RAS+ mm.
+        """
         return transform_points_ras(self.transform, points_mm)
 
     def rigid_matrix_ras(self) -> np.ndarray:
-        """The rigid part as a 4x4 RAS+ matrix: post point = M @ [pre point, 1]."""
+        """The rigid part as a 4x4 RAS+ matrix: post point = M @ [pre point, 1].
+
+        Returns
+        -------
+        numpy.ndarray, shape (4, 4)
+            Rotation (dimensionless) and translation (mm) in homogeneous form.
+        """
         matrix = np.asarray(self.rigid.GetMatrix(), dtype=float).reshape(3, 3)
         centre = np.asarray(self.rigid.GetCenter(), dtype=float)
         translation = np.asarray(self.rigid.GetTranslation(), dtype=float)
@@ -210,7 +227,18 @@ class RegistrationResult:
         return flip @ lps @ flip
 
     def summary(self, at_mm: np.ndarray) -> dict[str, Any]:
-        """JSON-ready description: method, rotation, displacement at a point (the tumor)."""
+        """JSON-ready description: method, rotation, displacement at a point (the tumor).
+
+        Parameters
+        ----------
+        at_mm : numpy.ndarray, shape (3,)
+            World RAS+ point (mm) where the displacement is reported (the tumor's centroid).
+
+        Returns
+        -------
+        dict
+            ``assessment.json["registration"]`` (angles in degrees, distances in mm).
+        """
         matrix = self.rigid_matrix_ras()
         rotation = matrix[:3, :3]
         angle = float(np.degrees(np.arccos(np.clip((np.trace(rotation) - 1.0) / 2.0, -1, 1))))

@@ -18,8 +18,10 @@ the attenuation of coagulated tissue.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -65,13 +67,35 @@ class RigidMotion:
         return rotation_matrix(self.rotation_deg)
 
     def pre_to_post(self, points_mm: np.ndarray) -> np.ndarray:
-        """Post-ablation world point (mm) of pre-ablation world points, shape (..., 3)."""
+        """Post-ablation world point (mm) of pre-ablation world points, shape (..., 3).
+
+        Parameters
+        ----------
+        points_mm : numpy.ndarray, shape (..., 3)
+            Pre-ablation world points (mm).
+
+        Returns
+        -------
+        numpy.ndarray, shape (..., 3)
+            Post-ablation world points (mm).
+        """
         centre = np.asarray(self.centre_mm, dtype=float)
         points = np.asarray(points_mm, dtype=float)
         return (points - centre) @ self.matrix.T + centre + np.asarray(self.translation_mm)
 
     def post_to_pre(self, points_mm: np.ndarray) -> np.ndarray:
-        """Pre-ablation world point (mm) of post-ablation world points, shape (..., 3)."""
+        """Pre-ablation world point (mm) of post-ablation world points, shape (..., 3).
+
+        Parameters
+        ----------
+        points_mm : numpy.ndarray, shape (..., 3)
+            Post-ablation world points (mm).
+
+        Returns
+        -------
+        numpy.ndarray, shape (..., 3)
+            Pre-ablation world points (mm).
+        """
         centre = np.asarray(self.centre_mm, dtype=float)
         points = np.asarray(points_mm, dtype=float)
         return (points - centre - np.asarray(self.translation_mm)) @ self.matrix + centre
@@ -116,12 +140,36 @@ class SmoothDeformation:
         return weight[..., None] * np.asarray(self.amplitude_mm, dtype=float)
 
     def post_to_pre(self, points_mm: np.ndarray) -> np.ndarray:
-        """Pre-ablation world point (mm) of post-ablation world points, shape (..., 3)."""
+        """Pre-ablation world point (mm) of post-ablation world points, shape (..., 3).
+
+        Parameters
+        ----------
+        points_mm : numpy.ndarray, shape (..., 3)
+            Post-ablation world points (mm).
+
+        Returns
+        -------
+        numpy.ndarray, shape (..., 3)
+            Pre-ablation world points (mm).
+        """
         points = np.asarray(points_mm, dtype=float)
         return self.rigid.post_to_pre(points) + self._bump(points) @ self.rigid.matrix
 
     def pre_to_post(self, points_mm: np.ndarray, iterations: int = 60) -> np.ndarray:
-        """Post-ablation world point (mm) of pre-ablation world points (fixed-point iteration)."""
+        """Post-ablation world point (mm) of pre-ablation world points (fixed-point iteration).
+
+        Parameters
+        ----------
+        points_mm : numpy.ndarray, shape (..., 3)
+            Pre-ablation world points (mm).
+        iterations : int
+            Fixed-point iterations inverting the smooth bump.
+
+        Returns
+        -------
+        numpy.ndarray, shape (..., 3)
+            Post-ablation world points (mm).
+        """
         rigid_image = self.rigid.pre_to_post(points_mm)
         guess = rigid_image.copy()
         for _ in range(iterations):
@@ -178,10 +226,19 @@ class SyntheticPair:
             raise ValueError("concentric zone: every tumor point is thinnest")
         return self.tumor_centre_mm - self.tumor_radius_mm * offset / norm
 
-    def save(self, folder: Any) -> dict[str, Any]:
-        """Write ``pre_ct``, ``pre_labels``, ``post_ct``, ``post_zone``, ``post_labels`` (.nii.gz)."""
-        from pathlib import Path
+    def save(self, folder: str | os.PathLike[str]) -> dict[str, Path]:
+        """Write ``pre_ct``, ``pre_labels``, ``post_ct``, ``post_zone``, ``post_labels`` (.nii.gz).
 
+        Parameters
+        ----------
+        folder : str or os.PathLike
+            Destination folder (created when missing).
+
+        Returns
+        -------
+        dict of str to pathlib.Path
+            Each image's name to the file written.
+        """
         from rfasim.imaging import save_nifti
 
         folder = Path(folder)

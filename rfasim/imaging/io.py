@@ -85,11 +85,33 @@ class Volume:
         return float(abs(np.linalg.det(self.affine[:3, :3])) * 1e-3)
 
     def index_to_world(self, indices: np.ndarray) -> np.ndarray:
-        """World RAS+ mm of (possibly fractional) voxel indices, shape ``(..., 3)``."""
+        """World RAS+ mm of (possibly fractional) voxel indices, shape ``(..., 3)``.
+
+        Parameters
+        ----------
+        indices : numpy.ndarray, shape (..., 3)
+            Voxel indices (i, j, k).
+
+        Returns
+        -------
+        numpy.ndarray, shape (..., 3)
+            World RAS+ positions (mm).
+        """
         return apply_affine(self.affine, indices)
 
     def world_to_index(self, points_mm: np.ndarray) -> np.ndarray:
-        """Continuous voxel indices of world RAS+ points (mm), shape ``(..., 3)``."""
+        """Continuous voxel indices of world RAS+ points (mm), shape ``(..., 3)``.
+
+        Parameters
+        ----------
+        points_mm : numpy.ndarray, shape (..., 3)
+            World RAS+ points (mm).
+
+        Returns
+        -------
+        numpy.ndarray, shape (..., 3)
+            Fractional voxel indices (i, j, k).
+        """
         return apply_affine(np.linalg.inv(self.affine), points_mm)
 
 

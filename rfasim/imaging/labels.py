@@ -176,7 +176,24 @@ class LabelMapping:
 
     @classmethod
     def preset(cls, name: str, unmapped: str = "error") -> LabelMapping:
-        """A mapping from a named preset (:data:`PRESETS`)."""
+        """A mapping from a named preset (:data:`PRESETS`).
+
+        Parameters
+        ----------
+        name : str
+            A key of :data:`PRESETS`.
+        unmapped : {"error", "other"}
+            What an unmapped label code does (see the class).
+
+        Returns
+        -------
+        LabelMapping
+
+        Raises
+        ------
+        LabelError
+            Unknown preset.
+        """
         if name not in PRESETS:
             raise LabelError(f"unknown label preset {name!r}; valid: {', '.join(PRESETS)}")
         return cls({key: list(codes) for key, codes in PRESETS[name].items()}, unmapped)
@@ -253,11 +270,31 @@ class LabelMapping:
             raise CaseFileError(f"{where}: {error}") from None
 
     def codes_of(self, name: str) -> list[int]:
-        """Label codes forming class ``name`` (empty list when none)."""
+        """Label codes forming class ``name`` (empty list when none).
+
+        Parameters
+        ----------
+        name : str
+            A tissue class name (a key of :data:`CLASS_BY_NAME`).
+
+        Returns
+        -------
+        list of int
+        """
         return list(self.classes.get(name, []))
 
     def class_of(self, code: int) -> TissueClass | None:
-        """Tissue class of a label code, or None when the code is unmapped."""
+        """Tissue class of a label code, or None when the code is unmapped.
+
+        Parameters
+        ----------
+        code : int
+            A label code.
+
+        Returns
+        -------
+        TissueClass or None
+        """
         for name, codes in self.classes.items():
             if int(code) in codes:
                 return CLASS_BY_NAME[name]

@@ -68,7 +68,17 @@ class Tumor:
         return apply_affine(self.affine, self.indices)
 
     def mask(self, shape: Sequence[int]) -> np.ndarray:
-        """Boolean mask of the tumor in an image of ``shape`` (the source image's shape)."""
+        """Boolean mask of the tumor in an image of ``shape`` (the source image's shape).
+
+        Parameters
+        ----------
+        shape : sequence of int
+            The image's voxel counts along (i, j, k).
+
+        Returns
+        -------
+        numpy.ndarray of bool, shape ``shape``
+        """
         full = np.zeros(tuple(shape), dtype=bool)
         start = self.box_start
         stop = tuple(s + n for s, n in zip(start, self.box_mask.shape, strict=True))
@@ -76,7 +86,13 @@ class Tumor:
         return full
 
     def corners_mm(self) -> np.ndarray:
-        """World RAS+ mm of the 8 outer corners of its voxel bounding box, shape (8, 3)."""
+        """World RAS+ mm of the 8 outer corners of its voxel bounding box, shape (8, 3).
+
+        Returns
+        -------
+        numpy.ndarray, shape (8, 3)
+            Corner positions, world mm.
+        """
         start = np.asarray(self.box_start, dtype=float) - 0.5
         stop = start + np.asarray(self.box_mask.shape, dtype=float)
         corners = np.array(
@@ -90,7 +106,17 @@ class Tumor:
         return apply_affine(self.affine, corners)
 
     def contains_mm(self, point_mm: ArrayLike) -> bool:
-        """Whether a world point (RAS+ mm) lies in one of the tumor's voxels."""
+        """Whether a world point (RAS+ mm) lies in one of the tumor's voxels.
+
+        Parameters
+        ----------
+        point_mm : array_like, shape (3,)
+            World RAS+ point (mm).
+
+        Returns
+        -------
+        bool
+        """
         index = np.rint(apply_affine(np.linalg.inv(self.affine), np.asarray(point_mm, dtype=float)))
         local = index.astype(int) - np.asarray(self.box_start)
         if np.any(local < 0) or np.any(local >= np.asarray(self.box_mask.shape)):
@@ -98,7 +124,18 @@ class Tumor:
         return bool(self.box_mask[tuple(local)])
 
     def distance_mm(self, point_mm: ArrayLike) -> float:
-        """Distance (mm) from a world point to the nearest tumor voxel centre; 0 inside the tumor."""
+        """Distance (mm) from a world point to the nearest tumor voxel centre; 0 inside the tumor.
+
+        Parameters
+        ----------
+        point_mm : array_like, shape (3,)
+            World RAS+ point (mm).
+
+        Returns
+        -------
+        float
+            Distance (mm).
+        """
         if self.contains_mm(point_mm):
             return 0.0
         offsets = self.points_mm - np.asarray(point_mm, dtype=float)

@@ -133,16 +133,34 @@ class ResultStore:
                     continue  # an unreadable row file: the run is simply done again
 
     def finished(self) -> set[str]:
-        """Run ids that a resumed sweep skips."""
+        """Run ids that a resumed sweep skips.
+
+        Returns
+        -------
+        set of str
+            Ids of the runs with a final row (see :func:`is_finished`).
+        """
         return {run_id for run_id, row in self.rows.items() if is_finished(row)}
 
     def add(self, row: dict[str, Any]) -> None:
-        """Record a run's row (atomically, in ``runs/<run id>.json``)."""
+        """Record a run's row (atomically, in ``runs/<run id>.json``).
+
+        Parameters
+        ----------
+        row : dict
+            The run's result row, as :func:`make_row` builds it.
+        """
         self.rows[row["run_id"]] = row
         write_json(self.folder / RUNS_FOLDER / f"{row['run_id']}.json", _json_safe(row))
 
     def table(self) -> pd.DataFrame:
-        """The tidy table: one row per recorded run, in design order."""
+        """The tidy table: one row per recorded run, in design order.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Run id, index, status, error and wall time first, then the inputs, then the metrics.
+        """
         ordered = [self.rows[run_id] for run_id in self.run_ids if run_id in self.rows]
         frame = pd.DataFrame(ordered)
         if frame.empty:
@@ -153,7 +171,13 @@ class ResultStore:
         return frame[first + inputs + rest]
 
     def write_table(self) -> pd.DataFrame:
-        """Rewrite ``results.parquet`` and ``results.csv`` atomically; returns the table."""
+        """Rewrite ``results.parquet`` and ``results.csv`` atomically; returns the table.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The table as written.
+        """
         frame = self.table()
         for column in frame.columns:  # mixed object columns upset Parquet
             if frame[column].dtype != object:

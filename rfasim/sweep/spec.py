@@ -140,7 +140,13 @@ class Parameter:
     baseline: Any = None
 
     def grid_values(self) -> list[Any]:
-        """The discrete values of a ``values`` list, or ``steps`` values over the range."""
+        """The discrete values of a ``values`` list, or ``steps`` values over the range.
+
+        Returns
+        -------
+        list
+            Values in the parameter's unit (linear or geometric spacing, as ``scale`` says).
+        """
         if self.values is not None:
             return list(self.values)
         assert self.range is not None
@@ -151,7 +157,18 @@ class Parameter:
         return [float(v) for v in np.linspace(low, high, steps)]
 
     def from_unit(self, unit: float) -> Any:
-        """The parameter value at ``unit`` in [0, 1] (a category index for ``values`` lists)."""
+        """The parameter value at ``unit`` in [0, 1] (a category index for ``values`` lists).
+
+        Parameters
+        ----------
+        unit : float
+            Position in the unit interval (dimensionless).
+
+        Returns
+        -------
+        Any
+            The value in the parameter's unit, or an element of ``values``.
+        """
         if self.values is not None:
             index = min(int(unit * len(self.values)), len(self.values) - 1)
             return self.values[index]
@@ -208,7 +225,13 @@ class SweepSpec:
         return [parameter.path for parameter in self.parameters]
 
     def case_fingerprint(self) -> str:
-        """A hash of the base case table (a results folder belongs to one base case)."""
+        """A hash of the base case table (a results folder belongs to one base case).
+
+        Returns
+        -------
+        str
+            16 hexadecimal digits of the SHA-256 of the table as sorted JSON.
+        """
         text = json.dumps(_plain(self.case_data), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 

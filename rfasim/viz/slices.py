@@ -118,7 +118,13 @@ class SlicePlane:
         )
 
     def world_points_mm(self) -> np.ndarray:
-        """World coordinates (mm) of every sample, shape ``(len(v_mm), len(u_mm), 3)``."""
+        """World coordinates (mm) of every sample, shape ``(len(v_mm), len(u_mm), 3)``.
+
+        Returns
+        -------
+        numpy.ndarray, shape (len(v_mm), len(u_mm), 3)
+            World positions (mm) of the plane's samples.
+        """
         return (
             self.origin_mm
             + self.u_mm[None, :, None] * self.u_axis
@@ -126,7 +132,18 @@ class SlicePlane:
         )
 
     def to_plane_mm(self, points_mm: np.ndarray) -> np.ndarray:
-        """In-plane coordinates ``(a, b)`` (mm) of world points projected on the plane."""
+        """In-plane coordinates ``(a, b)`` (mm) of world points projected on the plane.
+
+        Parameters
+        ----------
+        points_mm : array_like, shape (..., 3)
+            World points (mm).
+
+        Returns
+        -------
+        numpy.ndarray, shape (..., 2)
+            Coordinates (mm) along ``u_axis`` and ``v_axis`` from the plane's origin.
+        """
         offset = np.asarray(points_mm, dtype=float) - self.origin_mm
         return np.stack([offset @ self.u_axis, offset @ self.v_axis], axis=-1)
 
@@ -144,6 +161,11 @@ class SlicePlane:
             Spline order: 0 nearest (labels), 1 linear (fields, masks for smooth contours).
         fill : float
             Value outside the grid.
+
+        Returns
+        -------
+        numpy.ndarray of float32, shape (len(v_mm), len(u_mm))
+            The sampled values, in the volume's unit.
         """
         array = np.asarray(volume)
         if array.dtype == bool:
@@ -167,6 +189,20 @@ class SlicePlane:
 
         Linear interpolation of a voxel mask draws staircase outlines; a Gaussian of
         ``smoothing_voxels`` voxels (standard deviation) rounds them off, as the 3D surfaces are.
+
+        Parameters
+        ----------
+        mask : numpy.ndarray of bool, shape ``grid.shape``
+            The voxel mask.
+        grid : Grid
+            The grid the mask lives on.
+        smoothing_voxels : float
+            Standard deviation of the Gaussian (voxels); 0 for none.
+
+        Returns
+        -------
+        numpy.ndarray of float32, shape (len(v_mm), len(u_mm))
+            Values in [0, 1]; contour at 0.5 for the outline.
         """
         field = self.sample(mask, grid, order=1, fill=0.0)
         if smoothing_voxels > 0 and len(self.u_mm) > 1:
@@ -190,6 +226,26 @@ class SlicePlane:
         >>> plane = SlicePlane.orthogonal("axial", (0, 0, 5), Grid.centered(20.0, 1.0))
         >>> plane.normal.tolist(), plane.invert_horizontal
         ([0.0, 0.0, 1.0], True)
+
+        Parameters
+        ----------
+        name : {"axial", "coronal", "sagittal"}
+            The plane's orientation.
+        point_mm : array_like, shape (3,)
+            World point (mm) the plane passes through.
+        grid : Grid
+            The grid the plane covers.
+        oversampling : int
+            Samples per voxel edge: the sampling step is ``grid.spacing_mm / oversampling`` (mm).
+
+        Returns
+        -------
+        SlicePlane
+
+        Raises
+        ------
+        ValueError
+            Unknown ``name``.
         """
         axes = {"axial": (0, 1, 2), "coronal": (0, 2, 1), "sagittal": (1, 2, 0)}
         if name not in axes:
@@ -239,6 +295,26 @@ class SlicePlane:
         >>> plane = SlicePlane.oblique((0, 0, 0), (1, 1, 0), Grid.centered(20.0, 1.0))
         >>> [round(float(c), 3) for c in plane.v_axis]
         [0.0, 0.0, 1.0]
+
+        Parameters
+        ----------
+        point_mm : sequence of float, shape (3,)
+            World point (mm) the plane passes through (its in-plane origin).
+        normal : sequence of float, shape (3,)
+            The plane's normal (any length but zero).
+        grid : Grid
+            The grid whose box the plane covers.
+        oversampling : int
+            Samples per voxel edge: the sampling step is ``grid.spacing_mm / oversampling`` (mm).
+
+        Returns
+        -------
+        SlicePlane
+
+        Raises
+        ------
+        ValueError
+            A zero or non-finite ``normal``.
         """
         normal_vector = np.asarray(normal, dtype=float)
         length = float(np.linalg.norm(normal_vector))
