@@ -92,7 +92,13 @@ class PlanComparison:
     plan_folder: str
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready ``assessment.json["comparison"]``."""
+        """JSON-ready ``assessment.json["comparison"]``.
+
+        Returns
+        -------
+        dict
+            The fields by name (volumes in mL, distances in mm).
+        """
         return {key: getattr(self, key) for key in self.__dataclass_fields__}
 
 

@@ -121,7 +121,14 @@ class MarginAssessment:
     zone_volume_ml: float
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready ``assessment.json["margin"]``."""
+        """JSON-ready ``assessment.json["margin"]``.
+
+        Returns
+        -------
+        dict
+            The margin metrics (mm, %), with the margin distribution and the tumor and zone
+            volumes (mL).
+        """
         content = self.metrics.to_dict()
         content.update(
             {

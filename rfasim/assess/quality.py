@@ -120,7 +120,14 @@ class QualityReport:
         return "warning" if self.warnings else "ok"
 
     def summary_line(self) -> str:
-        """One line with the measured misalignment."""
+        """One line with the measured misalignment.
+
+        Returns
+        -------
+        str
+            Correlation, registration spread (mm) and, when measured, liver agreement and deformable
+            correction (mm).
+        """
         parts = [
             f"correlation {self.correlation:.2f}",
             f"registration spread at the tumor {self.spread_mm:.2f} mm",
@@ -135,7 +142,13 @@ class QualityReport:
         return "registration check: " + "; ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready ``assessment.json["quality"]``."""
+        """JSON-ready ``assessment.json["quality"]``.
+
+        Returns
+        -------
+        dict
+            Verdict, measured agreement (distances in mm) and the thresholds applied.
+        """
         thresholds = self.thresholds
         return {
             "verdict": self.verdict,

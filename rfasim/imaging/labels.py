@@ -213,6 +213,10 @@ class LabelMapping:
         where : str
             How messages name the table (e.g. ``"case.toml [labels]"``).
 
+        Returns
+        -------
+        LabelMapping
+
         Raises
         ------
         CaseFileError

@@ -122,7 +122,13 @@ class MarginMetrics:
     surface: MarginSurface
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready ``metrics.json["margin"]`` content (plain floats, lists, None)."""
+        """JSON-ready ``metrics.json["margin"]`` content (plain floats, lists, None).
+
+        Returns
+        -------
+        dict
+            Distances in mm, coverage in %.
+        """
         return {
             "min_mm": None if self.min_mm is None else float(self.min_mm),
             "max_mm": None if self.max_mm is None else float(self.max_mm),
