@@ -44,7 +44,18 @@ COLORS = {
 
 
 def as_plan_result(result: AssessmentResult) -> PlanResult:
-    """The assessment dressed as a :class:`~rfasim.plan.result.PlanResult` for rfasim.viz."""
+    """The assessment dressed as a :class:`~rfasim.plan.result.PlanResult` for rfasim.viz.
+
+    Parameters
+    ----------
+    result : AssessmentResult
+        A finished assessment.
+
+    Returns
+    -------
+    PlanResult
+        Tissue classes, tumor, achieved zone and margin on the measurement grid.
+    """
     grid = result.grid
     inputs = result.inputs
     classes = np.zeros(grid.shape, dtype=np.uint8)
@@ -163,6 +174,19 @@ def plot_assessment_summary(
 ) -> Figure:
     """The summary figure (see the module notes); written atomically when ``path`` is given.
 
+    Parameters
+    ----------
+    result : AssessmentResult
+        A finished assessment.
+    path : str or os.PathLike, optional
+        PNG file to write.
+    dpi : float
+        Resolution of the PNG (dots per inch).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
     Examples
     --------
     >>> figure = plot_assessment_summary(result, "assessment/summary.png")  # doctest: +SKIP
@@ -221,6 +245,15 @@ def render_assessment_scene(
     window_size: tuple[int, int] = (1024, 768),
 ) -> None:
     """3D scene: liver, tumor coloured by margin, achieved zone, a sphere at the thinnest spot.
+
+    Parameters
+    ----------
+    result : AssessmentResult
+        A finished assessment.
+    path : str or os.PathLike
+        PNG file to write (atomically).
+    window_size : tuple of int
+        Image width and height (pixels).
 
     Raises
     ------

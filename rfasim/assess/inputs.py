@@ -107,6 +107,17 @@ def _dicom_seg_file(path: Path) -> Path | None:
 def read_dicom_seg(path: Path) -> Volume:
     """A DICOM-SEG object as a label map (segment numbers) in world RAS+ mm, via highdicom.
 
+    Parameters
+    ----------
+    path : pathlib.Path
+        The DICOM-SEG file.
+
+    Returns
+    -------
+    Volume
+        Segment numbers (``int32``, 0 outside every segment) with their voxel-to-world RAS+ mm
+        affine.
+
     Raises
     ------
     LabelError
@@ -133,7 +144,25 @@ def read_dicom_seg(path: Path) -> Volume:
 
 
 def load_segmentation(path: str | os.PathLike[str]) -> Volume:
-    """A segmentation: NIfTI label map, DICOM series of masks, or DICOM-SEG (file or folder)."""
+    """A segmentation: NIfTI label map, DICOM series of masks, or DICOM-SEG (file or folder).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The segmentation's file or folder.
+
+    Returns
+    -------
+    Volume
+        Integer label codes with their voxel-to-world RAS+ mm affine.
+
+    Raises
+    ------
+    ImageError
+        The path does not exist or cannot be read as an image.
+    LabelError
+        Non-integer labels, or several DICOM-SEG objects in one folder.
+    """
     source = Path(path)
     if not source.exists():
         raise ImageError(f"{source}: segmentation file or folder not found")
@@ -146,6 +175,19 @@ def load_segmentation(path: str | os.PathLike[str]) -> Volume:
 
 def on_image_grid(segmentation: Volume, image: Volume) -> np.ndarray:
     """The segmentation's codes on the image's voxel grid (nearest neighbour in world mm).
+
+    Parameters
+    ----------
+    segmentation : Volume
+        Label codes, on their own voxel grid.
+    image : Volume
+        The scan they segment.
+
+    Returns
+    -------
+    numpy.ndarray, shape ``image.shape``
+        The codes at the image's voxel centres (the segmentation's own array when both share
+        one grid).
 
     Raises
     ------
@@ -236,6 +278,11 @@ def load_inputs(
         The zone's label code (default: every non-zero voxel).
     post_liver_path : path, optional
         Liver segmentation of the post-ablation CT (non-zero voxels), for the quality check.
+
+    Returns
+    -------
+    AssessmentInputs
+        The scans, the target tumor, and the masks on their scans' voxel grids.
 
     Raises
     ------
