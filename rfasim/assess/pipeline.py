@@ -134,7 +134,22 @@ def _warnings(result: AssessmentResult, target_mm: float) -> list[str]:
 
 
 def build_report(result: AssessmentResult, target_mm: float, wall_s: float) -> dict[str, Any]:
-    """The content of ``assessment.json`` (see ``docs/assess.md`` for every key)."""
+    """The content of ``assessment.json`` (see ``docs/assess.md`` for every key).
+
+    Parameters
+    ----------
+    result : AssessmentResult
+        The assessment (its measurements, registration and checks).
+    target_mm : float
+        The margin target (mm).
+    wall_s : float
+        Wall time of the assessment (s).
+
+    Returns
+    -------
+    dict
+        JSON-ready content: floats rounded, non-finite ones None (distances in mm, volumes in mL).
+    """
     from rfasim import __version__
 
     inputs = result.inputs

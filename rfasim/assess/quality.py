@@ -167,7 +167,18 @@ class QualityReport:
 
 
 def check_overlap(inputs: AssessmentInputs) -> None:
-    """Refuse scans whose world boxes do not overlap (before any registration)."""
+    """Refuse scans whose world boxes do not overlap (before any registration).
+
+    Parameters
+    ----------
+    inputs : AssessmentInputs
+        The assessment's scans and masks.
+
+    Raises
+    ------
+    InconsistentImagesError
+        The boxes are apart (the message gives the gap in mm).
+    """
     overlap, gap = boxes_overlap_mm(inputs)
     if not overlap:
         raise InconsistentImagesError(
@@ -178,7 +189,18 @@ def check_overlap(inputs: AssessmentInputs) -> None:
 
 
 def tumor_points_mm(inputs: AssessmentInputs) -> np.ndarray:
-    """Points of the tumor's boundary voxels (world mm, at most 2000), for the checks."""
+    """Points of the tumor's boundary voxels (world mm, at most 2000), for the checks.
+
+    Parameters
+    ----------
+    inputs : AssessmentInputs
+        The assessment's scans and masks.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n, 3)
+        World RAS+ voxel centres (mm), evenly subsampled when there are more than 2000.
+    """
     from scipy import ndimage
 
     mask = inputs.tumor_mask
@@ -286,6 +308,20 @@ def check_registration(
     thresholds: QualityThresholds | None = None,
 ) -> QualityReport:
     """Measure the fused images' agreement; refuse when they do not agree.
+
+    Parameters
+    ----------
+    inputs : AssessmentInputs
+        The assessment's scans and masks.
+    registration : RegistrationResult
+        The registration to check (with the images it ran on).
+    thresholds : QualityThresholds, optional
+        Warning and refusal thresholds (default: :class:`QualityThresholds`).
+
+    Returns
+    -------
+    QualityReport
+        The measured agreement (distances in mm) and its warnings.
 
     Raises
     ------

@@ -332,6 +332,11 @@ def prepare_images(
     centre_mm : ndarray
         World RAS+ mm centre of rotation (the tumor centroid).
     settings : RegistrationSettings
+        Grid spacing (mm), margins (mm) and zone exclusion (mm).
+
+    Returns
+    -------
+    RegistrationImages
 
     Raises
     ------
@@ -427,7 +432,25 @@ def register_rigid(
 ) -> tuple[Any, float, int, str]:
     """Rigid registration; returns (Euler3D transform, metric value, iterations, stop condition).
 
-    ``initial`` is the starting Euler3D transform (default: the identity about the tumor).
+    Parameters
+    ----------
+    images : RegistrationImages
+        The resampled scans and masks.
+    settings : RegistrationSettings
+        Metric, levels (mm), iterations and seed.
+    initial : SimpleITK.Euler3DTransform, optional
+        The starting transform (default: the identity about the tumor).
+
+    Returns
+    -------
+    transform : SimpleITK.Euler3DTransform
+        Maps fixed (pre-ablation) LPS points onto moving (post-ablation) ones.
+    metric_value : float
+        Final metric value (lower is better).
+    iterations : int
+        Iterations of the last level.
+    stop_condition : str
+        The optimiser's stop condition.
     """
     sitk = import_simpleitk()
     method = _method(images, settings, settings.levels_mm, settings.sampling_fraction)
@@ -479,6 +502,26 @@ def register_bspline(
     The ablation zone is left out in the *fixed* image (mapped there by the rigid step) rather
     than in the moving one: with a moving mask a deformable transform could lower the metric by
     warping badly matching tissue into the excluded region.
+
+    Parameters
+    ----------
+    images : RegistrationImages
+        The resampled scans and masks.
+    settings : RegistrationSettings
+        Metric, deformable levels (mm), control point spacing (mm), iterations and seed.
+    rigid : SimpleITK.Euler3DTransform
+        The rigid step's result.
+
+    Returns
+    -------
+    transform : SimpleITK.CompositeTransform
+        The B-spline, then ``rigid``.
+    metric_value : float
+        Final metric value (lower is better).
+    iterations : int
+        Iterations of the last level.
+    stop_condition : str
+        The optimiser's stop condition.
     """
     sitk = import_simpleitk()
     fixed_mask = images.fixed_mask & ~_zone_in_fixed(

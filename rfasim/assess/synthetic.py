@@ -35,7 +35,18 @@ PointMap = Callable[[np.ndarray], np.ndarray]
 
 
 def rotation_matrix(rotation_deg: Sequence[float]) -> np.ndarray:
-    """3x3 rotation: about x, then y, then z by the given angles (degrees)."""
+    """3x3 rotation: about x, then y, then z by the given angles (degrees).
+
+    Parameters
+    ----------
+    rotation_deg : sequence of float, shape (3,)
+        Angles (degrees) about the world x, y and z axes.
+
+    Returns
+    -------
+    numpy.ndarray, shape (3, 3)
+        ``Rz @ Ry @ Rx``.
+    """
     rx, ry, rz = np.radians(np.asarray(rotation_deg, dtype=float))
     about_x = np.array([[1, 0, 0], [0, np.cos(rx), -np.sin(rx)], [0, np.sin(rx), np.cos(rx)]])
     about_y = np.array([[np.cos(ry), 0, np.sin(ry)], [0, 1, 0], [-np.sin(ry), 0, np.cos(ry)]])
