@@ -147,7 +147,18 @@ def mask_surface(
 
 
 def margin_polydata(margin_surface: MarginSurface) -> pyvista.PolyData:
-    """The tumor surface with its local margin (mm) as point scalars ``"margin (mm)"``."""
+    """The tumor surface with its local margin (mm) as point scalars ``"margin (mm)"``.
+
+    Parameters
+    ----------
+    margin_surface : MarginSurface
+        Triangle mesh of the tumor surface (vertices in world mm) with the margin (mm) at each
+        vertex.
+
+    Returns
+    -------
+    pyvista.PolyData
+    """
     import pyvista
 
     faces = np.asarray(margin_surface.faces, dtype=np.int64)

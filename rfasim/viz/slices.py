@@ -63,6 +63,16 @@ _WORLD_LETTERS = (("L", "R"), ("P", "A"), ("I", "S"))
 def direction_letter(vector: np.ndarray) -> str:
     """Anatomical letter (R, L, A, P, S, I) of the world axis a direction mostly points along.
 
+    Parameters
+    ----------
+    vector : numpy.ndarray, shape (3,)
+        A world RAS+ direction (any length).
+
+    Returns
+    -------
+    str
+        One letter.
+
     Examples
     --------
     >>> direction_letter(np.array([0.1, -0.9, 0.2]))

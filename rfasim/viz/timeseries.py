@@ -22,6 +22,19 @@ def state_spans(time_s: npt.ArrayLike, states: Sequence[str]) -> list[tuple[str,
     """Contiguous runs of marked generator states as ``(state, start_s, end_s)``.
 
     A run lasts from its first record to the next record of another state (or the last record).
+    Only the states of :data:`STATE_COLORS` are marked.
+
+    Parameters
+    ----------
+    time_s : array_like, shape (n,)
+        Time of each record (s).
+    states : sequence of str
+        Generator state of each record.
+
+    Returns
+    -------
+    list of tuple of (str, float, float)
+        State, start (s) and end (s) of each run.
 
     Examples
     --------
