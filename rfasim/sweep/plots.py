@@ -123,7 +123,20 @@ def plot_power_duration_heatmap(table: pd.DataFrame, metric: str = "zone.volume_
 
 
 def offset_values(table: pd.DataFrame, probe: int = 0) -> pd.Series:
-    """Tip offset of a probe per run (mm): the number given, or the length of a vector offset."""
+    """Tip offset of a probe per run (mm): the number given, or the length of a vector offset.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The results table.
+    probe : int
+        Index of the probe (from 0).
+
+    Returns
+    -------
+    pandas.Series
+        Offset (mm) per row of ``table``.
+    """
 
     def scalar(value: object) -> float:
         if isinstance(value, str):

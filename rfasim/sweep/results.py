@@ -69,6 +69,16 @@ def input_columns(inputs: dict[str, Any]) -> dict[str, Any]:
 
     Vector inputs (tip offsets) are stored as JSON text in ``input.<path>`` (so CSV and Parquet
     agree) and as numbers in the component columns.
+
+    Parameters
+    ----------
+    inputs : dict
+        Parameter path to value (in the case file's units).
+
+    Returns
+    -------
+    dict
+        Column name to value.
     """
     columns: dict[str, Any] = {}
     for path, value in inputs.items():
@@ -84,7 +94,32 @@ def input_columns(inputs: dict[str, Any]) -> dict[str, Any]:
 def make_row(run_id: str, index: int, inputs: dict[str, Any], status: str, *, metrics: dict[str, Any] | None = None,
              error: str = "", error_type: str = "", wall_s: float = math.nan, extra: dict[str, Any] | None = None
              ) -> dict[str, Any]:
-    """One result row (see the module docstring for the columns)."""
+    """One result row (see the module docstring for the columns).
+
+    Parameters
+    ----------
+    run_id : str
+        The run's id (a hash of its inputs).
+    index : int
+        The run's position in the design.
+    inputs : dict
+        Parameter path to value.
+    status : {"ok", "failed", "refused"}
+        How the run ended.
+    metrics : dict, optional
+        The run's metrics (nested; flattened into columns).
+    error, error_type : str
+        Message and exception type of a failed or refused run.
+    wall_s : float
+        Wall time of the run (s).
+    extra : dict, optional
+        More columns.
+
+    Returns
+    -------
+    dict
+        Column name to value.
+    """
     row: dict[str, Any] = {
         "run_id": run_id, "index": index, "status": status, "error": error, "error_type": error_type,
         "wall_s": round(float(wall_s), 3),
@@ -97,7 +132,18 @@ def make_row(run_id: str, index: int, inputs: dict[str, Any], status: str, *, me
 
 
 def is_finished(row: dict[str, Any]) -> bool:
-    """Whether a recorded run is final (skipped on resume): ok, refused, or failed by itself."""
+    """Whether a recorded run is final (skipped on resume): ok, refused, or failed by itself.
+
+    Parameters
+    ----------
+    row : dict
+        A recorded result row.
+
+    Returns
+    -------
+    bool
+        False for runs lost to the infrastructure (:data:`INFRASTRUCTURE_ERRORS`): they run again.
+    """
     if row.get("status") in ("ok", "refused"):
         return True
     return row.get("status") == "failed" and row.get("error_type") not in INFRASTRUCTURE_ERRORS

@@ -504,7 +504,21 @@ def unit_samples(design: str, dimensions: int, samples: int, seed: int) -> np.nd
 
 
 def baseline_of(spec: SweepSpec, parameter: Parameter) -> Any:
-    """The value a parameter keeps while another one varies (``oat`` design)."""
+    """The value a parameter keeps while another one varies (``oat`` design).
+
+    Parameters
+    ----------
+    spec : SweepSpec
+        The parsed sweep.
+    parameter : Parameter
+        One of its parameters.
+
+    Returns
+    -------
+    Any
+        The parameter's ``baseline``, else the base case's value when it is one of the grid
+        values, else the middle grid value.
+    """
     if parameter.baseline is not None:
         return parameter.baseline
     candidates = parameter.grid_values()
@@ -516,6 +530,11 @@ def baseline_of(spec: SweepSpec, parameter: Parameter) -> Any:
 
 def oat_points(spec: SweepSpec) -> list[tuple[str | None, dict[str, Any]]]:
     """One-at-a-time design: the baseline, then each parameter over its values, others at baseline.
+
+    Parameters
+    ----------
+    spec : SweepSpec
+        The parsed sweep.
 
     Returns
     -------
@@ -571,7 +590,18 @@ def morris_unit_trajectories(dimensions: int, trajectories: int, levels: int, se
 
 
 def morris_points(spec: SweepSpec) -> list[tuple[int, int, dict[str, Any]]]:
-    """The Morris design in parameter units: (trajectory, step, point) per run."""
+    """The Morris design in parameter units: (trajectory, step, point) per run.
+
+    Parameters
+    ----------
+    spec : SweepSpec
+        The parsed sweep.
+
+    Returns
+    -------
+    list of (int, int, dict)
+        Trajectory index, step within it, and the point (parameter path to value).
+    """
     units = morris_unit_trajectories(len(spec.parameters), spec.trajectories, spec.levels, spec.seed)
     points = []
     for t, trajectory in enumerate(units):
@@ -585,7 +615,19 @@ def morris_points(spec: SweepSpec) -> list[tuple[int, int, dict[str, Any]]]:
 
 
 def get_case_value(case_data: dict[str, Any], path: str) -> Any:
-    """The value at a dotted path of a case table, or None where it is not set."""
+    """The value at a dotted path of a case table, or None where it is not set.
+
+    Parameters
+    ----------
+    case_data : dict
+        A parsed case table.
+    path : str
+        Dotted path, list items by index (``"probes.0.power_w"``).
+
+    Returns
+    -------
+    Any
+    """
     node: Any = case_data
     for part in path.split("."):
         if isinstance(node, list) and part.isdigit() and int(part) < len(node):
@@ -649,6 +691,16 @@ def apply_inputs(case_data: dict[str, Any], inputs: dict[str, Any]) -> dict[str,
 
 def build_runs(spec: SweepSpec) -> list[RunSpec]:
     """The sweep's runs (duplicates of the same inputs merged), each case validated.
+
+    Parameters
+    ----------
+    spec : SweepSpec
+        The parsed sweep.
+
+    Returns
+    -------
+    list of RunSpec
+        In design order.
 
     Raises
     ------
