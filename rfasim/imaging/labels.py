@@ -370,6 +370,16 @@ def merge_totalsegmentator_liver_vessels(
     ----------
     total, liver_vessels : numpy.ndarray
         Label maps of the same shape (same grid).
+
+    Returns
+    -------
+    numpy.ndarray of int32
+        The merged label map.
+
+    Raises
+    ------
+    LabelError
+        The shapes differ.
     """
     total = np.asarray(total)
     liver_vessels = np.asarray(liver_vessels)

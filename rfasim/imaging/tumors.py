@@ -201,7 +201,19 @@ def surface_points_mm(
 ) -> np.ndarray:
     """World RAS+ mm of the marching-cubes surface (level 0.5) of a binary mask, shape ``(n, 3)``.
 
-    ``start`` is the voxel index, in the image the affine belongs to, of ``mask[0, 0, 0]``.
+    Parameters
+    ----------
+    mask : numpy.ndarray of bool
+        A 3D mask (or a box cut from one).
+    affine : numpy.ndarray, shape (4, 4)
+        Voxel-to-world RAS+ mm matrix of the image the mask belongs to.
+    start : sequence of int
+        Voxel index of ``mask[0, 0, 0]`` in that image.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n, 3)
+        Surface vertices, world mm.
     """
     from skimage.measure import marching_cubes
 
@@ -215,7 +227,22 @@ def surface_points_mm(
 def boundary_centres_mm(
     mask: np.ndarray, affine: np.ndarray, start: Sequence[int] = (0, 0, 0)
 ) -> np.ndarray:
-    """World RAS+ mm of the centres of a mask's boundary voxels (6-connected), shape ``(n, 3)``."""
+    """World RAS+ mm of the centres of a mask's boundary voxels (6-connected), shape ``(n, 3)``.
+
+    Parameters
+    ----------
+    mask : numpy.ndarray of bool
+        A 3D mask (or a box cut from one).
+    affine : numpy.ndarray, shape (4, 4)
+        Voxel-to-world RAS+ mm matrix of the image the mask belongs to.
+    start : sequence of int
+        Voxel index of ``mask[0, 0, 0]`` in that image.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n, 3)
+        Voxel centres, world mm.
+    """
     mask = np.asarray(mask, dtype=bool)
     padded = np.pad(mask, 1)
     boundary = mask & ~ndimage.binary_erosion(padded)[1:-1, 1:-1, 1:-1]
@@ -274,7 +301,18 @@ def max_diameter_mm(
 
 
 def farthest_pair_distance(points: np.ndarray) -> float:
-    """Largest distance between two of the points ``(n, 3)``, through their convex hull."""
+    """Largest distance between two of the points ``(n, 3)``, through their convex hull.
+
+    Parameters
+    ----------
+    points : numpy.ndarray, shape (n, 3)
+        Points (mm).
+
+    Returns
+    -------
+    float
+        The distance (mm); 0 for fewer than two points.
+    """
     from scipy.spatial import ConvexHull, QhullError
 
     points = np.asarray(points, dtype=float)

@@ -78,6 +78,22 @@ def zone_radii_mm(
 
     The crossing is interpolated linearly between samples ``step_mm`` apart; 0 when the centre
     is outside the zone.
+
+    Parameters
+    ----------
+    zone : Indicator
+        The zone (a field and its threshold on a grid).
+    center_mm : numpy.ndarray, shape (3,)
+        World point (mm) the rays start from.
+    directions : numpy.ndarray, shape (n, 3)
+        Unit directions of the rays.
+    step_mm : float
+        Sampling step along each ray (mm).
+
+    Returns
+    -------
+    numpy.ndarray, shape (n,)
+        Radius (mm) along each direction.
     """
     extent_mm = float(np.linalg.norm(np.array(zone.values.shape))) * zone.grid.spacing_mm
     steps = np.arange(0.0, extent_mm + step_mm, step_mm)

@@ -154,7 +154,30 @@ def zone_indicator(
     zone_threshold: float | None,
     smoothing_voxels: float = DEFAULT_SMOOTHING_VOXELS,
 ) -> Indicator:
-    """The zone as an :class:`~rfasim.metrics._geometry.Indicator`, from a field or a mask."""
+    """The zone as an :class:`~rfasim.metrics._geometry.Indicator`, from a field or a mask.
+
+    Parameters
+    ----------
+    grid : Grid
+        The grid of the field or mask.
+    zone_mask : numpy.ndarray of bool, optional
+        The zone as a mask (used when ``zone_field`` is None).
+    zone_field : numpy.ndarray, optional
+        A dose field whose ``zone_threshold`` level bounds the zone.
+    zone_threshold : float, optional
+        The threshold, in the field's unit (required with ``zone_field``).
+    smoothing_voxels : float
+        Gaussian smoothing (voxels, standard deviation) of a mask's outline.
+
+    Returns
+    -------
+    Indicator
+
+    Raises
+    ------
+    ValueError
+        Neither a mask nor a field, or a field without a threshold.
+    """
     if zone_field is not None:
         if zone_threshold is None:
             raise ValueError("zone_threshold is required with zone_field")
