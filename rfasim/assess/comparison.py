@@ -127,7 +127,17 @@ class PlanComparison:
 
 @dataclass
 class PlanFolder:
-    """The parts of a plan folder the comparison reads."""
+    """The parts of a plan folder the comparison reads.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The plan folder.
+    zone : Volume
+        Its predicted zone (``zone.nii.gz``, non-zero inside) in world RAS+ mm.
+    metrics : dict
+        Its parsed ``metrics.json``.
+    """
 
     path: Path
     zone: Volume
