@@ -67,6 +67,9 @@ def as_plan_result(result: AssessmentResult) -> PlanResult:
     report = result.report
     margin = report.get("margin", {})
     tumor = report.get("tumor", {})
+    centroid_x, centroid_y, centroid_z = (
+        float(v) for v in tumor.get("centroid_mm", (0.0, 0.0, 0.0))
+    )
     achieved = ZoneCriterion(
         name="achieved", description="achieved zone (post-ablation CT)", threshold=1.0, unit="label",
         dose=lambda _fields: np.zeros(0),  # measured, not computed from fields
@@ -81,7 +84,7 @@ def as_plan_result(result: AssessmentResult) -> PlanResult:
         margin_surface=result.margin.metrics.surface,
         tumor=TumorSummary(
             tumor_id=int(tumor.get("id", 1)), volume_ml=float(tumor.get("volume_ml", 0.0)),
-            centroid_mm=tuple(float(v) for v in tumor.get("centroid_mm", (0.0, 0.0, 0.0))),  # type: ignore[arg-type]
+            centroid_mm=(centroid_x, centroid_y, centroid_z),
             max_diameter_mm=float(tumor.get("max_diameter_mm", 0.0)),
         ),
         zone=ZoneSummary(

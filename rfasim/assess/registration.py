@@ -149,8 +149,8 @@ class RegistrationImages:
 
     fixed_grid: Grid
     moving_grid: Grid
-    fixed: Any
-    moving: Any
+    fixed: SimpleITK.Image
+    moving: SimpleITK.Image
     fixed_mask: np.ndarray
     moving_mask: np.ndarray
     moving_zone: np.ndarray
@@ -184,8 +184,8 @@ class RegistrationResult:
         What the registration ran on (reused by the quality check).
     """
 
-    transform: Any
-    rigid: Any
+    transform: SimpleITK.Transform
+    rigid: SimpleITK.Euler3DTransform
     method: str
     settings: RegistrationSettings
     metric_values: list[float] = field(default_factory=list)
@@ -424,12 +424,15 @@ def _method(
 
 
 def _centre_lps(centre_mm: np.ndarray) -> tuple[float, float, float]:
-    return tuple(float(v) for v in RAS_TO_LPS @ np.asarray(centre_mm, dtype=float))  # type: ignore[return-value]
+    x, y, z = (float(v) for v in RAS_TO_LPS @ np.asarray(centre_mm, dtype=float))
+    return x, y, z
 
 
 def register_rigid(
-    images: RegistrationImages, settings: RegistrationSettings, initial: Any = None
-) -> tuple[Any, float, int, str]:
+    images: RegistrationImages,
+    settings: RegistrationSettings,
+    initial: SimpleITK.Euler3DTransform | None = None,
+) -> tuple[SimpleITK.Euler3DTransform, float, int, str]:
     """Rigid registration; returns (Euler3D transform, metric value, iterations, stop condition).
 
     Parameters
@@ -478,7 +481,9 @@ def register_rigid(
     )
 
 
-def _zone_in_fixed(images: RegistrationImages, transform: Any, exclusion_mm: float) -> np.ndarray:
+def _zone_in_fixed(
+    images: RegistrationImages, transform: SimpleITK.Transform, exclusion_mm: float
+) -> np.ndarray:
     """The post-ablation zone mapped onto the fixed grid by ``transform``, grown (mm)."""
     grid = images.fixed_grid
     zone = (
@@ -495,8 +500,8 @@ def _zone_in_fixed(images: RegistrationImages, transform: Any, exclusion_mm: flo
 
 
 def register_bspline(
-    images: RegistrationImages, settings: RegistrationSettings, rigid: Any
-) -> tuple[Any, float, int, str]:
+    images: RegistrationImages, settings: RegistrationSettings, rigid: SimpleITK.Euler3DTransform
+) -> tuple[SimpleITK.CompositeTransform, float, int, str]:
     """B-spline step after ``rigid``; returns (composite transform, metric, iterations, stop).
 
     The ablation zone is left out in the *fixed* image (mapped there by the rigid step) rather

@@ -72,7 +72,8 @@ class Volume:
     @property
     def shape(self) -> tuple[int, int, int]:
         """Voxel counts along the three voxel axes."""
-        return tuple(int(n) for n in self.data.shape)  # type: ignore[return-value]
+        size_i, size_j, size_k = (int(n) for n in self.data.shape)  # 3D: checked on creation
+        return size_i, size_j, size_k
 
     @property
     def spacing_mm(self) -> np.ndarray:

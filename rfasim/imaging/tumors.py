@@ -173,7 +173,8 @@ def find_tumors(tumor_mask: np.ndarray, affine: np.ndarray, source: str = "label
     found = []
     for number, box in enumerate(boxes, start=1):
         box_mask = components[box] == number
-        start = tuple(int(s.start) for s in box)
+        start_i, start_j, start_k = (int(s.start) for s in box)
+        start = (start_i, start_j, start_k)
         first_voxel = tuple(int(v) for v in np.argwhere(box_mask)[0] + np.asarray(start))
         found.append((-int(box_mask.sum()), first_voxel, start, box_mask))
     found.sort(key=lambda item: (item[0], item[1]))
@@ -188,7 +189,7 @@ def find_tumors(tumor_mask: np.ndarray, affine: np.ndarray, source: str = "label
                 centroid_mm=apply_affine(affine, indices.mean(axis=0)),
                 max_diameter_mm=max_diameter_mm(box_mask, affine, start),
                 voxel_count=-negative_count,
-                box_start=start,  # type: ignore[arg-type]
+                box_start=start,
                 box_mask=box_mask,
                 affine=affine,
             )

@@ -330,13 +330,15 @@ def heat_sink_warnings(
     found.sort(key=lambda item: item[0])
     reports = []
     for number, (gap_mm, calibre, closest_mm, zone_point_mm, indentation) in enumerate(found, 1):
+        closest_x, closest_y, closest_z = (float(v) for v in closest_mm)
+        zone_x, zone_y, zone_z = (float(v) for v in zone_point_mm)
         reports.append(
             VesselReport(
                 number=number,
                 calibre_mm=calibre,
                 distance_mm=gap_mm,
-                closest_point_mm=tuple(float(v) for v in closest_mm),  # type: ignore[arg-type]
-                zone_point_mm=tuple(float(v) for v in zone_point_mm),  # type: ignore[arg-type]
+                closest_point_mm=(closest_x, closest_y, closest_z),
+                zone_point_mm=(zone_x, zone_y, zone_z),
                 indentation_mm=indentation,
                 warning=_warning(number, calibre, gap_mm, indentation, spacing),
             )

@@ -349,6 +349,7 @@ def margin_metrics(
         margins, tumor_vertices, tumor_faces, SURFACE_SMOOTHING_VOXELS * grid.spacing_mm
     )
     thinnest = _thinnest_vertex(margins, tumor_vertices, tumor_faces, areas, 0.25 * grid.spacing_mm)
+    thinnest_x, thinnest_y, thinnest_z = (float(v) for v in tumor_vertices[thinnest])
     percentiles = area_weighted_percentiles(margins, tumor_faces, areas, MARGIN_PERCENTILES)
     min_mm = float(margins.min())
     return MarginMetrics(
@@ -360,7 +361,7 @@ def margin_metrics(
         surface_pct_at_10mm=100.0
         * area_weighted_fraction_at_least(margins, tumor_faces, areas, 10.0),
         ok=bool(min_mm >= target_mm),
-        thinnest_at_mm=tuple(float(v) for v in tumor_vertices[thinnest]),  # type: ignore[arg-type]
+        thinnest_at_mm=(thinnest_x, thinnest_y, thinnest_z),
         percentiles_mm={
             f"p{p:g}": float(v) for p, v in zip(MARGIN_PERCENTILES, percentiles, strict=True)
         },
