@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from scipy import ndimage
 
 from rfasim.imaging import Volume, apply_affine
@@ -215,7 +216,7 @@ class SyntheticPair:
     post_ct: Volume
     post_zone: Volume
     post_labels: Volume
-    motion: Any
+    motion: RigidMotion | SmoothDeformation
     tumor_centre_mm: np.ndarray
     tumor_radius_mm: float
     zone_centre_mm: np.ndarray
@@ -285,7 +286,7 @@ def make_pair(
     phantom: str = "liver-25mm",
     spacing_mm: float | Sequence[float] = 2.0,
     post_spacing_mm: float | Sequence[float] | None = None,
-    post_orientation: Any = None,
+    post_orientation: str | npt.ArrayLike | None = None,
     zone_radius_mm: float = 20.0,
     zone_offset_mm: Sequence[float] = (2.0, -2.0, 1.0),
     zone_hu: float = 15.0,

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from rfasim.atomic import atomic_path
 from rfasim.viz._common import COLORS, target_centroid_mm
@@ -16,18 +17,19 @@ from rfasim.viz.slices import SlicePlane, _draw_orientation
 if TYPE_CHECKING:
     from rfasim.grid import Grid
     from rfasim.plan.result import PlanResult
+    from rfasim.trackers import SnapshotTracker
 
 #: Temperature of the zone contour (degC): the design criterion.
 ZONE_THRESHOLD_C = 100.0
 
 
 def animate_heating(
-    snapshots: Any,
+    snapshots: SnapshotTracker,
     grid: Grid,
     plan: PlanResult | None = None,
     path: str | os.PathLike[str] = "heating.gif",
     plane: str = "axial",
-    point_mm: Any = None,
+    point_mm: npt.ArrayLike | None = None,
     *,
     frames_per_second: float = 4.0,
     temperature_range_c: tuple[float, float] = (37.0, 110.0),
