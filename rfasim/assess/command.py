@@ -13,7 +13,13 @@ EXIT_OK = 0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of ``rfasim assess``."""
+    """The options of ``rfasim assess``.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The subcommand's parser (options are added to it).
+    """
     parser.add_argument("--pre", required=True, help="pre-ablation CT: NIfTI file or DICOM series folder")
     parser.add_argument("--post", required=True, help="post-ablation CT: NIfTI file or DICOM series folder")
     parser.add_argument("--tumor", required=True,
@@ -33,7 +39,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(arguments: argparse.Namespace) -> int:
-    """Assess, write the folder, print the summary; errors propagate to the CLI's handler."""
+    """Assess, write the folder, print the summary; errors propagate to the CLI's handler.
+
+    Parameters
+    ----------
+    arguments : argparse.Namespace
+        The parsed options of :func:`add_arguments`.
+
+    Returns
+    -------
+    int
+        The exit code (0).
+    """
     from rfasim.assess.outputs import write_assessment_folder
     from rfasim.assess.pipeline import assess_ablation, summary_text
 

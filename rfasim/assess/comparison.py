@@ -35,7 +35,18 @@ COMPARISON_MARGIN_MM = 5.0
 
 
 def boundary(mask: np.ndarray) -> np.ndarray:
-    """Voxels of a mask with a face neighbour outside it."""
+    """Voxels of a mask with a face neighbour outside it.
+
+    Parameters
+    ----------
+    mask : numpy.ndarray of bool
+        A 3D mask.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        Its boundary voxels (voxels on the array's edge count as boundary).
+    """
     return mask & ~ndimage.binary_erosion(mask, border_value=0)
 
 
@@ -43,6 +54,18 @@ def surface_distances_mm(first: np.ndarray, second: np.ndarray, spacing_mm: floa
     """Pooled symmetric boundary-to-boundary distances (mm) between two masks.
 
     Empty when either mask is empty.
+
+    Parameters
+    ----------
+    first, second : numpy.ndarray of bool
+        Two masks on one grid.
+    spacing_mm : float
+        The grid's voxel size (mm).
+
+    Returns
+    -------
+    numpy.ndarray
+        Distance (mm) from each boundary voxel of either mask to the other's boundary.
 
     Examples
     --------
@@ -92,13 +115,29 @@ class PlanComparison:
     plan_folder: str
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready ``assessment.json["comparison"]``."""
+        """JSON-ready ``assessment.json["comparison"]``.
+
+        Returns
+        -------
+        dict
+            The fields by name (volumes in mL, distances in mm).
+        """
         return {key: getattr(self, key) for key in self.__dataclass_fields__}
 
 
 @dataclass
 class PlanFolder:
-    """The parts of a plan folder the comparison reads."""
+    """The parts of a plan folder the comparison reads.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The plan folder.
+    zone : Volume
+        Its predicted zone (``zone.nii.gz``, non-zero inside) in world RAS+ mm.
+    metrics : dict
+        Its parsed ``metrics.json``.
+    """
 
     path: Path
     zone: Volume
@@ -107,6 +146,15 @@ class PlanFolder:
 
 def load_plan_folder(path: str | os.PathLike[str]) -> PlanFolder:
     """Read ``zone.nii.gz`` and ``metrics.json`` of a plan folder.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A folder written by ``rfasim plan``.
+
+    Returns
+    -------
+    PlanFolder
 
     Raises
     ------
@@ -161,6 +209,11 @@ def compare_with_plan(
         The pre-ablation scan: the comparison grid stays inside its box.
     spacing_mm : float
         Voxel size of the comparison grid (mm).
+
+    Returns
+    -------
+    PlanComparison
+        Overlap and surface distances (mm) of the predicted and achieved zones.
     """
     predicted_mask = np.asarray(plan.zone.data) != 0
     points = np.concatenate([_corners(predicted_mask, plan.zone.affine), achieved_corners_mm])

@@ -24,7 +24,13 @@ DISCLAIMER = (
 
 @lru_cache(maxsize=1)
 def margin_outcomes() -> dict[str, Any]:
-    """The parsed ``margin_outcomes.toml`` (sources, bands, thresholds)."""
+    """The parsed ``margin_outcomes.toml`` (sources, bands, thresholds).
+
+    Returns
+    -------
+    dict
+        The file's tables (parsed once and cached: do not modify).
+    """
     text = resources.files("rfasim").joinpath("data/assess/margin_outcomes.toml").read_text("utf-8")
     return tomllib.loads(text)
 

@@ -23,9 +23,12 @@ from rfasim.plan.result import MarginSummary, PlanResult, TumorSummary, ZoneSumm
 from rfasim.tissue import TissueClass
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
     from rfasim.assess.pipeline import AssessmentResult
+    from rfasim.grid import Grid
+    from rfasim.viz import SlicePlane
 
 #: Liver window (HU) of the CT slices.
 WINDOW_HU = (-125.0, 225.0)
@@ -41,7 +44,18 @@ COLORS = {
 
 
 def as_plan_result(result: AssessmentResult) -> PlanResult:
-    """The assessment dressed as a :class:`~rfasim.plan.result.PlanResult` for rfasim.viz."""
+    """The assessment dressed as a :class:`~rfasim.plan.result.PlanResult` for rfasim.viz.
+
+    Parameters
+    ----------
+    result : AssessmentResult
+        A finished assessment.
+
+    Returns
+    -------
+    PlanResult
+        Tissue classes, tumor, achieved zone and margin on the measurement grid.
+    """
     grid = result.grid
     inputs = result.inputs
     classes = np.zeros(grid.shape, dtype=np.uint8)
@@ -53,9 +67,12 @@ def as_plan_result(result: AssessmentResult) -> PlanResult:
     report = result.report
     margin = report.get("margin", {})
     tumor = report.get("tumor", {})
+    centroid_x, centroid_y, centroid_z = (
+        float(v) for v in tumor.get("centroid_mm", (0.0, 0.0, 0.0))
+    )
     achieved = ZoneCriterion(
         name="achieved", description="achieved zone (post-ablation CT)", threshold=1.0, unit="label",
-        dose=lambda fields: np.zeros(0),
+        dose=lambda _fields: np.zeros(0),  # measured, not computed from fields
     )
     minimum = margin.get("min_mm")
     return PlanResult(
@@ -67,7 +84,7 @@ def as_plan_result(result: AssessmentResult) -> PlanResult:
         margin_surface=result.margin.metrics.surface,
         tumor=TumorSummary(
             tumor_id=int(tumor.get("id", 1)), volume_ml=float(tumor.get("volume_ml", 0.0)),
-            centroid_mm=tuple(float(v) for v in tumor.get("centroid_mm", (0.0, 0.0, 0.0))),  # type: ignore[arg-type]
+            centroid_mm=(centroid_x, centroid_y, centroid_z),
             max_diameter_mm=float(tumor.get("max_diameter_mm", 0.0)),
         ),
         zone=ZoneSummary(
@@ -93,7 +110,16 @@ def _new_figure(width_in: float, height_in: float) -> Figure:
     return figure
 
 
-def _draw(axes, plane, grid, background, result, shell, target_mm, thinnest) -> None:  # noqa: ANN001
+def _draw(
+    axes: Axes,
+    plane: SlicePlane,
+    grid: Grid,
+    background: np.ndarray,
+    result: AssessmentResult,
+    shell: np.ndarray,
+    target_mm: float,
+    thinnest: np.ndarray | None,
+) -> None:
     from matplotlib.collections import LineCollection
     from scipy.spatial import cKDTree
 
@@ -123,7 +149,8 @@ def _draw(axes, plane, grid, background, result, shell, target_mm, thinnest) -> 
         surface = result.margin.metrics.surface
         tree = cKDTree(np.asarray(surface.vertices_mm, dtype=float))
         palette = np.array([COLORS["uncovered"], COLORS["thin"], COLORS["ok"]])
-        segments, colours = [], []
+        segments: list[np.ndarray] = []
+        colours: list[np.ndarray] = []
         for line in lines:
             middles = 0.5 * (line[1:] + line[:-1])
             world = plane.origin_mm + middles[:, :1] * plane.u_axis + middles[:, 1:] * plane.v_axis
@@ -149,6 +176,19 @@ def plot_assessment_summary(
     result: AssessmentResult, path: str | os.PathLike[str] | None = None, dpi: float = 100.0
 ) -> Figure:
     """The summary figure (see the module notes); written atomically when ``path`` is given.
+
+    Parameters
+    ----------
+    result : AssessmentResult
+        A finished assessment.
+    path : str or os.PathLike, optional
+        PNG file to write.
+    dpi : float
+        Resolution of the PNG (dots per inch).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
 
     Examples
     --------
@@ -208,6 +248,15 @@ def render_assessment_scene(
     window_size: tuple[int, int] = (1024, 768),
 ) -> None:
     """3D scene: liver, tumor coloured by margin, achieved zone, a sphere at the thinnest spot.
+
+    Parameters
+    ----------
+    result : AssessmentResult
+        A finished assessment.
+    path : str or os.PathLike
+        PNG file to write (atomically).
+    window_size : tuple of int
+        Image width and height (pixels).
 
     Raises
     ------

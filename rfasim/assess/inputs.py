@@ -75,7 +75,7 @@ class AssessmentInputs:
 # -- segmentations -----------------------------------------------------------------------------
 def _is_dicom_file(path: Path) -> bool:
     try:
-        with open(path, "rb") as handle:
+        with path.open("rb") as handle:
             handle.seek(128)
             return handle.read(4) == b"DICM"
     except OSError:
@@ -95,7 +95,7 @@ def _dicom_seg_file(path: Path) -> Path | None:
             continue
         try:
             header = pydicom.dcmread(str(candidate), stop_before_pixels=True)
-        except Exception:  # noqa: BLE001 - unreadable: not a SEG
+        except Exception:  # unreadable: not a SEG
             continue
         if getattr(header, "Modality", "") == "SEG":
             found.append(candidate)
@@ -106,6 +106,17 @@ def _dicom_seg_file(path: Path) -> Path | None:
 
 def read_dicom_seg(path: Path) -> Volume:
     """A DICOM-SEG object as a label map (segment numbers) in world RAS+ mm, via highdicom.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The DICOM-SEG file.
+
+    Returns
+    -------
+    Volume
+        Segment numbers (``int32``, 0 outside every segment) with their voxel-to-world RAS+ mm
+        affine.
 
     Raises
     ------
@@ -123,7 +134,7 @@ def read_dicom_seg(path: Path) -> Volume:
         segmentation = highdicom.seg.segread(str(path))
         volume = segmentation.get_volume(combine_segments=True, dtype=np.int32)
         image = volume.to_nibabel()
-    except Exception as error:  # noqa: BLE001 - highdicom raises many types
+    except Exception as error:  # highdicom raises many types
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise LabelError(f"{path}: cannot read the DICOM-SEG as a 3D label map ({reason})") from None
     data = np.asarray(image.dataobj)
@@ -133,7 +144,25 @@ def read_dicom_seg(path: Path) -> Volume:
 
 
 def load_segmentation(path: str | os.PathLike[str]) -> Volume:
-    """A segmentation: NIfTI label map, DICOM series of masks, or DICOM-SEG (file or folder)."""
+    """A segmentation: NIfTI label map, DICOM series of masks, or DICOM-SEG (file or folder).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The segmentation's file or folder.
+
+    Returns
+    -------
+    Volume
+        Integer label codes with their voxel-to-world RAS+ mm affine.
+
+    Raises
+    ------
+    ImageError
+        The path does not exist or cannot be read as an image.
+    LabelError
+        Non-integer labels, or several DICOM-SEG objects in one folder.
+    """
     source = Path(path)
     if not source.exists():
         raise ImageError(f"{source}: segmentation file or folder not found")
@@ -147,17 +176,30 @@ def load_segmentation(path: str | os.PathLike[str]) -> Volume:
 def on_image_grid(segmentation: Volume, image: Volume) -> np.ndarray:
     """The segmentation's codes on the image's voxel grid (nearest neighbour in world mm).
 
+    Parameters
+    ----------
+    segmentation : Volume
+        Label codes, on their own voxel grid.
+    image : Volume
+        The scan they segment.
+
+    Returns
+    -------
+    numpy.ndarray, shape ``image.shape``
+        The codes at the image's voxel centres (the segmentation's own array when both share
+        one grid).
+
     Raises
     ------
     LabelError
         Part of the segmentation's foreground lies outside the image.
     """
-    same_shape = segmentation.shape == image.shape
-    offset = corner_points_mm(segmentation.affine, segmentation.shape) - corner_points_mm(
-        image.affine, image.shape
-    ) if same_shape else None
-    if same_shape and float(np.max(np.linalg.norm(offset, axis=1))) <= 1e-3:
-        return np.asarray(segmentation.data)
+    if segmentation.shape == image.shape:
+        offset = corner_points_mm(segmentation.affine, segmentation.shape) - corner_points_mm(
+            image.affine, image.shape
+        )
+        if float(np.max(np.linalg.norm(offset, axis=1))) <= 1e-3:
+            return np.asarray(segmentation.data)
     to_segmentation = np.linalg.inv(segmentation.affine) @ image.affine
     source = np.asarray(segmentation.data)
     codes = np.zeros(image.shape, dtype=source.dtype)
@@ -201,9 +243,9 @@ def _tumor_and_liver(
             f"{name}: the tumor code {tumor_code} is empty (codes found: {sorted(present)})"
         )
     liver = None
-    if LIVER_CODE in present and LIVER_CODE != tumor_code:
+    if LIVER_CODE in present and tumor_code != LIVER_CODE:
         liver = np.isin(codes, [LIVER_CODE, tumor_code, VESSEL_CODE])
-    vessels = codes == VESSEL_CODE if VESSEL_CODE in present and VESSEL_CODE != tumor_code else None
+    vessels = codes == VESSEL_CODE if VESSEL_CODE in present and tumor_code != VESSEL_CODE else None
     return tumor, liver, vessels
 
 
@@ -236,6 +278,11 @@ def load_inputs(
         The zone's label code (default: every non-zero voxel).
     post_liver_path : path, optional
         Liver segmentation of the post-ablation CT (non-zero voxels), for the quality check.
+
+    Returns
+    -------
+    AssessmentInputs
+        The scans, the target tumor, and the masks on their scans' voxel grids.
 
     Raises
     ------

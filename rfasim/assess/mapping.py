@@ -32,6 +32,21 @@ AIR_HU = -1000.0
 
 
 def mask_corners_mm(mask: np.ndarray, affine: np.ndarray) -> np.ndarray:
+    """World corners (mm) of the voxel bounding box of a mask's foreground.
+
+    Parameters
+    ----------
+    mask : numpy.ndarray of bool, shape (nx, ny, nz)
+        The mask; it must hold at least one voxel.
+    affine : numpy.ndarray, shape (4, 4)
+        Voxel indices onto world mm.
+
+    Returns
+    -------
+    numpy.ndarray, shape (8, 3)
+        The eight corners of the box around the foreground voxels (their outer faces, half a
+        voxel beyond the centres), world mm.
+    """
     indices = np.argwhere(mask)
     low, high = indices.min(axis=0) - 0.5, indices.max(axis=0) + 0.5
     corners = np.array(
@@ -50,6 +65,23 @@ def measurement_grid(
 
     The zone's extent in the pre-ablation space is estimated from its bounding box mapped by the
     inverse of the rigid part (the deformable part stays within ``margin_mm`` of it).
+
+    Parameters
+    ----------
+    inputs : AssessmentInputs
+        The assessment's scans and masks.
+    registration : RegistrationResult
+        The registration of the post-ablation scan onto the pre-ablation one.
+    spacing_mm : float, optional
+        Voxel size (mm); default: the finer scan's, within [0.5, 2] mm.
+    margin_mm : float
+        Margin (mm) around the tumor and the zone.
+
+    Returns
+    -------
+    Grid
+        Isotropic, world-aligned, coarsened until it holds at most
+        :data:`MAXIMUM_MEASUREMENT_VOXELS` voxels.
     """
     if spacing_mm is None:
         native = min(float(inputs.pre.spacing_mm.min()), float(inputs.post.spacing_mm.min()))
@@ -67,7 +99,19 @@ def measurement_grid(
 
 
 def tumor_on_grid(inputs: AssessmentInputs, grid: Grid) -> np.ndarray:
-    """The tumor mask sampled onto ``grid`` (trilinear, level 0.5)."""
+    """The tumor mask sampled onto ``grid`` (trilinear, level 0.5).
+
+    Parameters
+    ----------
+    inputs : AssessmentInputs
+        The assessment's scans and masks.
+    grid : Grid
+        Target grid (pre-ablation space).
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape ``grid.shape``
+    """
     return (
         resample_to_grid(inputs.tumor_mask.astype(np.float32), inputs.pre.affine, grid, 1, 0.0)
         >= 0.5
@@ -75,12 +119,39 @@ def tumor_on_grid(inputs: AssessmentInputs, grid: Grid) -> np.ndarray:
 
 
 def mask_on_grid(mask: np.ndarray, affine: np.ndarray, grid: Grid) -> np.ndarray:
-    """Any pre-ablation mask sampled onto ``grid`` (trilinear, level 0.5)."""
+    """Any pre-ablation mask sampled onto ``grid`` (trilinear, level 0.5).
+
+    Parameters
+    ----------
+    mask : numpy.ndarray of bool
+        The mask on its scan's voxel grid.
+    affine : numpy.ndarray, shape (4, 4)
+        That scan's voxel-to-world RAS+ mm affine.
+    grid : Grid
+        Target grid (world mm).
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape ``grid.shape``
+    """
     return resample_to_grid(mask.astype(np.float32), affine, grid, 1, 0.0) >= 0.5
 
 
 def pre_ct_on_grid(inputs: AssessmentInputs, grid: Grid) -> np.ndarray:
-    """The pre-ablation CT (HU) on ``grid``, trilinear."""
+    """The pre-ablation CT (HU) on ``grid``, trilinear.
+
+    Parameters
+    ----------
+    inputs : AssessmentInputs
+        The assessment's scans and masks.
+    grid : Grid
+        Target grid (pre-ablation space).
+
+    Returns
+    -------
+    numpy.ndarray, shape ``grid.shape``
+        HU; -1000 (air) outside the scan.
+    """
     return resample_to_grid(inputs.pre.data, inputs.pre.affine, grid, 1, AIR_HU)
 
 
@@ -92,8 +163,22 @@ def zone_field_on(
 ) -> np.ndarray:
     """The post-ablation zone mask (0/1) sampled trilinearly at the registered points.
 
-    Returns a float32 field on the target grid (``shape``, ``affine``: pre-ablation space) whose
-    0.5 level is the zone's boundary; 0 where the registered points leave the post-ablation scan.
+    Parameters
+    ----------
+    inputs : AssessmentInputs
+        The assessment's scans and masks.
+    registration : RegistrationResult
+        The registration of the post-ablation scan onto the pre-ablation one.
+    shape : tuple of int
+        Voxel counts of the target grid (pre-ablation space).
+    affine : numpy.ndarray, shape (4, 4)
+        Its voxel-to-world RAS+ mm affine.
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape ``shape``
+        Values in [0, 1] whose 0.5 level is the zone's boundary; 0 where the registered points
+        leave the post-ablation scan.
     """
     zone = to_sitk(inputs.zone_mask.astype(np.float32), inputs.post.affine)
     return resample(zone, registration.transform, shape, affine, linear=True, fill=0.0)
@@ -105,7 +190,24 @@ def post_ct_on(
     shape: tuple[int, ...],
     affine: np.ndarray,
 ) -> np.ndarray:
-    """The post-ablation CT (HU) in the pre-ablation space, trilinear, air outside the scan."""
+    """The post-ablation CT (HU) in the pre-ablation space, trilinear, air outside the scan.
+
+    Parameters
+    ----------
+    inputs : AssessmentInputs
+        The assessment's scans and masks.
+    registration : RegistrationResult
+        The registration of the post-ablation scan onto the pre-ablation one.
+    shape : tuple of int
+        Voxel counts of the target grid (pre-ablation space).
+    affine : numpy.ndarray, shape (4, 4)
+        Its voxel-to-world RAS+ mm affine.
+
+    Returns
+    -------
+    numpy.ndarray, shape ``shape``
+        HU; -1000 (air) where the registered points leave the post-ablation scan.
+    """
     image = to_sitk(inputs.post.data, inputs.post.affine)
     return resample(image, registration.transform, shape, affine, linear=True, fill=AIR_HU)
 
@@ -113,7 +215,22 @@ def post_ct_on(
 def inside_post_fraction(
     inputs: AssessmentInputs, registration: RegistrationResult, points_mm: np.ndarray
 ) -> float:
-    """Fraction of pre-ablation points whose registered position lies inside the post scan."""
+    """Fraction of pre-ablation points whose registered position lies inside the post scan.
+
+    Parameters
+    ----------
+    inputs : AssessmentInputs
+        The assessment's scans and masks.
+    registration : RegistrationResult
+        The registration of the post-ablation scan onto the pre-ablation one.
+    points_mm : numpy.ndarray, shape (n, 3)
+        Pre-ablation world RAS+ points (mm).
+
+    Returns
+    -------
+    float
+        In [0, 1]; 0 for no points.
+    """
     mapped = registration.map_points(points_mm)
     indices = mapped @ np.linalg.inv(inputs.post.affine)[:3, :3].T + np.linalg.inv(
         inputs.post.affine
@@ -123,7 +240,20 @@ def inside_post_fraction(
 
 
 def boxes_overlap_mm(inputs: AssessmentInputs) -> tuple[bool, float]:
-    """Whether the two scans' world boxes overlap, and the gap between them (mm, 0 if they do)."""
+    """Whether the two scans' world boxes overlap, and the gap between them (mm, 0 if they do).
+
+    Parameters
+    ----------
+    inputs : AssessmentInputs
+        The assessment's scans and masks.
+
+    Returns
+    -------
+    overlap : bool
+        The boxes overlap (or touch).
+    gap_mm : float
+        Distance (mm) between the boxes.
+    """
     pre = corner_points_mm(inputs.pre.affine, inputs.pre.shape)
     post = corner_points_mm(inputs.post.affine, inputs.post.shape)
     gap = np.maximum(0.0, np.maximum(pre.min(0) - post.max(0), post.min(0) - pre.max(0)))

@@ -39,6 +39,18 @@ def direction_words(vector: np.ndarray, share: float = 0.35) -> str:
     Each world axis whose share of the unit vector is at least ``share`` contributes a word,
     strongest first.
 
+    Parameters
+    ----------
+    vector : numpy.ndarray, shape (3,)
+        A world RAS+ direction (any length; mm or unitless).
+    share : float
+        Smallest absolute component of the unit vector that names its axis (dimensionless).
+
+    Returns
+    -------
+    str
+        Words joined by ``-``; ``"centre"`` for the zero vector.
+
     Examples
     --------
     >>> direction_words(np.array([0.1, -0.8, 0.6]))
@@ -65,7 +77,19 @@ def _band_label(low: float, high: float) -> str:
 
 
 def margin_distribution(metrics: MarginMetrics) -> list[dict[str, Any]]:
-    """Percentage of the tumor surface area in each band of :data:`DISTRIBUTION_BANDS_MM`."""
+    """Percentage of the tumor surface area in each band of :data:`DISTRIBUTION_BANDS_MM`.
+
+    Parameters
+    ----------
+    metrics : MarginMetrics
+        Margin metrics with their tumor surface (vertex margins in mm).
+
+    Returns
+    -------
+    list of dict
+        Per band: ``band`` (label), ``low_mm`` and ``high_mm`` (None when unbounded) and
+        ``surface_pct`` (% of the surface area).
+    """
     surface = metrics.surface
     margins = np.asarray(surface.margin_mm, dtype=float)
     vertices = np.asarray(surface.vertices_mm, dtype=float)
@@ -121,7 +145,14 @@ class MarginAssessment:
     zone_volume_ml: float
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready ``assessment.json["margin"]``."""
+        """JSON-ready ``assessment.json["margin"]``.
+
+        Returns
+        -------
+        dict
+            The margin metrics (mm, %), with the margin distribution and the tumor and zone
+            volumes (mL).
+        """
         content = self.metrics.to_dict()
         content.update(
             {

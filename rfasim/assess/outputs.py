@@ -21,6 +21,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +43,17 @@ ASSESSMENT_FILES = (
 )
 
 
+def _render_picture(
+    render: Callable[[AssessmentResult, Path], object], result: AssessmentResult, path: Path
+) -> str | None:
+    """Render one picture of the assessment; None, or why it could not be rendered."""
+    try:
+        render(result, path)
+    except Exception as error:  # a picture must never sink a computed assessment
+        return f"{type(error).__name__}: {error}"
+    return None
+
+
 def _write_into(result: AssessmentResult, folder: Path) -> list[Path]:
     inputs = result.inputs
     pre = inputs.pre
@@ -61,11 +73,11 @@ def _write_into(result: AssessmentResult, folder: Path) -> list[Path]:
         ("summary.png", plot_assessment_summary),
         ("scene.png", render_assessment_scene),
     ):
-        try:
-            render(result, folder / name)
+        problem = _render_picture(render, result, folder / name)
+        if problem is None:
             written.append(folder / name)
-        except Exception as error:  # a picture must never sink a computed assessment
-            warnings.append(f"{name} not rendered: {type(error).__name__}: {error}")
+        else:
+            warnings.append(f"{name} not rendered: {problem}")
     write_text(
         folder / "assessment.json", json.dumps(report, indent=2, allow_nan=False) + "\n"
     )
@@ -82,6 +94,11 @@ def write_assessment_folder(result: AssessmentResult, out_dir: str | os.PathLike
     out_dir : path
         Destination folder: created, or updated when it exists (other files there are kept).
 
+    Returns
+    -------
+    list of pathlib.Path
+        The files written, inside ``out_dir``.
+
     Raises
     ------
     InputError
@@ -94,21 +111,21 @@ def write_assessment_folder(result: AssessmentResult, out_dir: str | os.PathLike
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-", dir=out.parent))
     umask = os.umask(0)
     os.umask(umask)
-    os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes 0700; the renamed folder is a normal one
+    staging.chmod(0o777 & ~umask)  # mkdtemp makes 0700; the renamed folder is a normal one
     try:
         written = _write_into(result, staging)
         if not out.exists():
-            os.rename(staging, out)
+            staging.rename(out)
             return [out / path.name for path in written]
         (out / "assessment.json").unlink(missing_ok=True)
         for name in ASSESSMENT_FILES:
             if name == "assessment.json":
                 continue
             if (staging / name).exists():
-                os.replace(staging / name, out / name)
+                (staging / name).replace(out / name)
             else:
                 (out / name).unlink(missing_ok=True)
-        os.replace(staging / "assessment.json", out / "assessment.json")
+        (staging / "assessment.json").replace(out / "assessment.json")
         return [out / path.name for path in written]
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -134,14 +134,29 @@ def _warnings(result: AssessmentResult, target_mm: float) -> list[str]:
 
 
 def build_report(result: AssessmentResult, target_mm: float, wall_s: float) -> dict[str, Any]:
-    """The content of ``assessment.json`` (see ``docs/assess.md`` for every key)."""
+    """The content of ``assessment.json`` (see ``docs/assess.md`` for every key).
+
+    Parameters
+    ----------
+    result : AssessmentResult
+        The assessment (its measurements, registration and checks).
+    target_mm : float
+        The margin target (mm).
+    wall_s : float
+        Wall time of the assessment (s).
+
+    Returns
+    -------
+    dict
+        JSON-ready content: floats rounded, non-finite ones None (distances in mm, volumes in mL).
+    """
     from rfasim import __version__
 
     inputs = result.inputs
     tumor = inputs.tumor
     centroid = result.margin.tumor_centroid_mm
     margin = result.margin.to_dict()
-    report = {
+    report: dict[str, Any] = {
         "rfasim_version": __version__,
         "space": "pre-ablation scan, world RAS+ mm (NIfTI / 3D Slicer convention)",
         "inputs": dict(inputs.paths),
@@ -289,7 +304,18 @@ def assess_ablation(
 
 
 def summary_text(result: AssessmentResult) -> str:
-    """A short human summary: coverage, margin, where the thinnest spot is, checks, warnings."""
+    """A short human summary: coverage, margin, where the thinnest spot is, checks, warnings.
+
+    Parameters
+    ----------
+    result : AssessmentResult
+        A finished assessment (its ``report`` is read).
+
+    Returns
+    -------
+    str
+        Several lines, without a trailing newline; volumes in mL, distances in mm.
+    """
     report = result.report
     margin = report["margin"]
     lines = [

@@ -38,6 +38,7 @@ from rfasim.assess.comparison import surface_distances_mm
 from rfasim.assess.inputs import AssessmentInputs
 from rfasim.assess.mapping import boxes_overlap_mm, inside_post_fraction, mask_on_grid
 from rfasim.assess.registration import (
+    RegistrationImages,
     RegistrationResult,
     _zone_in_fixed,
     register_rigid,
@@ -119,7 +120,14 @@ class QualityReport:
         return "warning" if self.warnings else "ok"
 
     def summary_line(self) -> str:
-        """One line with the measured misalignment."""
+        """One line with the measured misalignment.
+
+        Returns
+        -------
+        str
+            Correlation, registration spread (mm) and, when measured, liver agreement and deformable
+            correction (mm).
+        """
         parts = [
             f"correlation {self.correlation:.2f}",
             f"registration spread at the tumor {self.spread_mm:.2f} mm",
@@ -134,7 +142,13 @@ class QualityReport:
         return "registration check: " + "; ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready ``assessment.json["quality"]``."""
+        """JSON-ready ``assessment.json["quality"]``.
+
+        Returns
+        -------
+        dict
+            Verdict, measured agreement (distances in mm) and the thresholds applied.
+        """
         thresholds = self.thresholds
         return {
             "verdict": self.verdict,
@@ -153,7 +167,18 @@ class QualityReport:
 
 
 def check_overlap(inputs: AssessmentInputs) -> None:
-    """Refuse scans whose world boxes do not overlap (before any registration)."""
+    """Refuse scans whose world boxes do not overlap (before any registration).
+
+    Parameters
+    ----------
+    inputs : AssessmentInputs
+        The assessment's scans and masks.
+
+    Raises
+    ------
+    InconsistentImagesError
+        The boxes are apart (the message gives the gap in mm).
+    """
     overlap, gap = boxes_overlap_mm(inputs)
     if not overlap:
         raise InconsistentImagesError(
@@ -164,7 +189,18 @@ def check_overlap(inputs: AssessmentInputs) -> None:
 
 
 def tumor_points_mm(inputs: AssessmentInputs) -> np.ndarray:
-    """Points of the tumor's boundary voxels (world mm, at most 2000), for the checks."""
+    """Points of the tumor's boundary voxels (world mm, at most 2000), for the checks.
+
+    Parameters
+    ----------
+    inputs : AssessmentInputs
+        The assessment's scans and masks.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n, 3)
+        World RAS+ voxel centres (mm), evenly subsampled when there are more than 2000.
+    """
     from scipy import ndimage
 
     mask = inputs.tumor_mask
@@ -175,8 +211,18 @@ def tumor_points_mm(inputs: AssessmentInputs) -> np.ndarray:
     return indices @ inputs.pre.affine[:3, :3].T + inputs.pre.affine[:3, 3]
 
 
+def _images(registration: RegistrationResult) -> RegistrationImages:
+    """The images ``registration`` ran on (the checks resample and re-register them)."""
+    if registration.images is None:
+        raise ValueError(
+            "the registration quality check needs the images the registration ran on "
+            "(RegistrationResult.images, which register sets)"
+        )
+    return registration.images
+
+
 def _correlation(registration: RegistrationResult) -> float:
-    images = registration.images
+    images = _images(registration)
     grid = images.fixed_grid
     fixed = from_sitk(images.fixed)
     moving = resample(images.moving, registration.transform, grid.shape, grid.affine, fill=np.nan)
@@ -204,9 +250,9 @@ def _correlation(registration: RegistrationResult) -> float:
 def _spread_mm(
     registration: RegistrationResult, points_mm: np.ndarray, thresholds: QualityThresholds
 ) -> float:
-    import SimpleITK as sitk
+    import SimpleITK
 
-    images = registration.images
+    images = _images(registration)
     reference = transform_points_ras(registration.rigid, points_mm)
     worst = 0.0
     offsets = (
@@ -214,7 +260,7 @@ def _spread_mm(
         (0.0, -thresholds.perturbation_mm, thresholds.perturbation_mm, -thresholds.perturbation_deg),
     )
     for number, (dx, dy, dz, angle) in enumerate(offsets, start=1):
-        start = sitk.Euler3DTransform(registration.rigid)
+        start = SimpleITK.Euler3DTransform(registration.rigid)
         parameters = list(start.GetParameters())
         parameters[0] += np.radians(angle)
         parameters[2] -= np.radians(angle)
@@ -232,13 +278,16 @@ def _spread_mm(
 
 
 def _liver_agreement(
-    inputs: AssessmentInputs, registration: RegistrationResult
+    inputs: AssessmentInputs,
+    registration: RegistrationResult,
+    pre_liver_mask: np.ndarray,
+    post_liver_mask: np.ndarray,
 ) -> tuple[float, float, float]:
-    grid = registration.images.fixed_grid
-    pre_liver = mask_on_grid(inputs.liver_mask, inputs.pre.affine, grid)
+    grid = _images(registration).fixed_grid
+    pre_liver = mask_on_grid(pre_liver_mask, inputs.pre.affine, grid)
     post_liver = (
         resample(
-            to_sitk(inputs.post_liver_mask.astype(np.float32), inputs.post.affine),
+            to_sitk(post_liver_mask.astype(np.float32), inputs.post.affine),
             registration.transform,
             grid.shape,
             grid.affine,
@@ -259,6 +308,20 @@ def check_registration(
     thresholds: QualityThresholds | None = None,
 ) -> QualityReport:
     """Measure the fused images' agreement; refuse when they do not agree.
+
+    Parameters
+    ----------
+    inputs : AssessmentInputs
+        The assessment's scans and masks.
+    registration : RegistrationResult
+        The registration to check (with the images it ran on).
+    thresholds : QualityThresholds, optional
+        Warning and refusal thresholds (default: :class:`QualityThresholds`).
+
+    Returns
+    -------
+    QualityReport
+        The measured agreement (distances in mm) and its warnings.
 
     Raises
     ------
@@ -309,7 +372,9 @@ def check_registration(
             "to compare it with"
         )
     if inputs.post_liver_mask is not None and inputs.liver_mask is not None:
-        dice, mean_mm, hd95_mm = _liver_agreement(inputs, registration)
+        dice, mean_mm, hd95_mm = _liver_agreement(
+            inputs, registration, inputs.liver_mask, inputs.post_liver_mask
+        )
         report.liver_dice, report.liver_mean_surface_mm, report.liver_hd95_mm = dice, mean_mm, hd95_mm
         if dice < thresholds.refuse_liver_dice:
             raise InconsistentImagesError(

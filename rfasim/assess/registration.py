@@ -123,7 +123,7 @@ class RegistrationSettings:
     @property
     def finest_mm(self) -> float:
         """Voxel size (mm) of the registration grids: the finest level of either step."""
-        return float(min(min(self.levels_mm), min(self.deformable_levels_mm)))
+        return float(min((*self.levels_mm, *self.deformable_levels_mm)))
 
 
 @dataclass
@@ -149,8 +149,8 @@ class RegistrationImages:
 
     fixed_grid: Grid
     moving_grid: Grid
-    fixed: Any
-    moving: Any
+    fixed: SimpleITK.Image
+    moving: SimpleITK.Image
     fixed_mask: np.ndarray
     moving_mask: np.ndarray
     moving_zone: np.ndarray
@@ -184,8 +184,8 @@ class RegistrationResult:
         What the registration ran on (reused by the quality check).
     """
 
-    transform: Any
-    rigid: Any
+    transform: SimpleITK.Transform
+    rigid: SimpleITK.Euler3DTransform
     method: str
     settings: RegistrationSettings
     metric_values: list[float] = field(default_factory=list)
@@ -195,11 +195,28 @@ class RegistrationResult:
     images: RegistrationImages | None = None
 
     def map_points(self, points_mm: np.ndarray) -> np.ndarray:
-        """Post-ablation world RAS+ mm of pre-ablation world RAS+ points (mm), shape (..., 3)."""
+        """Post-ablation world RAS+ mm of pre-ablation world RAS+ points (mm), shape (..., 3).
+
+        Parameters
+        ----------
+        points_mm : numpy.ndarray, shape (..., 3)
+            Pre-ablation world RAS+ points (mm).
+
+        Returns
+        -------
+        numpy.ndarray, shape (..., 3)
+            The same anatomy in the post-ablation scan, world RAS+ mm.
+        """
         return transform_points_ras(self.transform, points_mm)
 
     def rigid_matrix_ras(self) -> np.ndarray:
-        """The rigid part as a 4x4 RAS+ matrix: post point = M @ [pre point, 1]."""
+        """The rigid part as a 4x4 RAS+ matrix: post point = M @ [pre point, 1].
+
+        Returns
+        -------
+        numpy.ndarray, shape (4, 4)
+            Rotation (dimensionless) and translation (mm) in homogeneous form.
+        """
         matrix = np.asarray(self.rigid.GetMatrix(), dtype=float).reshape(3, 3)
         centre = np.asarray(self.rigid.GetCenter(), dtype=float)
         translation = np.asarray(self.rigid.GetTranslation(), dtype=float)
@@ -210,7 +227,18 @@ class RegistrationResult:
         return flip @ lps @ flip
 
     def summary(self, at_mm: np.ndarray) -> dict[str, Any]:
-        """JSON-ready description: method, rotation, displacement at a point (the tumor)."""
+        """JSON-ready description: method, rotation, displacement at a point (the tumor).
+
+        Parameters
+        ----------
+        at_mm : numpy.ndarray, shape (3,)
+            World RAS+ point (mm) where the displacement is reported (the tumor's centroid).
+
+        Returns
+        -------
+        dict
+            ``assessment.json["registration"]`` (angles in degrees, distances in mm).
+        """
         matrix = self.rigid_matrix_ras()
         rotation = matrix[:3, :3]
         angle = float(np.degrees(np.arccos(np.clip((np.trace(rotation) - 1.0) / 2.0, -1, 1))))
@@ -304,6 +332,11 @@ def prepare_images(
     centre_mm : ndarray
         World RAS+ mm centre of rotation (the tumor centroid).
     settings : RegistrationSettings
+        Grid spacing (mm), margins (mm) and zone exclusion (mm).
+
+    Returns
+    -------
+    RegistrationImages
 
     Raises
     ------
@@ -335,13 +368,13 @@ def prepare_images(
     moving_hu = np.clip(resample_to_grid(post.data, post.affine, moving_grid, order=1), low, high)
     if liver_mask is not None and liver_mask.any():
         liver = _mask_on_grid(liver_mask, pre.affine, fixed_grid)
-        grow = max(1, int(round(settings.liver_margin_mm / spacing)))
+        grow = max(1, round(float(settings.liver_margin_mm / spacing)))
         fixed_mask = ndimage.binary_dilation(liver, iterations=grow)
     else:
         fixed_mask = np.ones(fixed_grid.shape, dtype=bool)
     fixed_mask &= _inside_image(pre, fixed_grid)
     zone = _mask_on_grid(zone_mask_post, post.affine, moving_grid)
-    grow = max(1, int(round(settings.zone_exclusion_mm / spacing)))
+    grow = max(1, round(float(settings.zone_exclusion_mm / spacing)))
     moving_inside = _inside_image(post, moving_grid)
     moving_mask = ~ndimage.binary_dilation(zone, iterations=grow) & moving_inside
     return RegistrationImages(
@@ -383,7 +416,7 @@ def _method(
     method.SetMetricFixedMask(to_sitk(mask, images.fixed_grid.affine))
     method.SetMetricMovingMask(to_sitk(images.moving_mask, images.moving_grid.affine))
     finest = settings.finest_mm
-    shrink = [max(1, int(round(level / finest))) for level in levels_mm]
+    shrink = [max(1, round(float(level / finest))) for level in levels_mm]
     method.SetShrinkFactorsPerLevel(shrink)
     method.SetSmoothingSigmasPerLevel([0.5 * level for level in levels_mm])
     method.SmoothingSigmasAreSpecifiedInPhysicalUnitsOn()
@@ -391,15 +424,36 @@ def _method(
 
 
 def _centre_lps(centre_mm: np.ndarray) -> tuple[float, float, float]:
-    return tuple(float(v) for v in RAS_TO_LPS @ np.asarray(centre_mm, dtype=float))  # type: ignore[return-value]
+    x, y, z = (float(v) for v in RAS_TO_LPS @ np.asarray(centre_mm, dtype=float))
+    return x, y, z
 
 
 def register_rigid(
-    images: RegistrationImages, settings: RegistrationSettings, initial: Any = None
-) -> tuple[Any, float, int, str]:
+    images: RegistrationImages,
+    settings: RegistrationSettings,
+    initial: SimpleITK.Euler3DTransform | None = None,
+) -> tuple[SimpleITK.Euler3DTransform, float, int, str]:
     """Rigid registration; returns (Euler3D transform, metric value, iterations, stop condition).
 
-    ``initial`` is the starting Euler3D transform (default: the identity about the tumor).
+    Parameters
+    ----------
+    images : RegistrationImages
+        The resampled scans and masks.
+    settings : RegistrationSettings
+        Metric, levels (mm), iterations and seed.
+    initial : SimpleITK.Euler3DTransform, optional
+        The starting transform (default: the identity about the tumor).
+
+    Returns
+    -------
+    transform : SimpleITK.Euler3DTransform
+        Maps fixed (pre-ablation) LPS points onto moving (post-ablation) ones.
+    metric_value : float
+        Final metric value (lower is better).
+    iterations : int
+        Iterations of the last level.
+    stop_condition : str
+        The optimiser's stop condition.
     """
     sitk = import_simpleitk()
     method = _method(images, settings, settings.levels_mm, settings.sampling_fraction)
@@ -427,7 +481,9 @@ def register_rigid(
     )
 
 
-def _zone_in_fixed(images: RegistrationImages, transform: Any, exclusion_mm: float) -> np.ndarray:
+def _zone_in_fixed(
+    images: RegistrationImages, transform: SimpleITK.Transform, exclusion_mm: float
+) -> np.ndarray:
     """The post-ablation zone mapped onto the fixed grid by ``transform``, grown (mm)."""
     grid = images.fixed_grid
     zone = (
@@ -439,18 +495,38 @@ def _zone_in_fixed(images: RegistrationImages, transform: Any, exclusion_mm: flo
         )
         >= 0.5
     )
-    grow = max(1, int(round(exclusion_mm / grid.spacing_mm)))
+    grow = max(1, round(float(exclusion_mm / grid.spacing_mm)))
     return ndimage.binary_dilation(zone, iterations=grow)
 
 
 def register_bspline(
-    images: RegistrationImages, settings: RegistrationSettings, rigid: Any
-) -> tuple[Any, float, int, str]:
+    images: RegistrationImages, settings: RegistrationSettings, rigid: SimpleITK.Euler3DTransform
+) -> tuple[SimpleITK.CompositeTransform, float, int, str]:
     """B-spline step after ``rigid``; returns (composite transform, metric, iterations, stop).
 
     The ablation zone is left out in the *fixed* image (mapped there by the rigid step) rather
     than in the moving one: with a moving mask a deformable transform could lower the metric by
     warping badly matching tissue into the excluded region.
+
+    Parameters
+    ----------
+    images : RegistrationImages
+        The resampled scans and masks.
+    settings : RegistrationSettings
+        Metric, deformable levels (mm), control point spacing (mm), iterations and seed.
+    rigid : SimpleITK.Euler3DTransform
+        The rigid step's result.
+
+    Returns
+    -------
+    transform : SimpleITK.CompositeTransform
+        The B-spline, then ``rigid``.
+    metric_value : float
+        Final metric value (lower is better).
+    iterations : int
+        Iterations of the last level.
+    stop_condition : str
+        The optimiser's stop condition.
     """
     sitk = import_simpleitk()
     fixed_mask = images.fixed_mask & ~_zone_in_fixed(
@@ -461,7 +537,7 @@ def register_bspline(
     )
     method.SetMetricMovingMask(to_sitk(images.moving_inside, images.moving_grid.affine))
     extent = np.asarray(images.fixed_grid.shape) * images.fixed_grid.spacing_mm
-    mesh = [max(1, int(round(e / settings.bspline_spacing_mm))) for e in extent]
+    mesh = [max(1, round(float(e / settings.bspline_spacing_mm))) for e in extent]
     bspline = sitk.BSplineTransformInitializer(images.fixed, mesh, 3)
     method.SetMovingInitialTransform(rigid)
     method.SetInitialTransform(bspline, inPlace=True)

@@ -18,11 +18,14 @@ the attenuation of coagulated tissue.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from scipy import ndimage
 
 from rfasim.imaging import Volume, apply_affine
@@ -33,7 +36,18 @@ PointMap = Callable[[np.ndarray], np.ndarray]
 
 
 def rotation_matrix(rotation_deg: Sequence[float]) -> np.ndarray:
-    """3x3 rotation: about x, then y, then z by the given angles (degrees)."""
+    """3x3 rotation: about x, then y, then z by the given angles (degrees).
+
+    Parameters
+    ----------
+    rotation_deg : sequence of float, shape (3,)
+        Angles (degrees) about the world x, y and z axes.
+
+    Returns
+    -------
+    numpy.ndarray, shape (3, 3)
+        ``Rz @ Ry @ Rx``.
+    """
     rx, ry, rz = np.radians(np.asarray(rotation_deg, dtype=float))
     about_x = np.array([[1, 0, 0], [0, np.cos(rx), -np.sin(rx)], [0, np.sin(rx), np.cos(rx)]])
     about_y = np.array([[np.cos(ry), 0, np.sin(ry)], [0, 1, 0], [-np.sin(ry), 0, np.cos(ry)]])
@@ -65,13 +79,35 @@ class RigidMotion:
         return rotation_matrix(self.rotation_deg)
 
     def pre_to_post(self, points_mm: np.ndarray) -> np.ndarray:
-        """Post-ablation world point (mm) of pre-ablation world points, shape (..., 3)."""
+        """Post-ablation world point (mm) of pre-ablation world points, shape (..., 3).
+
+        Parameters
+        ----------
+        points_mm : numpy.ndarray, shape (..., 3)
+            Pre-ablation world points (mm).
+
+        Returns
+        -------
+        numpy.ndarray, shape (..., 3)
+            Post-ablation world points (mm).
+        """
         centre = np.asarray(self.centre_mm, dtype=float)
         points = np.asarray(points_mm, dtype=float)
         return (points - centre) @ self.matrix.T + centre + np.asarray(self.translation_mm)
 
     def post_to_pre(self, points_mm: np.ndarray) -> np.ndarray:
-        """Pre-ablation world point (mm) of post-ablation world points, shape (..., 3)."""
+        """Pre-ablation world point (mm) of post-ablation world points, shape (..., 3).
+
+        Parameters
+        ----------
+        points_mm : numpy.ndarray, shape (..., 3)
+            Post-ablation world points (mm).
+
+        Returns
+        -------
+        numpy.ndarray, shape (..., 3)
+            Pre-ablation world points (mm).
+        """
         centre = np.asarray(self.centre_mm, dtype=float)
         points = np.asarray(points_mm, dtype=float)
         return (points - centre - np.asarray(self.translation_mm)) @ self.matrix + centre
@@ -116,12 +152,36 @@ class SmoothDeformation:
         return weight[..., None] * np.asarray(self.amplitude_mm, dtype=float)
 
     def post_to_pre(self, points_mm: np.ndarray) -> np.ndarray:
-        """Pre-ablation world point (mm) of post-ablation world points, shape (..., 3)."""
+        """Pre-ablation world point (mm) of post-ablation world points, shape (..., 3).
+
+        Parameters
+        ----------
+        points_mm : numpy.ndarray, shape (..., 3)
+            Post-ablation world points (mm).
+
+        Returns
+        -------
+        numpy.ndarray, shape (..., 3)
+            Pre-ablation world points (mm).
+        """
         points = np.asarray(points_mm, dtype=float)
         return self.rigid.post_to_pre(points) + self._bump(points) @ self.rigid.matrix
 
     def pre_to_post(self, points_mm: np.ndarray, iterations: int = 60) -> np.ndarray:
-        """Post-ablation world point (mm) of pre-ablation world points (fixed-point iteration)."""
+        """Post-ablation world point (mm) of pre-ablation world points (fixed-point iteration).
+
+        Parameters
+        ----------
+        points_mm : numpy.ndarray, shape (..., 3)
+            Pre-ablation world points (mm).
+        iterations : int
+            Fixed-point iterations inverting the smooth bump.
+
+        Returns
+        -------
+        numpy.ndarray, shape (..., 3)
+            Post-ablation world points (mm).
+        """
         rigid_image = self.rigid.pre_to_post(points_mm)
         guess = rigid_image.copy()
         for _ in range(iterations):
@@ -156,7 +216,7 @@ class SyntheticPair:
     post_ct: Volume
     post_zone: Volume
     post_labels: Volume
-    motion: Any
+    motion: RigidMotion | SmoothDeformation
     tumor_centre_mm: np.ndarray
     tumor_radius_mm: float
     zone_centre_mm: np.ndarray
@@ -178,10 +238,19 @@ class SyntheticPair:
             raise ValueError("concentric zone: every tumor point is thinnest")
         return self.tumor_centre_mm - self.tumor_radius_mm * offset / norm
 
-    def save(self, folder: Any) -> dict[str, Any]:
-        """Write ``pre_ct``, ``pre_labels``, ``post_ct``, ``post_zone``, ``post_labels`` (.nii.gz)."""
-        from pathlib import Path
+    def save(self, folder: str | os.PathLike[str]) -> dict[str, Path]:
+        """Write ``pre_ct``, ``pre_labels``, ``post_ct``, ``post_zone``, ``post_labels`` (.nii.gz).
 
+        Parameters
+        ----------
+        folder : str or os.PathLike
+            Destination folder (created when missing).
+
+        Returns
+        -------
+        dict of str to pathlib.Path
+            Each image's name to the file written.
+        """
         from rfasim.imaging import save_nifti
 
         folder = Path(folder)
@@ -203,13 +272,21 @@ def _voxel_centres_mm(affine: np.ndarray, shape: Sequence[int]) -> np.ndarray:
     return apply_affine(affine, indices.reshape(-1, 3).astype(float))
 
 
+def _spacing_triple(spacing_mm: float | Sequence[float]) -> tuple[float, float, float]:
+    """A voxel size (mm) given as one value or three, as three values along (i, j, k)."""
+    along_i, along_j, along_k = (
+        float(s) for s in np.broadcast_to(np.asarray(spacing_mm, dtype=float), (3,))
+    )
+    return along_i, along_j, along_k
+
+
 def make_pair(
     motion: RigidMotion | SmoothDeformation,
     *,
     phantom: str = "liver-25mm",
     spacing_mm: float | Sequence[float] = 2.0,
     post_spacing_mm: float | Sequence[float] | None = None,
-    post_orientation: Any = None,
+    post_orientation: str | npt.ArrayLike | None = None,
     zone_radius_mm: float = 20.0,
     zone_offset_mm: Sequence[float] = (2.0, -2.0, 1.0),
     zone_hu: float = 15.0,
@@ -254,7 +331,7 @@ def make_pair(
     >>> round(pair.expected_min_margin_mm, 2)  # doctest: +SKIP
     4.5
     """
-    spacing = tuple(float(s) for s in np.broadcast_to(np.asarray(spacing_mm, dtype=float), (3,)))
+    spacing = _spacing_triple(spacing_mm)
     pre_spec = make_spec(phantom, spacing_mm=spacing)
     pre = generate_phantom(pre_spec)
     tumor = pre.metadata["tumors"][0]
@@ -273,7 +350,7 @@ def make_pair(
     source = generate_phantom(source_spec)
     post_spec = make_spec(
         phantom,
-        spacing_mm=spacing if post_spacing_mm is None else post_spacing_mm,
+        spacing_mm=spacing if post_spacing_mm is None else _spacing_triple(post_spacing_mm),
         orientation=post_orientation,
     )
     post_affine, post_shape = phantom_affine(post_spec)

@@ -73,13 +73,25 @@ class UnlabelledTissue:
     ct_used: bool
 
     def as_metrics(self) -> dict[str, Any]:
-        """The ``metrics.json`` ``unlabelled_tissue`` block."""
+        """The ``metrics.json`` ``unlabelled_tissue`` block.
+
+        Returns
+        -------
+        dict
+            Whether the CT was used, volumes per class (mL, 3 decimals) and the HU bands.
+        """
         return {"ct_used": self.ct_used, "volumes_ml": {k: round(v, 3) for k, v in self.volumes_ml.items()},
                 "hu_bands": None if not self.ct_used else hu_band_text()}
 
 
 def hu_band_text() -> str:
-    """The HU bands as one line (for reports)."""
+    """The HU bands as one line (for reports).
+
+    Returns
+    -------
+    str
+        Each class with its half-open HU interval.
+    """
     parts, low = [], "-inf"
     for high, tissue_class in HU_BANDS:
         parts.append(f"{CLASS_LABELS[tissue_class]} [{low}, {high:g})")
@@ -89,7 +101,18 @@ def hu_band_text() -> str:
 
 
 def classify_hu(hu: np.ndarray) -> np.ndarray:
-    """Tissue class of each HU value by :data:`HU_BANDS` (uint8, same shape)."""
+    """Tissue class of each HU value by :data:`HU_BANDS` (uint8, same shape).
+
+    Parameters
+    ----------
+    hu : numpy.ndarray
+        CT values (HU).
+
+    Returns
+    -------
+    numpy.ndarray of uint8
+        :class:`~rfasim.tissue.TissueClass` codes; bone above the last band.
+    """
     hu = np.asarray(hu, dtype=np.float32)
     classes = np.full(hu.shape, TissueClass.BONE, np.uint8)
     for high, tissue_class in reversed(HU_BANDS):
@@ -98,7 +121,20 @@ def classify_hu(hu: np.ndarray) -> np.ndarray:
 
 
 def body_mask_on_grid(ct: Volume, grid: Grid) -> np.ndarray:
-    """The body (see the module docstring) sampled on ``grid`` (bool)."""
+    """The body (see the module docstring) sampled on ``grid`` (bool).
+
+    Parameters
+    ----------
+    ct : Volume
+        The CT (HU) with its voxel-to-world RAS+ mm affine.
+    grid : Grid
+        The simulation grid (world mm).
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape ``grid.shape``
+        All False when nothing in the CT is above the body threshold.
+    """
     spacing = ct.spacing_mm
     stride = np.maximum(1, np.floor(BODY_MASK_RESOLUTION_MM / spacing)).astype(int)
     coarse = np.asarray(ct.data)[:: stride[0], :: stride[1], :: stride[2]] > BODY_THRESHOLD_HU

@@ -61,7 +61,7 @@ def read_dicom_series(folder: Path) -> tuple[np.ndarray, np.ndarray]:
     for path in sorted(p for p in folder.iterdir() if p.is_file()):
         try:
             dataset = pydicom.dcmread(str(path), force=False)
-        except Exception:  # noqa: BLE001 - not a DICOM file: skip it
+        except Exception:  # not a DICOM file: skip it
             continue
         if getattr(dataset, "Modality", "") == "SEG":
             raise ImageError(
@@ -127,7 +127,7 @@ def read_dicom_series(folder: Path) -> tuple[np.ndarray, np.ndarray]:
         path, dataset = slices[index]
         try:
             pixels = dataset.pixel_array
-        except Exception as error:  # noqa: BLE001 - pydicom raises many types
+        except Exception as error:  # pydicom raises many types
             reason = str(error).splitlines()[0] if str(error) else type(error).__name__
             raise ImageError(f"{path}: cannot decode DICOM pixel data ({reason})") from None
         if pixels.ndim != 2:

@@ -72,7 +72,8 @@ class Volume:
     @property
     def shape(self) -> tuple[int, int, int]:
         """Voxel counts along the three voxel axes."""
-        return tuple(int(n) for n in self.data.shape)  # type: ignore[return-value]
+        size_i, size_j, size_k = (int(n) for n in self.data.shape)  # 3D: checked on creation
+        return size_i, size_j, size_k
 
     @property
     def spacing_mm(self) -> np.ndarray:
@@ -85,22 +86,70 @@ class Volume:
         return float(abs(np.linalg.det(self.affine[:3, :3])) * 1e-3)
 
     def index_to_world(self, indices: np.ndarray) -> np.ndarray:
-        """World RAS+ mm of (possibly fractional) voxel indices, shape ``(..., 3)``."""
+        """World RAS+ mm of (possibly fractional) voxel indices, shape ``(..., 3)``.
+
+        Parameters
+        ----------
+        indices : numpy.ndarray, shape (..., 3)
+            Voxel indices (i, j, k).
+
+        Returns
+        -------
+        numpy.ndarray, shape (..., 3)
+            World RAS+ positions (mm).
+        """
         return apply_affine(self.affine, indices)
 
     def world_to_index(self, points_mm: np.ndarray) -> np.ndarray:
-        """Continuous voxel indices of world RAS+ points (mm), shape ``(..., 3)``."""
+        """Continuous voxel indices of world RAS+ points (mm), shape ``(..., 3)``.
+
+        Parameters
+        ----------
+        points_mm : numpy.ndarray, shape (..., 3)
+            World RAS+ points (mm).
+
+        Returns
+        -------
+        numpy.ndarray, shape (..., 3)
+            Fractional voxel indices (i, j, k).
+        """
         return apply_affine(np.linalg.inv(self.affine), points_mm)
 
 
 def apply_affine(affine: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Apply a 4x4 affine to points of shape ``(..., 3)``."""
+    """Apply a 4x4 affine to points of shape ``(..., 3)``.
+
+    Parameters
+    ----------
+    affine : numpy.ndarray, shape (4, 4)
+        Homogeneous transform, e.g. voxel indices onto world RAS+ mm.
+    points : array_like, shape (..., 3)
+        Points in the affine's source coordinates (e.g. voxel indices).
+
+    Returns
+    -------
+    numpy.ndarray, shape (..., 3)
+        The transformed points (e.g. world mm).
+    """
     points = np.asarray(points, dtype=float)
     return points @ affine[:3, :3].T + affine[:3, 3]
 
 
 def corner_points_mm(affine: np.ndarray, shape: Sequence[int]) -> np.ndarray:
-    """World RAS+ mm of the 8 outer corners (voxel faces, not centres) of an image, shape (8, 3)."""
+    """World RAS+ mm of the 8 outer corners (voxel faces, not centres) of an image.
+
+    Parameters
+    ----------
+    affine : numpy.ndarray, shape (4, 4)
+        Voxel indices onto world RAS+ mm.
+    shape : sequence of int
+        The image's voxel counts along (i, j, k).
+
+    Returns
+    -------
+    numpy.ndarray, shape (8, 3)
+        Corner positions, world mm.
+    """
     low = -0.5
     corners = np.array(
         [
@@ -154,6 +203,16 @@ def load_image(path: str | os.PathLike[str]) -> Volume:
 def load_ct(path: str | os.PathLike[str]) -> Volume:
     """Read a CT image in Hounsfield units as ``float32``.
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+        NIfTI file, or a folder holding one DICOM series (see :func:`load_image`).
+
+    Returns
+    -------
+    Volume
+        Data in HU (``float32``), with its voxel-to-world RAS+ mm affine.
+
     Raises
     ------
     ImageError
@@ -169,6 +228,11 @@ def load_ct(path: str | os.PathLike[str]) -> Volume:
 
 def load_labels(path: str | os.PathLike[str]) -> Volume:
     """Read an integer label map; float storage is accepted when every value is integral.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        NIfTI file, or a folder holding one DICOM series (see :func:`load_image`).
 
     Returns
     -------
@@ -187,7 +251,26 @@ def load_labels(path: str | os.PathLike[str]) -> Volume:
 
 
 def integer_labels(data: np.ndarray, name: str = "<memory>") -> np.ndarray:
-    """Label values as an integer array; raises :class:`LabelError` if any value is not integral."""
+    """Label values as an integer array; raises :class:`LabelError` if any value is not integral.
+
+    Parameters
+    ----------
+    data : numpy.ndarray
+        Label values: boolean, integer, or floating point holding integral values (within 1e-3).
+    name : str
+        The image's name, for the error message.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``uint8`` for a boolean mask, the input's own integer type when it is at most 32 bits,
+        else ``int32``.
+
+    Raises
+    ------
+    LabelError
+        Non-numeric, NaN, infinite, non-integral or out-of-32-bit-range values.
+    """
     data = np.asarray(data)
     if data.dtype == bool:
         return data.astype(np.uint8)
@@ -219,6 +302,18 @@ def check_same_space(
 
     The affines are compared through the world positions (mm) of the images' corners, so the
     tolerance is a distance in millimetres.
+
+    Parameters
+    ----------
+    first, second : Volume
+        The two images (e.g. a CT and its label map).
+    tolerance_mm : float
+        Largest distance (mm) between corresponding outer corners of the two images.
+
+    Raises
+    ------
+    ImageError
+        The shapes differ, or a corner moves by more than ``tolerance_mm``.
     """
     if first.shape != second.shape:
         raise ImageError(
@@ -260,7 +355,7 @@ def _load_nifti(source: Path) -> Volume:
 
 def _looks_like_dicom_file(source: Path) -> bool:
     try:
-        with open(source, "rb") as handle:
+        with source.open("rb") as handle:
             handle.seek(128)
             return handle.read(4) == b"DICM"
     except OSError:

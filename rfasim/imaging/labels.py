@@ -157,12 +157,12 @@ class LabelMapping:
                     f"unknown tissue class {name!r}; valid: {', '.join(CLASS_BY_NAME)}"
                 )
             cleaned[name] = []
-            for code in codes:
-                if isinstance(code, bool) or not isinstance(code, (int, np.integer)):
+            for given in codes:
+                if isinstance(given, bool) or not isinstance(given, (int, np.integer)):
                     raise LabelError(
-                        f"label codes of class {name!r} must be integers, got {code!r}"
+                        f"label codes of class {name!r} must be integers, got {given!r}"
                     )
-                code = int(code)
+                code = int(given)
                 if code in owner and owner[code] != name:
                     raise LabelError(
                         f"label code {code} is in two classes: {owner[code]!r} and {name!r}"
@@ -176,7 +176,24 @@ class LabelMapping:
 
     @classmethod
     def preset(cls, name: str, unmapped: str = "error") -> LabelMapping:
-        """A mapping from a named preset (:data:`PRESETS`)."""
+        """A mapping from a named preset (:data:`PRESETS`).
+
+        Parameters
+        ----------
+        name : str
+            A key of :data:`PRESETS`.
+        unmapped : {"error", "other"}
+            What an unmapped label code does (see the class).
+
+        Returns
+        -------
+        LabelMapping
+
+        Raises
+        ------
+        LabelError
+            Unknown preset.
+        """
         if name not in PRESETS:
             raise LabelError(f"unknown label preset {name!r}; valid: {', '.join(PRESETS)}")
         return cls({key: list(codes) for key, codes in PRESETS[name].items()}, unmapped)
@@ -195,6 +212,10 @@ class LabelMapping:
             The parsed ``[labels]`` table (None: the ``rfasim`` preset).
         where : str
             How messages name the table (e.g. ``"case.toml [labels]"``).
+
+        Returns
+        -------
+        LabelMapping
 
         Raises
         ------
@@ -253,11 +274,31 @@ class LabelMapping:
             raise CaseFileError(f"{where}: {error}") from None
 
     def codes_of(self, name: str) -> list[int]:
-        """Label codes forming class ``name`` (empty list when none)."""
+        """Label codes forming class ``name`` (empty list when none).
+
+        Parameters
+        ----------
+        name : str
+            A tissue class name (a key of :data:`CLASS_BY_NAME`).
+
+        Returns
+        -------
+        list of int
+        """
         return list(self.classes.get(name, []))
 
     def class_of(self, code: int) -> TissueClass | None:
-        """Tissue class of a label code, or None when the code is unmapped."""
+        """Tissue class of a label code, or None when the code is unmapped.
+
+        Parameters
+        ----------
+        code : int
+            A label code.
+
+        Returns
+        -------
+        TissueClass or None
+        """
         for name, codes in self.classes.items():
             if int(code) in codes:
                 return CLASS_BY_NAME[name]
@@ -329,6 +370,16 @@ def merge_totalsegmentator_liver_vessels(
     ----------
     total, liver_vessels : numpy.ndarray
         Label maps of the same shape (same grid).
+
+    Returns
+    -------
+    numpy.ndarray of int32
+        The merged label map.
+
+    Raises
+    ------
+    LabelError
+        The shapes differ.
     """
     total = np.asarray(total)
     liver_vessels = np.asarray(liver_vessels)

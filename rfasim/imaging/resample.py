@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 from scipy import ndimage
@@ -79,10 +80,13 @@ def simulation_grid(
     if np.any(high <= low):
         raise ImageError("the region of interest (tumor and probes) lies outside the image")
     extent = high - low
-    shape = tuple(max(3, int(math.ceil(e / spacing_mm - 1e-9)) + 1) for e in extent)
+    size_i, size_j, size_k = (max(3, math.ceil(float(e) / spacing_mm - 1e-9) + 1) for e in extent)
+    shape = (size_i, size_j, size_k)
     centre = (low + high) / 2.0
-    origin = centre - spacing_mm * (np.asarray(shape) - 1) / 2.0
-    return Grid(shape, spacing_mm, tuple(origin))  # type: ignore[arg-type]
+    origin_i, origin_j, origin_k = (
+        float(c) for c in centre - spacing_mm * (np.asarray(shape) - 1) / 2.0
+    )
+    return Grid(shape, spacing_mm, (origin_i, origin_j, origin_k))
 
 
 def resample_to_grid(
@@ -123,12 +127,38 @@ def resample_to_grid(
 
 
 def resample_labels(volume: Volume, grid: Grid) -> np.ndarray:
-    """Label map (or tissue classes) on the grid: nearest neighbour, background outside."""
+    """Label map (or tissue classes) on the grid: nearest neighbour, background outside.
+
+    Parameters
+    ----------
+    volume : Volume
+        Label map with its voxel-to-world RAS+ mm affine.
+    grid : Grid
+        Target grid (world mm).
+
+    Returns
+    -------
+    numpy.ndarray, shape ``grid.shape``
+        The codes at the grid's voxel centres; 0 outside the image.
+    """
     return resample_to_grid(volume.data, volume.affine, grid, order=0, fill=0)
 
 
 def resample_ct(volume: Volume, grid: Grid) -> np.ndarray:
-    """CT (HU) on the grid: trilinear, -1000 HU (air) outside the image."""
+    """CT (HU) on the grid: trilinear, -1000 HU (air) outside the image.
+
+    Parameters
+    ----------
+    volume : Volume
+        CT in HU with its voxel-to-world RAS+ mm affine.
+    grid : Grid
+        Target grid (world mm).
+
+    Returns
+    -------
+    numpy.ndarray, shape ``grid.shape``
+        HU at the grid's voxel centres.
+    """
     return resample_to_grid(volume.data, volume.affine, grid, order=1, fill=AIR_HU)
 
 
@@ -223,7 +253,20 @@ def _sample(
 
 
 def estimate_memory_bytes(grid: Grid, bytes_per_voxel: int = DEFAULT_BYTES_PER_VOXEL) -> int:
-    """Rough memory (bytes) a simulation on ``grid`` needs: voxel count times ``bytes_per_voxel``."""
+    """Rough memory (bytes) a simulation on ``grid`` needs: voxel count times ``bytes_per_voxel``.
+
+    Parameters
+    ----------
+    grid : Grid
+        The simulation grid.
+    bytes_per_voxel : int
+        Memory per voxel (bytes): fields, properties and solver work space.
+
+    Returns
+    -------
+    int
+        Estimated memory (bytes).
+    """
     return int(grid.size) * int(bytes_per_voxel)
 
 
@@ -232,9 +275,14 @@ def available_memory_bytes() -> int | None:
 
     Reads ``MemAvailable`` from ``/proc/meminfo`` (Linux), else free physical pages from
     :func:`os.sysconf`.
+
+    Returns
+    -------
+    int or None
+        Available memory (bytes), or None when neither source answers.
     """
     try:
-        with open("/proc/meminfo", encoding="ascii") as handle:
+        with Path("/proc/meminfo").open(encoding="ascii") as handle:
             for line in handle:
                 if line.startswith("MemAvailable:"):
                     return int(line.split()[1]) * 1024

@@ -68,7 +68,17 @@ class Tumor:
         return apply_affine(self.affine, self.indices)
 
     def mask(self, shape: Sequence[int]) -> np.ndarray:
-        """Boolean mask of the tumor in an image of ``shape`` (the source image's shape)."""
+        """Boolean mask of the tumor in an image of ``shape`` (the source image's shape).
+
+        Parameters
+        ----------
+        shape : sequence of int
+            The image's voxel counts along (i, j, k).
+
+        Returns
+        -------
+        numpy.ndarray of bool, shape ``shape``
+        """
         full = np.zeros(tuple(shape), dtype=bool)
         start = self.box_start
         stop = tuple(s + n for s, n in zip(start, self.box_mask.shape, strict=True))
@@ -76,7 +86,13 @@ class Tumor:
         return full
 
     def corners_mm(self) -> np.ndarray:
-        """World RAS+ mm of the 8 outer corners of its voxel bounding box, shape (8, 3)."""
+        """World RAS+ mm of the 8 outer corners of its voxel bounding box, shape (8, 3).
+
+        Returns
+        -------
+        numpy.ndarray, shape (8, 3)
+            Corner positions, world mm.
+        """
         start = np.asarray(self.box_start, dtype=float) - 0.5
         stop = start + np.asarray(self.box_mask.shape, dtype=float)
         corners = np.array(
@@ -90,7 +106,17 @@ class Tumor:
         return apply_affine(self.affine, corners)
 
     def contains_mm(self, point_mm: ArrayLike) -> bool:
-        """Whether a world point (RAS+ mm) lies in one of the tumor's voxels."""
+        """Whether a world point (RAS+ mm) lies in one of the tumor's voxels.
+
+        Parameters
+        ----------
+        point_mm : array_like, shape (3,)
+            World RAS+ point (mm).
+
+        Returns
+        -------
+        bool
+        """
         index = np.rint(apply_affine(np.linalg.inv(self.affine), np.asarray(point_mm, dtype=float)))
         local = index.astype(int) - np.asarray(self.box_start)
         if np.any(local < 0) or np.any(local >= np.asarray(self.box_mask.shape)):
@@ -98,7 +124,18 @@ class Tumor:
         return bool(self.box_mask[tuple(local)])
 
     def distance_mm(self, point_mm: ArrayLike) -> float:
-        """Distance (mm) from a world point to the nearest tumor voxel centre; 0 inside the tumor."""
+        """Distance (mm) from a world point to the nearest tumor voxel centre; 0 inside the tumor.
+
+        Parameters
+        ----------
+        point_mm : array_like, shape (3,)
+            World RAS+ point (mm).
+
+        Returns
+        -------
+        float
+            Distance (mm).
+        """
         if self.contains_mm(point_mm):
             return 0.0
         offsets = self.points_mm - np.asarray(point_mm, dtype=float)
@@ -136,7 +173,8 @@ def find_tumors(tumor_mask: np.ndarray, affine: np.ndarray, source: str = "label
     found = []
     for number, box in enumerate(boxes, start=1):
         box_mask = components[box] == number
-        start = tuple(int(s.start) for s in box)
+        start_i, start_j, start_k = (int(s.start) for s in box)
+        start = (start_i, start_j, start_k)
         first_voxel = tuple(int(v) for v in np.argwhere(box_mask)[0] + np.asarray(start))
         found.append((-int(box_mask.sum()), first_voxel, start, box_mask))
     found.sort(key=lambda item: (item[0], item[1]))
@@ -151,7 +189,7 @@ def find_tumors(tumor_mask: np.ndarray, affine: np.ndarray, source: str = "label
                 centroid_mm=apply_affine(affine, indices.mean(axis=0)),
                 max_diameter_mm=max_diameter_mm(box_mask, affine, start),
                 voxel_count=-negative_count,
-                box_start=start,  # type: ignore[arg-type]
+                box_start=start,
                 box_mask=box_mask,
                 affine=affine,
             )
@@ -164,7 +202,19 @@ def surface_points_mm(
 ) -> np.ndarray:
     """World RAS+ mm of the marching-cubes surface (level 0.5) of a binary mask, shape ``(n, 3)``.
 
-    ``start`` is the voxel index, in the image the affine belongs to, of ``mask[0, 0, 0]``.
+    Parameters
+    ----------
+    mask : numpy.ndarray of bool
+        A 3D mask (or a box cut from one).
+    affine : numpy.ndarray, shape (4, 4)
+        Voxel-to-world RAS+ mm matrix of the image the mask belongs to.
+    start : sequence of int
+        Voxel index of ``mask[0, 0, 0]`` in that image.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n, 3)
+        Surface vertices, world mm.
     """
     from skimage.measure import marching_cubes
 
@@ -178,7 +228,22 @@ def surface_points_mm(
 def boundary_centres_mm(
     mask: np.ndarray, affine: np.ndarray, start: Sequence[int] = (0, 0, 0)
 ) -> np.ndarray:
-    """World RAS+ mm of the centres of a mask's boundary voxels (6-connected), shape ``(n, 3)``."""
+    """World RAS+ mm of the centres of a mask's boundary voxels (6-connected), shape ``(n, 3)``.
+
+    Parameters
+    ----------
+    mask : numpy.ndarray of bool
+        A 3D mask (or a box cut from one).
+    affine : numpy.ndarray, shape (4, 4)
+        Voxel-to-world RAS+ mm matrix of the image the mask belongs to.
+    start : sequence of int
+        Voxel index of ``mask[0, 0, 0]`` in that image.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n, 3)
+        Voxel centres, world mm.
+    """
     mask = np.asarray(mask, dtype=bool)
     padded = np.pad(mask, 1)
     boundary = mask & ~ndimage.binary_erosion(padded)[1:-1, 1:-1, 1:-1]
@@ -212,6 +277,11 @@ def max_diameter_mm(
         over-estimates by about 0.9 of the voxel edge along the diameter, as the staircase's
         corners stick out (see ``tests/imaging/test_tumors.py``).
 
+    Returns
+    -------
+    float
+        The diameter (mm).
+
     Notes
     -----
     Both run in world coordinates through ``affine``, so they hold for anisotropic voxels and any
@@ -232,7 +302,18 @@ def max_diameter_mm(
 
 
 def farthest_pair_distance(points: np.ndarray) -> float:
-    """Largest distance between two of the points ``(n, 3)``, through their convex hull."""
+    """Largest distance between two of the points ``(n, 3)``, through their convex hull.
+
+    Parameters
+    ----------
+    points : numpy.ndarray, shape (n, 3)
+        Points (mm).
+
+    Returns
+    -------
+    float
+        The distance (mm); 0 for fewer than two points.
+    """
     from scipy.spatial import ConvexHull, QhullError
 
     points = np.asarray(points, dtype=float)
@@ -250,7 +331,20 @@ def farthest_pair_distance(points: np.ndarray) -> float:
 
 
 def distances_to_tumors_mm(tumors: Sequence[Tumor], point_mm: ArrayLike) -> dict[int, float]:
-    """Distance (mm) from a world point to each tumor (nearest voxel centre; 0 inside), by id."""
+    """Distance (mm) from a world point to each tumor (nearest voxel centre; 0 inside), by id.
+
+    Parameters
+    ----------
+    tumors : sequence of Tumor
+        As returned by :func:`find_tumors`.
+    point_mm : array_like, shape (3,)
+        World RAS+ point (mm).
+
+    Returns
+    -------
+    dict of int to float
+        Tumor id to distance (mm).
+    """
     return {tumor.id: tumor.distance_mm(point_mm) for tumor in tumors}
 
 
@@ -275,6 +369,11 @@ def select_target(
     nearest_to_mm : array_like, shape (3,), optional
         World RAS+ mm point (a probe tip): the tumor nearest to it (0 when inside; ties go to the
         nearest centroid).
+
+    Returns
+    -------
+    Tumor
+        The target.
 
     Raises
     ------

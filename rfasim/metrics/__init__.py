@@ -38,7 +38,7 @@ __all__ = [
     "get_zone_criterion",
     "heat_sink_warnings",
     "margin_metrics",
-    "zone_metrics",
     "zone_criterion_names",
+    "zone_metrics",
     "zone_metrics_from_field",
 ]

@@ -150,8 +150,11 @@ def taubin_smooth(
     shrink_factor: float = 0.5,
     inflate_factor: float = -0.53,
 ) -> np.ndarray:
-    """Taubin lambda/mu smoothing of a triangle mesh (Taubin, SIGGRAPH 1995): a low-pass
-    filter of the vertex positions that, unlike plain Laplacian smoothing, does not shrink."""
+    """Taubin lambda/mu smoothing of a triangle mesh (Taubin, SIGGRAPH 1995).
+
+    A low-pass filter of the vertex positions that, unlike plain Laplacian smoothing, does not
+    shrink.
+    """
     if iterations <= 0 or faces.shape[0] == 0:
         return vertices
     from scipy.sparse import coo_matrix, diags

@@ -78,6 +78,22 @@ def zone_radii_mm(
 
     The crossing is interpolated linearly between samples ``step_mm`` apart; 0 when the centre
     is outside the zone.
+
+    Parameters
+    ----------
+    zone : Indicator
+        The zone (a field and its threshold on a grid).
+    center_mm : numpy.ndarray, shape (3,)
+        World point (mm) the rays start from.
+    directions : numpy.ndarray, shape (n, 3)
+        Unit directions of the rays.
+    step_mm : float
+        Sampling step along each ray (mm).
+
+    Returns
+    -------
+    numpy.ndarray, shape (n,)
+        Radius (mm) along each direction.
     """
     extent_mm = float(np.linalg.norm(np.array(zone.values.shape))) * zone.grid.spacing_mm
     steps = np.arange(0.0, extent_mm + step_mm, step_mm)
@@ -314,13 +330,15 @@ def heat_sink_warnings(
     found.sort(key=lambda item: item[0])
     reports = []
     for number, (gap_mm, calibre, closest_mm, zone_point_mm, indentation) in enumerate(found, 1):
+        closest_x, closest_y, closest_z = (float(v) for v in closest_mm)
+        zone_x, zone_y, zone_z = (float(v) for v in zone_point_mm)
         reports.append(
             VesselReport(
                 number=number,
                 calibre_mm=calibre,
                 distance_mm=gap_mm,
-                closest_point_mm=tuple(float(v) for v in closest_mm),  # type: ignore[arg-type]
-                zone_point_mm=tuple(float(v) for v in zone_point_mm),  # type: ignore[arg-type]
+                closest_point_mm=(closest_x, closest_y, closest_z),
+                zone_point_mm=(zone_x, zone_y, zone_z),
                 indentation_mm=indentation,
                 warning=_warning(number, calibre, gap_mm, indentation, spacing),
             )

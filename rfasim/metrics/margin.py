@@ -122,7 +122,13 @@ class MarginMetrics:
     surface: MarginSurface
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready ``metrics.json["margin"]`` content (plain floats, lists, None)."""
+        """JSON-ready ``metrics.json["margin"]`` content (plain floats, lists, None).
+
+        Returns
+        -------
+        dict
+            Distances in mm, coverage in %.
+        """
         return {
             "min_mm": None if self.min_mm is None else float(self.min_mm),
             "max_mm": None if self.max_mm is None else float(self.max_mm),
@@ -148,7 +154,30 @@ def zone_indicator(
     zone_threshold: float | None,
     smoothing_voxels: float = DEFAULT_SMOOTHING_VOXELS,
 ) -> Indicator:
-    """The zone as an :class:`~rfasim.metrics._geometry.Indicator`, from a field or a mask."""
+    """The zone as an :class:`~rfasim.metrics._geometry.Indicator`, from a field or a mask.
+
+    Parameters
+    ----------
+    grid : Grid
+        The grid of the field or mask.
+    zone_mask : numpy.ndarray of bool, optional
+        The zone as a mask (used when ``zone_field`` is None).
+    zone_field : numpy.ndarray, optional
+        A dose field whose ``zone_threshold`` level bounds the zone.
+    zone_threshold : float, optional
+        The threshold, in the field's unit (required with ``zone_field``).
+    smoothing_voxels : float
+        Gaussian smoothing (voxels, standard deviation) of a mask's outline.
+
+    Returns
+    -------
+    Indicator
+
+    Raises
+    ------
+    ValueError
+        Neither a mask nor a field, or a field without a threshold.
+    """
     if zone_field is not None:
         if zone_threshold is None:
             raise ValueError("zone_threshold is required with zone_field")
@@ -320,6 +349,7 @@ def margin_metrics(
         margins, tumor_vertices, tumor_faces, SURFACE_SMOOTHING_VOXELS * grid.spacing_mm
     )
     thinnest = _thinnest_vertex(margins, tumor_vertices, tumor_faces, areas, 0.25 * grid.spacing_mm)
+    thinnest_x, thinnest_y, thinnest_z = (float(v) for v in tumor_vertices[thinnest])
     percentiles = area_weighted_percentiles(margins, tumor_faces, areas, MARGIN_PERCENTILES)
     min_mm = float(margins.min())
     return MarginMetrics(
@@ -331,7 +361,7 @@ def margin_metrics(
         surface_pct_at_10mm=100.0
         * area_weighted_fraction_at_least(margins, tumor_faces, areas, 10.0),
         ok=bool(min_mm >= target_mm),
-        thinnest_at_mm=tuple(float(v) for v in tumor_vertices[thinnest]),  # type: ignore[arg-type]
+        thinnest_at_mm=(thinnest_x, thinnest_y, thinnest_z),
         percentiles_mm={
             f"p{p:g}": float(v) for p, v in zip(MARGIN_PERCENTILES, percentiles, strict=True)
         },

@@ -60,7 +60,13 @@ class ZoneMetrics:
         return self.centroid_mm is None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready ``{"volume_ml", "axes_mm", "centroid_mm"}`` (plain floats and lists)."""
+        """JSON-ready ``{"volume_ml", "axes_mm", "centroid_mm"}`` (plain floats and lists).
+
+        Returns
+        -------
+        dict
+            Volume in mL; axes and centroid in mm (the centroid is None for an empty zone).
+        """
         return {
             "volume_ml": float(self.volume_ml),
             "axes_mm": [float(a) for a in self.axes_mm],

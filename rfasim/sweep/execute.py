@@ -77,7 +77,13 @@ class SweepResult:
 
 
 def default_workers() -> int:
-    """Number of local worker processes by default: the cores this process may use."""
+    """Number of local worker processes by default: the cores this process may use.
+
+    Returns
+    -------
+    int
+        At least 1.
+    """
     try:
         return max(len(os.sched_getaffinity(0)), 1)
     except AttributeError:  # pragma: no cover - not Linux
@@ -127,7 +133,13 @@ def open_client(scheduler: str | None = None, workers: int | None = None, *, thr
 
 
 def close_client(client: Any) -> None:
-    """Close a client and, when :func:`open_client` made it, its local cluster."""
+    """Close a client and, when :func:`open_client` made it, its local cluster.
+
+    Parameters
+    ----------
+    client : distributed.Client
+        As returned by :func:`open_client`.
+    """
     cluster = getattr(client, "cluster", None)
     client.close()
     if cluster is not None:
@@ -373,9 +385,9 @@ def run_sweep_file(path: str | Path, out: str | Path | None = None, workers: int
     spec = load_sweep(path)
     result = run_sweep(spec, out, workers=workers, scheduler=scheduler, progress=progress)
     counts = result.counts
-    print(
+    print(  # noqa: T201 - the command's summary on standard output
         f"sweep: {len(spec.runs)} runs ({result.executed} run now, {result.skipped} already done): "
         f"{counts['ok']} ok, {counts['failed']} failed, {counts['refused']} refused"
     )
-    print(f"results: {result.folder / 'results.parquet'}")
+    print(f"results: {result.folder / 'results.parquet'}")  # noqa: T201 - command output
     return result.exit_code

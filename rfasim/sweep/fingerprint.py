@@ -24,6 +24,11 @@ def image_fingerprint(path: str | Path) -> str:
     path : str or Path
         A NIfTI file or a DICOM series folder.  A missing path gives ``"missing"`` (the run that
         needs it fails with its own message).
+
+    Returns
+    -------
+    str
+        16 hexadecimal digits, or ``"missing"``.
     """
     path = Path(path)
     digest = hashlib.sha256()
@@ -45,7 +50,19 @@ def _add_bytes(digest: Any, file: Path) -> None:
 
 
 def image_paths(case_tables: Iterable[dict[str, Any]], case_folder: Path) -> list[Path]:
-    """Every image (labels, CT) the case tables refer to, resolved against the case folder, sorted."""
+    """Every image (labels, CT) the case tables refer to, resolved against the case folder, sorted.
+
+    Parameters
+    ----------
+    case_tables : iterable of dict
+        Parsed case tables (the base case and each run's).
+    case_folder : pathlib.Path
+        The folder relative image paths are resolved against.
+
+    Returns
+    -------
+    list of pathlib.Path
+    """
     paths = set()
     for table in case_tables:
         images = table.get("images")
@@ -58,12 +75,37 @@ def image_paths(case_tables: Iterable[dict[str, Any]], case_folder: Path) -> lis
 
 
 def image_fingerprints(case_tables: Iterable[dict[str, Any]], case_folder: Path) -> dict[str, str]:
-    """``{image path: fingerprint}`` for every image of the case tables (see :func:`image_fingerprint`)."""
+    """``{image path: fingerprint}`` for every image of the case tables (see :func:`image_fingerprint`).
+
+    Parameters
+    ----------
+    case_tables : iterable of dict
+        Parsed case tables (the base case and each run's).
+    case_folder : pathlib.Path
+        The folder relative image paths are resolved against.
+
+    Returns
+    -------
+    dict of str to str
+    """
     return {str(path): image_fingerprint(path) for path in image_paths(case_tables, case_folder)}
 
 
 def changed_images(recorded: dict[str, str] | None, current: dict[str, str]) -> list[str]:
-    """The images whose fingerprint differs from the one recorded (images not recorded: unchanged)."""
+    """The images whose fingerprint differs from the one recorded (images not recorded: unchanged).
+
+    Parameters
+    ----------
+    recorded : dict of str to str, optional
+        Fingerprints stored with earlier results (None or not a dict: nothing recorded).
+    current : dict of str to str
+        Fingerprints now, as :func:`image_fingerprints` gives them.
+
+    Returns
+    -------
+    list of str
+        Paths of the changed images.
+    """
     if not isinstance(recorded, dict):
         return []
     return [path for path, value in current.items() if path in recorded and recorded[path] != value]

@@ -43,7 +43,7 @@ def _save(figure: Figure, path: str | Path | None) -> None:
 
 
 def _label(name: str) -> str:
-    return name[len(INPUT_PREFIX):] if name.startswith(INPUT_PREFIX) else name
+    return name.removeprefix(INPUT_PREFIX)
 
 
 def plot_metric(table: pd.DataFrame, parameter: str, metric: str, path: str | Path | None = None) -> Figure:
@@ -123,7 +123,20 @@ def plot_power_duration_heatmap(table: pd.DataFrame, metric: str = "zone.volume_
 
 
 def offset_values(table: pd.DataFrame, probe: int = 0) -> pd.Series:
-    """Tip offset of a probe per run (mm): the number given, or the length of a vector offset."""
+    """Tip offset of a probe per run (mm): the number given, or the length of a vector offset.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The results table.
+    probe : int
+        Index of the probe (from 0).
+
+    Returns
+    -------
+    pandas.Series
+        Offset (mm) per row of ``table``.
+    """
 
     def scalar(value: object) -> float:
         if isinstance(value, str):
@@ -181,6 +194,20 @@ def write_summary_plots(spec: SweepSpec, table: pd.DataFrame, folder: str | Path
     - ``<metric>_vs_<parameter>.png`` for the zone volume, margin and coverage against each
       varied parameter;
     - ``sensitivity.png`` (and ``sensitivity.csv``) for ``oat`` and ``morris`` designs.
+
+    Parameters
+    ----------
+    spec : SweepSpec
+        The sweep (its design and varied parameters choose the plots).
+    table : pandas.DataFrame
+        The results table (one row per run), as :func:`read_results` returns it.
+    folder : str or pathlib.Path
+        Where the files go; each is written atomically.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written.
     """
     folder = Path(folder)
     written: list[Path] = []

@@ -69,6 +69,16 @@ def input_columns(inputs: dict[str, Any]) -> dict[str, Any]:
 
     Vector inputs (tip offsets) are stored as JSON text in ``input.<path>`` (so CSV and Parquet
     agree) and as numbers in the component columns.
+
+    Parameters
+    ----------
+    inputs : dict
+        Parameter path to value (in the case file's units).
+
+    Returns
+    -------
+    dict
+        Column name to value.
     """
     columns: dict[str, Any] = {}
     for path, value in inputs.items():
@@ -84,7 +94,32 @@ def input_columns(inputs: dict[str, Any]) -> dict[str, Any]:
 def make_row(run_id: str, index: int, inputs: dict[str, Any], status: str, *, metrics: dict[str, Any] | None = None,
              error: str = "", error_type: str = "", wall_s: float = math.nan, extra: dict[str, Any] | None = None
              ) -> dict[str, Any]:
-    """One result row (see the module docstring for the columns)."""
+    """One result row (see the module docstring for the columns).
+
+    Parameters
+    ----------
+    run_id : str
+        The run's id (a hash of its inputs).
+    index : int
+        The run's position in the design.
+    inputs : dict
+        Parameter path to value.
+    status : {"ok", "failed", "refused"}
+        How the run ended.
+    metrics : dict, optional
+        The run's metrics (nested; flattened into columns).
+    error, error_type : str
+        Message and exception type of a failed or refused run.
+    wall_s : float
+        Wall time of the run (s).
+    extra : dict, optional
+        More columns.
+
+    Returns
+    -------
+    dict
+        Column name to value.
+    """
     row: dict[str, Any] = {
         "run_id": run_id, "index": index, "status": status, "error": error, "error_type": error_type,
         "wall_s": round(float(wall_s), 3),
@@ -97,7 +132,18 @@ def make_row(run_id: str, index: int, inputs: dict[str, Any], status: str, *, me
 
 
 def is_finished(row: dict[str, Any]) -> bool:
-    """Whether a recorded run is final (skipped on resume): ok, refused, or failed by itself."""
+    """Whether a recorded run is final (skipped on resume): ok, refused, or failed by itself.
+
+    Parameters
+    ----------
+    row : dict
+        A recorded result row.
+
+    Returns
+    -------
+    bool
+        False for runs lost to the infrastructure (:data:`INFRASTRUCTURE_ERRORS`): they run again.
+    """
     if row.get("status") in ("ok", "refused"):
         return True
     return row.get("status") == "failed" and row.get("error_type") not in INFRASTRUCTURE_ERRORS
@@ -120,8 +166,8 @@ class ResultStore:
         self.run_ids = list(run_ids)
         self.rows: dict[str, dict[str, Any]] = {}
         runs = self.folder / RUNS_FOLDER
-        for folder in (self.folder, runs):  # partial tables and rows a killed sweep left behind
-            remove_stale(folder)
+        for stale in (self.folder, runs):  # partial tables and rows a killed sweep left behind
+            remove_stale(stale)
         wanted = set(self.run_ids)
         if runs.is_dir():
             for file in runs.glob("*.json"):
@@ -133,16 +179,34 @@ class ResultStore:
                     continue  # an unreadable row file: the run is simply done again
 
     def finished(self) -> set[str]:
-        """Run ids that a resumed sweep skips."""
+        """Run ids that a resumed sweep skips.
+
+        Returns
+        -------
+        set of str
+            Ids of the runs with a final row (see :func:`is_finished`).
+        """
         return {run_id for run_id, row in self.rows.items() if is_finished(row)}
 
     def add(self, row: dict[str, Any]) -> None:
-        """Record a run's row (atomically, in ``runs/<run id>.json``)."""
+        """Record a run's row (atomically, in ``runs/<run id>.json``).
+
+        Parameters
+        ----------
+        row : dict
+            The run's result row, as :func:`make_row` builds it.
+        """
         self.rows[row["run_id"]] = row
         write_json(self.folder / RUNS_FOLDER / f"{row['run_id']}.json", _json_safe(row))
 
     def table(self) -> pd.DataFrame:
-        """The tidy table: one row per recorded run, in design order."""
+        """The tidy table: one row per recorded run, in design order.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Run id, index, status, error and wall time first, then the inputs, then the metrics.
+        """
         ordered = [self.rows[run_id] for run_id in self.run_ids if run_id in self.rows]
         frame = pd.DataFrame(ordered)
         if frame.empty:
@@ -153,7 +217,13 @@ class ResultStore:
         return frame[first + inputs + rest]
 
     def write_table(self) -> pd.DataFrame:
-        """Rewrite ``results.parquet`` and ``results.csv`` atomically; returns the table."""
+        """Rewrite ``results.parquet`` and ``results.csv`` atomically; returns the table.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The table as written.
+        """
         frame = self.table()
         for column in frame.columns:  # mixed object columns upset Parquet
             if frame[column].dtype != object:

@@ -13,6 +13,7 @@ Technometrics 33(2); mu* after Campolongo, Cariboni & Saltelli (2007).
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -113,7 +114,7 @@ def morris_effects(spec: SweepSpec, table: pd.DataFrame, metrics: list[str]) -> 
         values = _metric_by_run(table, metric)
         effects: list[list[float]] = [[] for _ in spec.parameters]
         for trajectory in units:
-            for before, after in zip(trajectory[:-1], trajectory[1:], strict=False):
+            for before, after in itertools.pairwise(trajectory):
                 factor = int(np.argmax(np.abs(after - before)))
                 first, second = values.get(run_of(before)), values.get(run_of(after))
                 if first is None or second is None:

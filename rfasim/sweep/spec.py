@@ -92,8 +92,8 @@ def check_parameter_path(path: str, probe_count: int, where: str) -> None:
             f"{probe_count} probe(s) (indices from 0)"
         )
     section = parts[0]
-    if section not in SECTIONS or section in ("labels",):
-        same = [p for p in valid]
+    if section not in SECTIONS or section == "labels":
+        same = list(valid)
         sections = sorted({p.split(".")[0] for p in valid})
         raise CaseFileError(
             f"{where}: unknown parameter path {path!r}: section {section!r} cannot be varied "
@@ -140,7 +140,13 @@ class Parameter:
     baseline: Any = None
 
     def grid_values(self) -> list[Any]:
-        """The discrete values of a ``values`` list, or ``steps`` values over the range."""
+        """The discrete values of a ``values`` list, or ``steps`` values over the range.
+
+        Returns
+        -------
+        list
+            Values in the parameter's unit (linear or geometric spacing, as ``scale`` says).
+        """
         if self.values is not None:
             return list(self.values)
         assert self.range is not None
@@ -151,7 +157,18 @@ class Parameter:
         return [float(v) for v in np.linspace(low, high, steps)]
 
     def from_unit(self, unit: float) -> Any:
-        """The parameter value at ``unit`` in [0, 1] (a category index for ``values`` lists)."""
+        """The parameter value at ``unit`` in [0, 1] (a category index for ``values`` lists).
+
+        Parameters
+        ----------
+        unit : float
+            Position in the unit interval (dimensionless).
+
+        Returns
+        -------
+        Any
+            The value in the parameter's unit, or an element of ``values``.
+        """
         if self.values is not None:
             index = min(int(unit * len(self.values)), len(self.values) - 1)
             return self.values[index]
@@ -208,7 +225,13 @@ class SweepSpec:
         return [parameter.path for parameter in self.parameters]
 
     def case_fingerprint(self) -> str:
-        """A hash of the base case table (a results folder belongs to one base case)."""
+        """A hash of the base case table (a results folder belongs to one base case).
+
+        Returns
+        -------
+        str
+            16 hexadecimal digits of the SHA-256 of the table as sorted JSON.
+        """
         text = json.dumps(_plain(self.case_data), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -481,7 +504,21 @@ def unit_samples(design: str, dimensions: int, samples: int, seed: int) -> np.nd
 
 
 def baseline_of(spec: SweepSpec, parameter: Parameter) -> Any:
-    """The value a parameter keeps while another one varies (``oat`` design)."""
+    """The value a parameter keeps while another one varies (``oat`` design).
+
+    Parameters
+    ----------
+    spec : SweepSpec
+        The parsed sweep.
+    parameter : Parameter
+        One of its parameters.
+
+    Returns
+    -------
+    Any
+        The parameter's ``baseline``, else the base case's value when it is one of the grid
+        values, else the middle grid value.
+    """
     if parameter.baseline is not None:
         return parameter.baseline
     candidates = parameter.grid_values()
@@ -493,6 +530,11 @@ def baseline_of(spec: SweepSpec, parameter: Parameter) -> Any:
 
 def oat_points(spec: SweepSpec) -> list[tuple[str | None, dict[str, Any]]]:
     """One-at-a-time design: the baseline, then each parameter over its values, others at baseline.
+
+    Parameters
+    ----------
+    spec : SweepSpec
+        The parsed sweep.
 
     Returns
     -------
@@ -517,9 +559,21 @@ def morris_unit_trajectories(dimensions: int, trajectories: int, levels: int, se
     Each trajectory starts at a random grid point and moves one factor at a time, in random
     order, by ``delta = levels / (2 (levels - 1))`` (up when that stays inside [0, 1], else down).
 
+    Parameters
+    ----------
+    dimensions : int
+        Number of factors (varied parameters).
+    trajectories : int
+        Number of trajectories.
+    levels : int
+        Grid levels per factor (at least 2).
+    seed : int
+        Seed of the random starts and orders (:func:`numpy.random.default_rng`).
+
     Returns
     -------
     ndarray, shape (trajectories, dimensions + 1, dimensions)
+        Points in the unit hypercube (dimensionless), in trajectory order.
     """
     rng = np.random.default_rng(seed)
     delta = levels / (2.0 * (levels - 1))
@@ -536,7 +590,18 @@ def morris_unit_trajectories(dimensions: int, trajectories: int, levels: int, se
 
 
 def morris_points(spec: SweepSpec) -> list[tuple[int, int, dict[str, Any]]]:
-    """The Morris design in parameter units: (trajectory, step, point) per run."""
+    """The Morris design in parameter units: (trajectory, step, point) per run.
+
+    Parameters
+    ----------
+    spec : SweepSpec
+        The parsed sweep.
+
+    Returns
+    -------
+    list of (int, int, dict)
+        Trajectory index, step within it, and the point (parameter path to value).
+    """
     units = morris_unit_trajectories(len(spec.parameters), spec.trajectories, spec.levels, spec.seed)
     points = []
     for t, trajectory in enumerate(units):
@@ -550,7 +615,19 @@ def morris_points(spec: SweepSpec) -> list[tuple[int, int, dict[str, Any]]]:
 
 
 def get_case_value(case_data: dict[str, Any], path: str) -> Any:
-    """The value at a dotted path of a case table, or None where it is not set."""
+    """The value at a dotted path of a case table, or None where it is not set.
+
+    Parameters
+    ----------
+    case_data : dict
+        A parsed case table.
+    path : str
+        Dotted path, list items by index (``"probes.0.power_w"``).
+
+    Returns
+    -------
+    Any
+    """
     node: Any = case_data
     for part in path.split("."):
         if isinstance(node, list) and part.isdigit() and int(part) < len(node):
@@ -582,18 +659,15 @@ def apply_inputs(case_data: dict[str, Any], inputs: dict[str, Any]) -> dict[str,
     """
     data = copy.deepcopy(case_data)
     offsets = []
-    for path, value in inputs.items():
+    for path, given in inputs.items():
         parts = path.split(".")
-        value = _plain(value)
+        value = _plain(given)
         if parts[-1] == TIP_OFFSET:
             offsets.append((int(parts[1]), value))
             continue
         node: Any = data
         for part in parts[:-1]:
-            if isinstance(node, list):
-                node = node[int(part)]
-            else:
-                node = node.setdefault(part, {})
+            node = node[int(part)] if isinstance(node, list) else node.setdefault(part, {})
         node[parts[-1]] = value
     for index, offset in offsets:
         probe = data["probes"][index]
@@ -617,6 +691,16 @@ def apply_inputs(case_data: dict[str, Any], inputs: dict[str, Any]) -> dict[str,
 
 def build_runs(spec: SweepSpec) -> list[RunSpec]:
     """The sweep's runs (duplicates of the same inputs merged), each case validated.
+
+    Parameters
+    ----------
+    spec : SweepSpec
+        The parsed sweep.
+
+    Returns
+    -------
+    list of RunSpec
+        In design order.
 
     Raises
     ------

@@ -5,6 +5,7 @@ Nothing here imports matplotlib or PyVista.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -130,7 +131,7 @@ def probe_pieces(placements: list[Any]) -> Iterator[tuple[int, ProbePiece]]:
             (s.radius_mm for s in geometry.active_segments if s.rounded_ends), default=0.2
         )
         for path in geometry.tine_paths_mm:
-            for start, end in zip(path[:-1], path[1:], strict=True):
+            for start, end in itertools.pairwise(path):
                 yield index, ProbePiece("tine", start, end, tine_radius)
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from rfasim.atomic import atomic_path
 from rfasim.viz._common import COLORS, target_centroid_mm
@@ -16,18 +17,19 @@ from rfasim.viz.slices import SlicePlane, _draw_orientation
 if TYPE_CHECKING:
     from rfasim.grid import Grid
     from rfasim.plan.result import PlanResult
+    from rfasim.trackers import SnapshotTracker
 
 #: Temperature of the zone contour (degC): the design criterion.
 ZONE_THRESHOLD_C = 100.0
 
 
 def animate_heating(
-    snapshots: Any,
+    snapshots: SnapshotTracker,
     grid: Grid,
     plan: PlanResult | None = None,
     path: str | os.PathLike[str] = "heating.gif",
     plane: str = "axial",
-    point_mm: Any = None,
+    point_mm: npt.ArrayLike | None = None,
     *,
     frames_per_second: float = 4.0,
     temperature_range_c: tuple[float, float] = (37.0, 110.0),
@@ -87,7 +89,8 @@ def animate_heating(
         if plan is not None:
             point_mm = target_centroid_mm(plan)
         else:
-            point_mm = grid.index_to_world(np.unravel_index(int(np.argmax(fields[-1])), grid.shape))
+            hottest = np.unravel_index(int(np.argmax(fields[-1])), grid.shape)
+            point_mm = grid.index_to_world(np.asarray(hottest))
     slice_plane = SlicePlane.orthogonal(plane, point_mm, grid)
     slices = [slice_plane.sample(field, grid, order=1, fill=np.nan) for field in fields]
     running_max = np.fmax.accumulate(np.stack(slices), axis=0)
@@ -138,24 +141,25 @@ def animate_heating(
     label = axes.text(0.06, 0.9, "", transform=axes.transAxes, color="white", va="top", fontsize=11)
     zone_lines: list[Any] = []
 
+    # matplotlib's stubs type ``fps`` as int; both writers take a fractional rate (ffmpeg's
+    # ``-framerate``, Pillow's frame duration 1000 / fps), which the float parameter allows.
     writer: Any = (
-        animation.FFMpegWriter(fps=frames_per_second)
+        animation.FFMpegWriter(fps=frames_per_second)  # type: ignore[arg-type]
         if use_ffmpeg
-        else animation.PillowWriter(fps=frames_per_second)
+        else animation.PillowWriter(fps=frames_per_second)  # type: ignore[arg-type]
     )
-    with atomic_path(output) as temporary:
-        with writer.saving(figure, str(temporary), dpi=dpi):
-            for index, time_s in enumerate(times):
-                image.set_data(slices[index])
-                for artist in zone_lines:
-                    artist.remove()
-                zone_lines.clear()
-                peak = running_max[index]
-                if np.nanmax(peak) >= ZONE_THRESHOLD_C:
-                    contour = axes.contour(
-                        u, v, peak, levels=[ZONE_THRESHOLD_C], colors="white", linewidths=1.6
-                    )
-                    zone_lines.append(contour)
-                label.set_text(f"t = {time_s:.0f} s   max {np.nanmax(slices[index]):.0f} °C")
-                writer.grab_frame(facecolor="black")
+    with atomic_path(output) as temporary, writer.saving(figure, str(temporary), dpi=dpi):
+        for index, time_s in enumerate(times):
+            image.set_data(slices[index])
+            for artist in zone_lines:
+                artist.remove()
+            zone_lines.clear()
+            peak = running_max[index]
+            if np.nanmax(peak) >= ZONE_THRESHOLD_C:
+                contour = axes.contour(
+                    u, v, peak, levels=[ZONE_THRESHOLD_C], colors="white", linewidths=1.6
+                )
+                zone_lines.append(contour)
+            label.set_text(f"t = {time_s:.0f} s   max {np.nanmax(slices[index]):.0f} °C")
+            writer.grab_frame(facecolor="black")
     return output

@@ -21,6 +21,7 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 
 from rfasim.errors import RfasimError
 
@@ -57,8 +58,16 @@ low, high = capture.GetOutput().GetPointData().GetScalars().GetRange()
 print(window.GetClassName(), "renders" if high > low else "blank")
 """
 
-_chosen_backend: str | None = None
-_failure: str | None = None
+
+@dataclass
+class _BackendChoice:
+    """The process's rendering backend, chosen once: its name, or why none renders."""
+
+    backend: str | None = None
+    failure: str | None = None
+
+
+_choice = _BackendChoice()
 
 
 class RenderingUnavailableError(RfasimError, RuntimeError):
@@ -133,30 +142,37 @@ def rendering_backend(timeout_s: float = 60.0) -> str:
     >>> rendering_backend() in BACKENDS  # doctest: +SKIP
     True
     """
-    global _chosen_backend, _failure
-    if _chosen_backend is not None:
-        return _chosen_backend
-    if _failure is not None:
-        raise RenderingUnavailableError(_failure)
+    if _choice.backend is not None:
+        return _choice.backend
+    if _choice.failure is not None:
+        raise RenderingUnavailableError(_choice.failure)
     requested = os.environ.get("RFASIM_RENDERING_BACKEND", "").strip().lower()
     if requested == "none":
-        _failure = "3D rendering disabled by RFASIM_RENDERING_BACKEND=none"
-        raise RenderingUnavailableError(_failure)
+        _choice.failure = "3D rendering disabled by RFASIM_RENDERING_BACKEND=none"
+        raise RenderingUnavailableError(_choice.failure)
     candidates = (requested,) if requested in BACKENDS else BACKENDS
     reasons = []
     for backend in candidates:
         reason = _probe(backend, timeout_s)
         if not reason:
             _activate(backend)
-            _chosen_backend = backend
+            _choice.backend = backend
             return backend
         reasons.append(reason)
-    _failure = "no off-screen OpenGL context for 3D rendering (" + "; ".join(reasons) + ")"
-    raise RenderingUnavailableError(_failure)
+    _choice.failure = (
+        "no off-screen OpenGL context for 3D rendering (" + "; ".join(reasons) + ")"
+    )
+    raise RenderingUnavailableError(_choice.failure)
 
 
 def rendering_available() -> bool:
-    """Whether :func:`rendering_backend` finds a working backend (never raises)."""
+    """Whether :func:`rendering_backend` finds a working backend (never raises).
+
+    Returns
+    -------
+    bool
+        True when 3D images can be rendered off-screen in this process.
+    """
     try:
         rendering_backend()
     except RenderingUnavailableError:

@@ -147,7 +147,18 @@ def mask_surface(
 
 
 def margin_polydata(margin_surface: MarginSurface) -> pyvista.PolyData:
-    """The tumor surface with its local margin (mm) as point scalars ``"margin (mm)"``."""
+    """The tumor surface with its local margin (mm) as point scalars ``"margin (mm)"``.
+
+    Parameters
+    ----------
+    margin_surface : MarginSurface
+        Triangle mesh of the tumor surface (vertices in world mm) with the margin (mm) at each
+        vertex.
+
+    Returns
+    -------
+    pyvista.PolyData
+    """
     import pyvista
 
     faces = np.asarray(margin_surface.faces, dtype=np.int64)
@@ -196,6 +207,20 @@ def default_camera(plan: PlanResult) -> tuple[np.ndarray, np.ndarray, np.ndarray
     two readable faces); superior is up.  Without a probe it looks from anterior, turned about the
     vertical.  The distance frames the tumor and the zone with 15 mm around.
 
+    Parameters
+    ----------
+    plan : PlanResult
+        The plan whose target, zone and probes are framed.
+
+    Returns
+    -------
+    position : numpy.ndarray, shape (3,)
+        Camera position, world mm.
+    focal_point : numpy.ndarray, shape (3,)
+        The point looked at (the target's centroid), world mm.
+    view_up : numpy.ndarray, shape (3,)
+        Unit vector of the image's up direction.
+
     Examples
     --------
     >>> position, focal, up = default_camera(plan)  # doctest: +SKIP
@@ -235,10 +260,9 @@ OBLIQUE_VIEW_ANGLES_DEG = (25.0, -25.0, 35.0, -35.0)
 
 
 def _oblique_about(view: np.ndarray, axis: np.ndarray) -> np.ndarray:
-    """``view``, or, when it lies within 20 degrees of a world axis, ``view`` turned about ``axis``
-    so that its largest world component is as small as possible.
+    """``view``, turned about ``axis`` when it lies within 20 degrees of a world axis.
 
-    A view along a world axis shows a single face of the orientation cube; turned by 25-35
+    The turn makes the view's largest world component as small as possible.  A view along a world axis shows a single face of the orientation cube; turned by 25-35
     degrees it shows two or three.  Views from the anterior side (y > 0) and from above (z >= 0)
     are preferred.
     """

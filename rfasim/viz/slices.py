@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 from scipy import ndimage
 
 from rfasim.atomic import atomic_path
@@ -61,6 +62,16 @@ _WORLD_LETTERS = (("L", "R"), ("P", "A"), ("I", "S"))
 
 def direction_letter(vector: np.ndarray) -> str:
     """Anatomical letter (R, L, A, P, S, I) of the world axis a direction mostly points along.
+
+    Parameters
+    ----------
+    vector : numpy.ndarray, shape (3,)
+        A world RAS+ direction (any length).
+
+    Returns
+    -------
+    str
+        One letter.
 
     Examples
     --------
@@ -117,7 +128,13 @@ class SlicePlane:
         )
 
     def world_points_mm(self) -> np.ndarray:
-        """World coordinates (mm) of every sample, shape ``(len(v_mm), len(u_mm), 3)``."""
+        """World coordinates (mm) of every sample, shape ``(len(v_mm), len(u_mm), 3)``.
+
+        Returns
+        -------
+        numpy.ndarray, shape (len(v_mm), len(u_mm), 3)
+            World positions (mm) of the plane's samples.
+        """
         return (
             self.origin_mm
             + self.u_mm[None, :, None] * self.u_axis
@@ -125,7 +142,18 @@ class SlicePlane:
         )
 
     def to_plane_mm(self, points_mm: np.ndarray) -> np.ndarray:
-        """In-plane coordinates ``(a, b)`` (mm) of world points projected on the plane."""
+        """In-plane coordinates ``(a, b)`` (mm) of world points projected on the plane.
+
+        Parameters
+        ----------
+        points_mm : array_like, shape (..., 3)
+            World points (mm).
+
+        Returns
+        -------
+        numpy.ndarray, shape (..., 2)
+            Coordinates (mm) along ``u_axis`` and ``v_axis`` from the plane's origin.
+        """
         offset = np.asarray(points_mm, dtype=float) - self.origin_mm
         return np.stack([offset @ self.u_axis, offset @ self.v_axis], axis=-1)
 
@@ -143,6 +171,11 @@ class SlicePlane:
             Spline order: 0 nearest (labels), 1 linear (fields, masks for smooth contours).
         fill : float
             Value outside the grid.
+
+        Returns
+        -------
+        numpy.ndarray of float32, shape (len(v_mm), len(u_mm))
+            The sampled values, in the volume's unit.
         """
         array = np.asarray(volume)
         if array.dtype == bool:
@@ -166,6 +199,20 @@ class SlicePlane:
 
         Linear interpolation of a voxel mask draws staircase outlines; a Gaussian of
         ``smoothing_voxels`` voxels (standard deviation) rounds them off, as the 3D surfaces are.
+
+        Parameters
+        ----------
+        mask : numpy.ndarray of bool, shape ``grid.shape``
+            The voxel mask.
+        grid : Grid
+            The grid the mask lives on.
+        smoothing_voxels : float
+            Standard deviation of the Gaussian (voxels); 0 for none.
+
+        Returns
+        -------
+        numpy.ndarray of float32, shape (len(v_mm), len(u_mm))
+            Values in [0, 1]; contour at 0.5 for the outline.
         """
         field = self.sample(mask, grid, order=1, fill=0.0)
         if smoothing_voxels > 0 and len(self.u_mm) > 1:
@@ -177,7 +224,7 @@ class SlicePlane:
 
     @classmethod
     def orthogonal(
-        cls, name: str, point_mm: Sequence[float], grid: Grid, oversampling: int = 2
+        cls, name: str, point_mm: npt.ArrayLike, grid: Grid, oversampling: int = 2
     ) -> SlicePlane:
         """Axial, coronal or sagittal plane through a world point, covering the grid.
 
@@ -189,6 +236,26 @@ class SlicePlane:
         >>> plane = SlicePlane.orthogonal("axial", (0, 0, 5), Grid.centered(20.0, 1.0))
         >>> plane.normal.tolist(), plane.invert_horizontal
         ([0.0, 0.0, 1.0], True)
+
+        Parameters
+        ----------
+        name : {"axial", "coronal", "sagittal"}
+            The plane's orientation.
+        point_mm : array_like, shape (3,)
+            World point (mm) the plane passes through.
+        grid : Grid
+            The grid the plane covers.
+        oversampling : int
+            Samples per voxel edge: the sampling step is ``grid.spacing_mm / oversampling`` (mm).
+
+        Returns
+        -------
+        SlicePlane
+
+        Raises
+        ------
+        ValueError
+            Unknown ``name``.
         """
         axes = {"axial": (0, 1, 2), "coronal": (0, 2, 1), "sagittal": (1, 2, 0)}
         if name not in axes:
@@ -238,6 +305,26 @@ class SlicePlane:
         >>> plane = SlicePlane.oblique((0, 0, 0), (1, 1, 0), Grid.centered(20.0, 1.0))
         >>> [round(float(c), 3) for c in plane.v_axis]
         [0.0, 0.0, 1.0]
+
+        Parameters
+        ----------
+        point_mm : sequence of float, shape (3,)
+            World point (mm) the plane passes through (its in-plane origin).
+        normal : sequence of float, shape (3,)
+            The plane's normal (any length but zero).
+        grid : Grid
+            The grid whose box the plane covers.
+        oversampling : int
+            Samples per voxel edge: the sampling step is ``grid.spacing_mm / oversampling`` (mm).
+
+        Returns
+        -------
+        SlicePlane
+
+        Raises
+        ------
+        ValueError
+            A zero or non-finite ``normal``.
         """
         normal_vector = np.asarray(normal, dtype=float)
         length = float(np.linalg.norm(normal_vector))
@@ -318,7 +405,8 @@ def _draw_tumor_outline(axes: Axes, plan: PlanResult, plane: SlicePlane, tumor: 
     tree = cKDTree(np.asarray(surface.vertices_mm, dtype=float))
     palette = np.array([COLORS["uncovered"], COLORS["thin_margin"], COLORS["margin_ok"]])
     target = margin_target_mm(plan)
-    segments, colors = [], []
+    segments: list[np.ndarray] = []
+    colors: list[np.ndarray] = []
     for line in lines:
         middles = 0.5 * (line[1:] + line[:-1])
         world = plane.origin_mm + middles[:, :1] * plane.u_axis + middles[:, 1:] * plane.v_axis
@@ -336,7 +424,7 @@ def _distance_outside_mm(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Distance (mm) from ``mask`` within its box grown by ``reach_mm``; returns (field, low index)."""
     indices = np.argwhere(mask)
-    pad = int(math.ceil(reach_mm / grid.spacing_mm)) + 2
+    pad = math.ceil(reach_mm / grid.spacing_mm) + 2
     low = np.maximum(indices.min(axis=0) - pad, 0)
     high = np.minimum(indices.max(axis=0) + pad + 1, mask.shape)
     cropped = mask[low[0] : high[0], low[1] : high[1], low[2] : high[2]]

@@ -14,7 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rfasim.probes import ProbePlacement
 
 
 @dataclass(frozen=True)
@@ -41,8 +44,18 @@ class ThermocoupleTrace:
     tissue_label: str | None = None
 
 
-def device_thermocouple(placements: Sequence[Any]) -> ThermocoupleTrace:
+def device_thermocouple(placements: Sequence[ProbePlacement]) -> ThermocoupleTrace:
     """The trace for the plan's probes (the first probe's model decides).
+
+    Parameters
+    ----------
+    placements : sequence of ProbePlacement
+        The plan's probes (none: a generic thermocouple trace).
+
+    Returns
+    -------
+    ThermocoupleTrace
+        Axis and legend labels, and the cooled tip's constant reading (°C) when there is one.
 
     Examples
     --------

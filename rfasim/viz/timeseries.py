@@ -7,20 +7,37 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from rfasim.atomic import atomic_path
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+
+    from rfasim.viz.thermocouple import ThermocoupleTrace
 
 #: Generator states shaded on the plots, with their colour.
 STATE_COLORS = {"roll-off": "#e41a1c", "paused": "#7f7f7f", "switching": "#377eb8"}
 
 
-def state_spans(time_s: Sequence[float], states: Sequence[str]) -> list[tuple[str, float, float]]:
+def state_spans(time_s: npt.ArrayLike, states: Sequence[str]) -> list[tuple[str, float, float]]:
     """Contiguous runs of marked generator states as ``(state, start_s, end_s)``.
 
     A run lasts from its first record to the next record of another state (or the last record).
+    Only the states of :data:`STATE_COLORS` are marked.
+
+    Parameters
+    ----------
+    time_s : array_like, shape (n,)
+        Time of each record (s).
+    states : sequence of str
+        Generator state of each record.
+
+    Returns
+    -------
+    list of tuple of (str, float, float)
+        State, start (s) and end (s) of each run.
 
     Examples
     --------
@@ -57,7 +74,7 @@ def _columns(timeseries: Any) -> tuple[dict[str, np.ndarray], list[str]]:
 
 def plot_generator(
     timeseries: Any, path: str | os.PathLike[str] | None = None, *, dpi: float = 110.0,
-    thermocouple: Any = None,
+    thermocouple: ThermocoupleTrace | None = None,
 ) -> Figure:
     """Power (W), impedance (ohm) and tip temperature (degC) against time (s), on shared axes.
 
@@ -147,7 +164,9 @@ def plot_generator(
     return figure
 
 
-def _draw_thermocouple(panel: Any, time: np.ndarray, tissue: np.ndarray | None, trace: Any) -> None:
+def _draw_thermocouple(
+    panel: Axes, time: np.ndarray, tissue: np.ndarray | None, trace: ThermocoupleTrace
+) -> None:
     """Redraw the temperature panel as the device's thermocouple reading (see the thermocouple module)."""
     for line in list(panel.get_lines()):
         line.remove()

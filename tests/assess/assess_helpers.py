@@ -11,7 +11,7 @@ from rfasim.phantoms.catalog import CENTRE_MM
 RIGID = RigidMotion((3.0, -2.0, 4.0), (4.0, -3.0, 3.0), CENTRE_MM)
 #: A smooth deformation (a 5.8 mm Gaussian bump of displacement, 45 mm wide) after the rigid one.
 DEFORMATION = SmoothDeformation(
-    (4.0, -3.0, 3.0), tuple(np.asarray(CENTRE_MM) + (10.0, 10.0, 0.0)), 45.0, RIGID
+    (4.0, -3.0, 3.0), tuple(np.asarray(CENTRE_MM) + np.array([10.0, 10.0, 0.0])), 45.0, RIGID
 )
 
 

@@ -78,7 +78,7 @@ def test_zone_that_misses_the_tumor(capsys, tmp_path, rigid_pair, rigid_files):
     post = rigid_pair.post_zone
     indices = np.indices(post.shape).reshape(3, -1).T
     world = indices @ post.affine[:3, :3].T + post.affine[:3, 3]
-    far = rigid_pair.motion.pre_to_post(rigid_pair.tumor_centre_mm + (0.0, 0.0, -32.0))
+    far = rigid_pair.motion.pre_to_post(rigid_pair.tumor_centre_mm + np.array([0.0, 0.0, -32.0]))
     zone = (np.sum((world - far) ** 2, axis=1) <= 8.0**2).reshape(post.shape)
     save_nifti(tmp_path / "zone.nii.gz", zone.astype(np.uint8), post.affine)
     result = _run(capsys, tmp_path, rigid_files["pre_ct"], rigid_files["post_ct"],

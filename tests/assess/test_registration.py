@@ -67,7 +67,7 @@ def test_deformable_registration_recovers_a_smooth_deformation_within_1mm(deform
 
 
 def test_transform_points_ras_of_the_identity_is_the_identity():
-    import SimpleITK as sitk
+    import SimpleITK
 
     points = np.array([[1.0, -2.0, 3.0], [40.0, 5.0, -7.5]])
-    np.testing.assert_allclose(transform_points_ras(sitk.Euler3DTransform(), points), points)
+    np.testing.assert_allclose(transform_points_ras(SimpleITK.Euler3DTransform(), points), points)

@@ -159,4 +159,5 @@ def test_save_nifti_stores_booleans_as_uint8(tmp_path):
     mask[1, 2, 3] = True
     volume = load_labels(save_nifti(tmp_path / "zone.nii.gz", mask, np.eye(4)))
     assert volume.data.dtype == np.uint8
-    assert volume.data[1, 2, 3] == 1 and volume.data.sum() == 1
+    assert volume.data[1, 2, 3] == 1
+    assert volume.data.sum() == 1

@@ -57,7 +57,9 @@ def test_unmapped_other_gives_other_tissue_and_a_warning():
     mapping = LabelMapping.from_case({"unmapped": "other"})
     classes, warnings = mapping.to_tissue_classes(label_map(1, 2, 7), source="labels.nii.gz")
     assert classes.flat[2] == TissueClass.OTHER
-    assert len(warnings) == 1 and "7" in warnings[0] and "other" in warnings[0]
+    assert len(warnings) == 1
+    assert "7" in warnings[0]
+    assert "other" in warnings[0]
 
 
 def test_empty_tumor_label():

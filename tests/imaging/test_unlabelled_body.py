@@ -54,8 +54,9 @@ def torso():
 def test_unlabelled_body_voxels_take_their_class_from_the_ct(torso):
     grid, ct, hu, classes = torso
     found = classify_unlabelled(classes, grid, ct, hu)
-    x, y, z = (np.broadcast_to(a, grid.shape) for a in grid.voxel_centers_mm())
-    assert found.ct_used and not found.warnings
+    x, y, _ = (np.broadcast_to(a, grid.shape) for a in grid.voxel_centers_mm())
+    assert found.ct_used
+    assert not found.warnings
     assert found.classes[25, 5, 20] == TissueClass.FAT  # x = 0, y = -40 + ... fat ring
     index = grid.world_to_index(np.array([-30.0, 0.0, 0.0])).astype(int)
     assert found.classes[tuple(index)] == TissueClass.OTHER  # soft tissue
@@ -74,7 +75,9 @@ def test_without_a_ct_the_assumption_is_a_warning(torso):
     grid, _, _, classes = torso
     found = classify_unlabelled(classes, grid, None, None, source="labels.nii.gz")
     (warning,) = found.warnings
-    assert "no CT given" in warning and "insulating air" in warning and "other = [0]" in warning
+    assert "no CT given" in warning
+    assert "insulating air" in warning
+    assert "other = [0]" in warning
     assert np.array_equal(found.classes, classes)
 
 

@@ -47,18 +47,22 @@ def test_builtin_criteria_and_their_thresholds(fields: ZoneFields) -> None:
     }
     for name, (dose, threshold, text) in expected.items():
         criterion = get_zone_criterion(name)
-        assert criterion.threshold == threshold and criterion.describe() == text
+        assert criterion.threshold == threshold
+        assert criterion.describe() == text
         np.testing.assert_array_equal(criterion.zone(fields), dose >= threshold)
         assert 0 < criterion.zone(fields).sum() < dose.size  # the fixture straddles every threshold
 
 
 def test_only_the_isotherm_takes_the_users_threshold(fields: ZoneFields) -> None:
     isotherm = get_zone_criterion("isotherm")
-    assert isotherm.adjustable and isotherm.threshold_range == (40.0, 150.0)
-    assert isotherm.describe(60.0) == "peak temperature >= 60 degC" and isotherm.temperature_threshold_c(60.0) == 60.0
+    assert isotherm.adjustable
+    assert isotherm.threshold_range == (40.0, 150.0)
+    assert isotherm.describe(60.0) == "peak temperature >= 60 degC"
+    assert isotherm.temperature_threshold_c(60.0) == 60.0
     np.testing.assert_array_equal(isotherm.zone(fields, 60.0), fields.peak_temperature_c >= 60.0)
     fixed = get_zone_criterion("peak_temperature")
-    assert not fixed.adjustable and fixed.resolve_threshold(60.0) == 100.0  # the design's, not the user's
+    assert not fixed.adjustable
+    assert fixed.resolve_threshold(60.0) == 100.0  # the design's, not the user's
     assert fixed.temperature_threshold_c() == 100.0
     assert get_zone_criterion("arrhenius").temperature_threshold_c() is None
 
@@ -122,7 +126,7 @@ def test_the_extending_page_example_is_a_plugin(tmp_path: Path, monkeypatch: pyt
     """docs/extending.md's zone criterion, named in RFASIM_PLUGINS, is a criterion like the built-in ones."""
     page = (Path(__file__).parents[2] / "docs" / "extending.md").read_text(encoding="utf-8")
     section = page[page.index("## A zone criterion"):]
-    source = re.search(r"```python\n(.*?)```", section, flags=re.S).group(1)
+    source = re.search(r"```python\n(.*?)```", section, flags=re.DOTALL).group(1)
     plugin = tmp_path / "isotherm_60.py"
     plugin.write_text(source)
     monkeypatch.setenv("RFASIM_PLUGINS", str(plugin))
@@ -132,5 +136,6 @@ def test_the_extending_page_example_is_a_plugin(tmp_path: Path, monkeypatch: pyt
     for name in set(sys.modules) - before:  # the plugin module, imported under a generated name
         sys.modules.pop(name)
     criterion = get_zone_criterion("isotherm-60")
-    assert criterion.describe() == "peak temperature >= 60 degC" and criterion.temperature_threshold_c() == 60.0
+    assert criterion.describe() == "peak temperature >= 60 degC"
+    assert criterion.temperature_threshold_c() == 60.0
     np.testing.assert_array_equal(criterion.zone(fields), fields.peak_temperature_c >= 60.0)

@@ -21,6 +21,7 @@ def test_a_zone_bulging_towards_a_vessel_is_not_called_indented():
     [report] = heat_sink_warnings(vessel, zone, grid, probe_axis=(0, 0, 1), zone_center_mm=np.zeros(3))
     assert report.indentation_mm < -1.0
     assert "indented by" not in report.warning
-    assert "potential heat sink" in report.warning and "farther towards it" in report.warning
+    assert "potential heat sink" in report.warning
+    assert "farther towards it" in report.warning
     assert f"{-report.indentation_mm:.1f} mm farther" in report.warning
     assert report.distance_mm == pytest.approx(gap - 0.5, abs=1.0)

@@ -99,7 +99,8 @@ def test_partly_covered_tumor_has_negative_margin_and_analytic_coverage(
     assert result.min_mm == pytest.approx(
         zone_radius - TUMOR_RADIUS - offset, abs=tolerance * spacing_mm
     )
-    assert result.min_mm < 0 and not result.ok
+    assert result.min_mm < 0
+    assert not result.ok
     assert result.max_mm == pytest.approx(
         zone_radius - TUMOR_RADIUS + offset, abs=max(tolerance, 0.25) * spacing_mm
     )
@@ -129,7 +130,8 @@ def test_zone_apart_from_tumor_gives_minus_the_distance():
 def test_empty_zone_convention():
     grid, tumor, field = spheres(1.0)
     result = margin_metrics(tumor, grid, zone_mask=np.zeros(grid.shape, bool))
-    assert result.min_mm is None and result.thinnest_at_mm is None
+    assert result.min_mm is None
+    assert result.thinnest_at_mm is None
     assert result.percentiles_mm is None
     assert result.ok is False
     assert result.coverage_pct == 0.0

@@ -65,7 +65,9 @@ def test_probe_axis_sets_the_long_axis_even_when_shorter():
 def test_empty_zone():
     grid = Grid.centered(10.0, 1.0)
     result = zone_metrics(np.zeros(grid.shape, bool), grid)
-    assert result.empty and result.volume_ml == 0.0 and result.axes_mm == (0.0, 0.0, 0.0)
+    assert result.empty
+    assert result.volume_ml == 0.0
+    assert result.axes_mm == (0.0, 0.0, 0.0)
     assert zone_metrics_from_field(np.zeros(grid.shape), 1.0, grid).empty
 
 

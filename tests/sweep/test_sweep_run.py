@@ -24,7 +24,8 @@ def test_sweep_records_every_run_and_a_failure_does_not_stop_the_others(make_swe
     assert len(spec.runs) == 4
     result = run_sweep(spec, tmp_path / "out", client=dask_client, progress=False)
     table = result.table
-    assert result.executed == 4 and result.skipped == 0
+    assert result.executed == 4
+    assert result.skipped == 0
     assert result.counts == {"ok": 2, "failed": 2, "refused": 0}
     assert result.exit_code == 1
     failed = table[table["status"] == "failed"]
@@ -44,7 +45,8 @@ def test_sweep_records_every_run_and_a_failure_does_not_stop_the_others(make_swe
     assert json.loads((result.folder / "sweep.json").read_text())["design"] == "grid"
     # summary plots: metric vs duration, margin vs tip offset
     names = {p.name for p in result.plots}
-    assert "margin_vs_tip_offset_probe0.png" in names and "zone.volume_ml_vs_generator.duration_s.png" in names
+    assert "margin_vs_tip_offset_probe0.png" in names
+    assert "zone.volume_ml_vs_generator.duration_s.png" in names
     for path in result.plots:
         assert path.read_bytes().startswith(PNG)
 
@@ -53,7 +55,8 @@ def test_resume_skips_finished_runs_and_redoes_lost_ones(make_sweep, dask_client
     out = tmp_path / "out"
     first = run_sweep(load_sweep(make_sweep(DURATIONS.format(values="10.0"))), out, client=dask_client,
                       progress=False, plots=False)
-    assert first.executed == 1 and first.exit_code == 0
+    assert first.executed == 1
+    assert first.exit_code == 0
     kept = (out / RUNS_FOLDER / f"{first.table['run_id'][0]}.json")
     stamp = kept.stat().st_mtime_ns
     spec = load_sweep(make_sweep(DURATIONS.format(values="10.0, 15.0, 20.0")))
@@ -71,7 +74,7 @@ def test_resume_skips_finished_runs_and_redoes_lost_ones(make_sweep, dask_client
 def test_a_lost_task_is_recorded_and_retried_on_resume(make_sweep, dask_client, tmp_path, monkeypatch):
     import rfasim.sweep.execute as execute
 
-    class KilledWorker(Exception):
+    class KilledWorker(Exception):  # noqa: N818 - dask's name, which the sweep matches
         """Stands in for dask.distributed's error when the worker running a task dies."""
 
     def crash(*arguments, **keywords):
@@ -80,10 +83,12 @@ def test_a_lost_task_is_recorded_and_retried_on_resume(make_sweep, dask_client, 
     spec = load_sweep(make_sweep(DURATIONS.format(values="10.0")))
     monkeypatch.setattr(execute, "execute_run", crash)
     lost = run_sweep(spec, tmp_path / "out", client=dask_client, progress=False, plots=False)
-    assert list(lost.table["status"]) == ["failed"] and lost.table["error_type"][0] == "KilledWorker"
+    assert list(lost.table["status"]) == ["failed"]
+    assert lost.table["error_type"][0] == "KilledWorker"
     monkeypatch.undo()
     again = run_sweep(spec, tmp_path / "out", client=dask_client, progress=False, plots=False)
-    assert again.executed == 1 and list(again.table["status"]) == ["ok"]
+    assert again.executed == 1
+    assert list(again.table["status"]) == ["ok"]
 
 
 def test_cli_end_to_end_through_a_scheduler_address(make_sweep, dask_client, tmp_path, capsys):
@@ -106,7 +111,9 @@ def test_cli_unreachable_scheduler_is_bad_input_within_seconds(make_sweep, tmp_p
     assert code == 2
     assert time.perf_counter() - start < 15
     error = capsys.readouterr().err
-    assert "tcp://127.0.0.1:9" in error and "no Dask scheduler" in error and "Traceback" not in error
+    assert "tcp://127.0.0.1:9" in error
+    assert "no Dask scheduler" in error
+    assert "Traceback" not in error
     assert not (tmp_path / "never").exists()
 
 
@@ -114,7 +121,8 @@ def test_cli_bad_sweep_file_is_exit_code_2_with_no_output(make_sweep, tmp_path, 
     path = make_sweep('[[parameter]]\npath = "tissue.liver.perfusion_rte"\nvalues = [0.0]\n')
     assert main(["sweep", str(path), "--out", str(tmp_path / "never"), "--quiet"]) == 2
     error = capsys.readouterr().err.strip().splitlines()
-    assert len(error) == 1 and "perfusion_rate_per_s" in error[0]
+    assert len(error) == 1
+    assert "perfusion_rate_per_s" in error[0]
     assert not (tmp_path / "never").exists()
 
 

@@ -81,7 +81,7 @@ def test_tip_offset_moves_tip_and_entry(tiny_case, make_sweep):
     assert np.allclose(moved["tip_mm"], tip + 5.0 * axis)
     assert np.allclose(moved["entry_mm"], entry + 5.0 * axis)
     shifted = apply_inputs(spec.case_data, {"probes.0.tip_offset_mm": [1.0, -2.0, 3.0]})["probes"][0]
-    assert np.allclose(shifted["tip_mm"], tip + [1.0, -2.0, 3.0])
+    assert np.allclose(shifted["tip_mm"], tip + np.array([1.0, -2.0, 3.0]))
     assert len(spec.runs) == 3
 
 
@@ -106,7 +106,8 @@ def test_tissue_and_generator_values_reach_the_case(make_sweep):
 def test_oat_design_varies_one_parameter_at_a_time(make_sweep):
     spec = load_sweep(make_sweep(POWER + DURATION, 'design = "oat"'))
     points = oat_points(spec)
-    assert points[0][0] is None and points[0][1] == {"generator.power_w": 200.0, "generator.duration_s": 20.0}  # base case values
+    assert points[0][0] is None
+    assert points[0][1] == {"generator.power_w": 200.0, "generator.duration_s": 20.0}  # base case values
     assert len(spec.runs) == 1 + 2 + 1
     for varied, point in points[1:]:
         changed = [k for k in point if point[k] != points[0][1][k]]
@@ -119,7 +120,8 @@ def test_morris_trajectories_step_one_factor_by_delta():
     steps = np.diff(units, axis=1)
     assert np.all((np.abs(steps) > 1e-12).sum(axis=2) == 1)
     assert np.allclose(np.abs(steps).sum(axis=2), 4 / 6)
-    assert units.min() >= 0.0 and units.max() <= 1.0
+    assert units.min() >= 0.0
+    assert units.max() <= 1.0
     for trajectory in units:  # every factor moves once per trajectory
         assert sorted(np.argmax(np.abs(np.diff(trajectory, axis=0)), axis=1)) == [0, 1, 2]
 

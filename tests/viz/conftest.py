@@ -32,7 +32,7 @@ def uv_sphere(
     radius_mm: float, center_mm: np.ndarray, rings: int = 24, sectors: int = 48
 ) -> tuple[np.ndarray, np.ndarray]:
     """Vertices and triangles of a latitude-longitude sphere."""
-    vertices = [center_mm + [0.0, 0.0, radius_mm]]
+    vertices = [center_mm + np.array([0.0, 0.0, radius_mm])]
     for ring in range(1, rings):
         polar = math.pi * ring / rings
         for sector in range(sectors):
@@ -48,7 +48,7 @@ def uv_sphere(
                     ]
                 )
             )
-    vertices.append(center_mm + [0.0, 0.0, -radius_mm])
+    vertices.append(center_mm + np.array([0.0, 0.0, -radius_mm]))
     faces = []
     bottom = len(vertices) - 1
 
@@ -98,7 +98,7 @@ def make_plan(with_ct: bool = True) -> PlanResult:
     # Exact distance from a tumor surface point to the zone sphere, signed (inside zone positive).
     margin = ZONE_RADIUS_MM - np.linalg.norm(vertices - (center + ZONE_OFFSET_MM), axis=1)
     probe = ProbePlacement(
-        "cooltip-17g-3cm", tip_mm=center + [5.0, -3.0, -12.0], entry_mm=center + [40.0, 60.0, 70.0]
+        "cooltip-17g-3cm", tip_mm=center + np.array([5.0, -3.0, -12.0]), entry_mm=center + np.array([40.0, 60.0, 70.0])
     )
     covered = float((zone & target).sum() / target.sum() * 100.0)
     eligibility = Eligibility(eligible=True, tumor_max_diameter_mm=16.0, limit_mm=40.0, reason="")

@@ -72,7 +72,8 @@ def test_scene_holds_every_part(plan) -> None:
 def test_scene_options_drop_liver_and_ct(plan) -> None:
     plotter = build_scene(plan, show_liver=False, window_size=SMALL_WINDOW)
     try:
-        assert "liver" not in plotter.actors and "ct_plane" not in plotter.actors
+        assert "liver" not in plotter.actors
+        assert "ct_plane" not in plotter.actors
     finally:
         plotter.close()
 
@@ -95,9 +96,13 @@ def test_margin_colormap_bands() -> None:
         return np.asarray(colormap((margin_mm - low) / (high - low)))[:3]
 
     red, yellow, green = color(-0.5), color(2.5), color(6.0)
-    assert red[0] > 0.7 and red[1] < 0.3  # uncovered
-    assert yellow[0] > 0.9 and yellow[1] > 0.6 and yellow[2] < 0.4  # below target
-    assert green[1] > green[0] and green[1] > green[2]  # at target
+    assert red[0] > 0.7  # uncovered
+    assert red[1] < 0.3
+    assert yellow[0] > 0.9  # below target
+    assert yellow[1] > 0.6
+    assert yellow[2] < 0.4
+    assert green[1] > green[0]  # at target
+    assert green[1] > green[2]
 
 
 def test_default_camera_is_perpendicular_to_the_probe(plan) -> None:
@@ -138,8 +143,7 @@ def test_image_regression_notices_a_missing_zone(plan, tmp_path: Path) -> None:
 def test_unavailable_rendering_raises_and_show_falls_back(
     plan, tmp_path: Path, monkeypatch
 ) -> None:
-    monkeypatch.setattr(rendering, "_chosen_backend", None)
-    monkeypatch.setattr(rendering, "_failure", None)
+    monkeypatch.setattr(rendering, "_choice", rendering._BackendChoice())
     monkeypatch.setenv("RFASIM_RENDERING_BACKEND", "none")
     with pytest.raises(RenderingUnavailableError, match="disabled"):
         render_scene_png(plan, tmp_path / "scene.png")
@@ -177,7 +181,7 @@ def test_a_vessel_cut_by_the_box_is_an_open_tube_not_a_disc() -> None:
     from rfasim.viz.scene import mask_surface
 
     grid = Grid.centered(30.0, 1.0)
-    x, y, z = grid.voxel_centers_mm()
+    _, y, z = grid.voxel_centers_mm()
     vessel = np.broadcast_to(y**2 + z**2 <= 4.0**2, grid.shape)  # along x, through the whole box
     for open_faces, cap in ((False, True), (True, False)):
         surface = mask_surface(vessel, grid, open_at_grid_faces=open_faces)

@@ -31,11 +31,15 @@ def test_summary_has_three_labelled_slices(plan, tmp_path: Path, compare_image) 
     assert coronal.get_xlim()[0] > coronal.get_xlim()[1]
     assert sagittal.get_xlim()[0] > sagittal.get_xlim()[1]  # anterior on the left
     title = figure.texts[0].get_text() if figure.texts else figure._suptitle.get_text()
-    assert "coverage 97.2 %" in title and "min margin -1.0 mm" in title and "eligible" in title
+    assert "coverage 97.2 %" in title
+    assert "min margin -1.0 mm" in title
+    assert "eligible" in title
     legend_labels = [text.get_text() for text in figure.legends[0].get_texts()]
-    assert "tumor, margin < 0 mm" in legend_labels and "Arrhenius zone" in legend_labels
+    assert "tumor, margin < 0 mm" in legend_labels
+    assert "Arrhenius zone" in legend_labels
     with Image.open(path) as image:
-        assert image.size[0] > 1000 and image.size[1] > 400
+        assert image.size[0] > 1000
+        assert image.size[1] > 400
     compare_image(path, "summary")
 
 
@@ -115,11 +119,13 @@ def test_oblique_plane_samples_fields_exactly() -> None:
 def test_orthogonal_planes_and_letters() -> None:
     grid = Grid.centered(extent_mm=20.0, spacing_mm=1.0)
     axial = SlicePlane.orthogonal("axial", (0.0, 0.0, 3.2), grid)
-    assert np.ptp(axial.world_points_mm()[..., 2]) == 0 and axial.world_points_mm()[
+    assert np.ptp(axial.world_points_mm()[..., 2]) == 0
+    assert axial.world_points_mm()[
         0, 0, 2
     ] == pytest.approx(3.2)
     coronal = SlicePlane.orthogonal("coronal", (0.0, -1.0, 0.0), grid)
-    assert direction_letter(coronal.v_axis) == "S" and direction_letter(-coronal.u_axis) == "L"
+    assert direction_letter(coronal.v_axis) == "S"
+    assert direction_letter(-coronal.u_axis) == "L"
     with pytest.raises(ValueError, match="plane must be"):
         SlicePlane.orthogonal("transverse", (0, 0, 0), grid)
     with pytest.raises(ValueError, match="non-zero"):

@@ -25,8 +25,10 @@ def test_a_cooled_needle_reads_its_coolant_and_the_tissue_is_drawn_beside_it():
     assert panel.get_ylabel() == "thermocouple (°C)"
     device, tissue = panel.get_lines()[:2]
     assert np.allclose(device.get_ydata(), 10.0)  # the coolant, as the Cool-tip thermocouple reads it
-    assert "device thermocouple" in device.get_label() and "cooled tip" in device.get_label()
-    assert tissue.get_linestyle() == "--" and "tissue beside the tip" in tissue.get_label()
+    assert "device thermocouple" in device.get_label()
+    assert "cooled tip" in device.get_label()
+    assert tissue.get_linestyle() == "--"
+    assert "tissue beside the tip" in tissue.get_label()
     assert max(tissue.get_ydata()) == 100.0
     assert [t.get_text() for t in panel.get_legend().get_texts()] == [device.get_label(), tissue.get_label()]
 
@@ -34,7 +36,9 @@ def test_a_cooled_needle_reads_its_coolant_and_the_tissue_is_drawn_beside_it():
 def test_an_uncooled_array_reads_the_tissue_at_its_tine_tips():
     probe = ProbePlacement("starburst-xl", tip_mm=[0, 0, 0], direction=[0, 0, -1])
     trace = device_thermocouple([probe])
-    assert trace.device_constant_c is None and "tine-tip" in trace.device_label
+    assert trace.device_constant_c is None
+    assert "tine-tip" in trace.device_label
     figure = plot_generator(_series(), thermocouple=trace)
     (line,) = figure.axes[2].get_lines()
-    assert max(line.get_ydata()) == 100.0 and "tine-tip" in line.get_label()
+    assert max(line.get_ydata()) == 100.0
+    assert "tine-tip" in line.get_label()

@@ -13,5 +13,16 @@ from rfasim.metrics.criteria._registry import ZoneFields, zone_criterion
 @zone_criterion("arrhenius", description="Arrhenius damage Omega >= {threshold:g}", threshold=1.0, unit="",
                 damage_models=("arrhenius",))
 def arrhenius(fields: ZoneFields) -> np.ndarray:
-    """The Arrhenius damage integral Omega (dimensionless)."""
+    """The Arrhenius damage integral Omega (dimensionless).
+
+    Parameters
+    ----------
+    fields : ZoneFields
+        The simulation's fields on its grid.
+
+    Returns
+    -------
+    numpy.ndarray
+        Omega per voxel (dimensionless).
+    """
     return fields.dose("arrhenius")

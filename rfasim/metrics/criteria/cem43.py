@@ -18,5 +18,16 @@ from rfasim.physics.damage import CEM43Dose
 @zone_criterion("cem43", description="CEM43 >= {threshold:g} min", threshold=CEM43Dose().threshold_min, unit="min",
                 damage_models=("cem43",))
 def cem43(fields: ZoneFields) -> np.ndarray:
-    """Cumulative equivalent minutes at 43 degC."""
+    """Cumulative equivalent minutes at 43 degC.
+
+    Parameters
+    ----------
+    fields : ZoneFields
+        The simulation's fields on its grid.
+
+    Returns
+    -------
+    numpy.ndarray
+        CEM43 per voxel (min).
+    """
     return fields.dose("cem43")
