@@ -422,7 +422,10 @@ def build_tissue_model(table: dict[str, Any], where: str = "[tissue]") -> Tissue
 
 def _vessel_model(table: dict[str, Any], vessel: VesselModel, blood_temperature_c: float, where: str) -> VesselModel:
     """The ``vessel_*`` keys of a ``[tissue]`` table on top of ``vessel``."""
-    def number(key: str, default: float | None) -> float | None:
+    def optional(key: str, default: float | None) -> float | None:
+        return _number(table[key], f"{where} {key}", positive=True) if key in table else default
+
+    def number(key: str, default: float) -> float:
         return _number(table[key], f"{where} {key}", positive=True) if key in table else default
 
     return VesselModel(
@@ -430,7 +433,7 @@ def _vessel_model(table: dict[str, Any], vessel: VesselModel, blood_temperature_
         wall_heat_transfer_w_per_m2_k=number("vessel_heat_transfer_w_per_m2_k", vessel.wall_heat_transfer_w_per_m2_k),
         blood_temperature_c=blood_temperature_c,
         wall_model=str(table.get("vessel_wall_model", vessel.wall_model)),
-        diameter_mm=number("vessel_diameter_mm", vessel.diameter_mm),
+        diameter_mm=optional("vessel_diameter_mm", vessel.diameter_mm),
         velocity_m_per_s=number("vessel_velocity_m_per_s", vessel.velocity_m_per_s),
         heated_length_mm=vessel.heated_length_mm,
         thrombosis_diameter_mm=number("vessel_thrombosis_diameter_mm", vessel.thrombosis_diameter_mm),

@@ -17,11 +17,15 @@ Examples
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import tomllib
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 from rfasim.plan.result import ModelUncertainty, QuantityError
 
@@ -47,7 +51,7 @@ def load_validation_errors(path: str | Path = VALIDATION_ERRORS_FILE) -> dict[st
         ``{"classes": {kind: ...}, "physics_hash": ..., ...}`` or ``{}``.
     """
     try:
-        with open(path, "rb") as handle:
+        with Path(path).open("rb") as handle:
             return tomllib.load(handle)
     except (OSError, tomllib.TOMLDecodeError):
         return {}
@@ -86,10 +90,11 @@ def uncertainty_for_kinds(kinds: Sequence[str], table: Mapping[str, Any] | None 
     device_class = classes[0] if len(classes) == 1 else "+".join(classes) or "none"
     provenance = {k: table.get(k) for k in ("commit", "physics_hash", "spacing_mm", "basis", "generated")}
     entry = table.get("classes", {}).get(device_class) if len(classes) == 1 else None
-    for subset, label in SUBSETS if isinstance(entry, Mapping) else ():
-        errors = _quantity_errors(entry.get(subset, {}))
+    subsets: Mapping[str, Any] = entry if isinstance(entry, Mapping) else {}
+    for subset, label in SUBSETS if subsets else ():
+        errors = _quantity_errors(subsets.get(subset, {}))
         if errors:
-            experiments = [str(e) for e in entry.get(subset, {}).get("experiments", [])]
+            experiments = [str(e) for e in subsets.get(subset, {}).get("experiments", [])]
             return ModelUncertainty(device_class=device_class, status="validated", subset=label, errors=errors,
                                     experiments=experiments, **provenance)
     return ModelUncertainty(device_class=device_class, status="not validated", subset=None, errors={},
