@@ -5,8 +5,8 @@ re-solves done globally and with local-update variants, and prints JSON: per pha
 variant the largest relative metric difference, the largest peak-temperature difference (degC),
 zone voxels flipped, and the electric statistics.
 
-    python benchmarks/local_update_coarse.py [--variants global,local] [--phantoms liver-25mm]
-        [--margin-voxels N] [--out FILE]
+    python benchmarks/local_update_coarse.py [--variants reference,global,local] [--against reference]
+        [--phantoms liver-25mm,...] [--spacing 3] [--out FILE]
 
 A variant is ``reference`` (the field re-solved at every step, CG to 1e-8 with a float64
 V-cycle: the accuracy guard's reference), ``global`` (the loop's re-solves global),
@@ -108,8 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variants", default="global,local")
     parser.add_argument("--phantoms", default=",".join(reference_runs.PHANTOMS))
     parser.add_argument("--against", default="global", help="variant compared against (first run)")
+    parser.add_argument("--spacing", type=float, default=reference_runs.SPACING_MM, help="simulation spacing (mm)")
     parser.add_argument("--out")
     args = parser.parse_args(argv)
+    reference_runs.SPACING_MM = args.spacing
     variants = [v for v in args.variants.split(",") if v]
     if args.against not in variants:
         variants.insert(0, args.against)
@@ -132,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     for variant in variants:
         for name in args.phantoms.split(","):
             results[variant][name].update(_compare(arrays[variant], arrays[args.against], name))
-    text = json.dumps({"benchmark": "local_update_coarse", "against": args.against, "results": results}, indent=1)
+    text = json.dumps({"benchmark": "local_update_coarse", "spacing_mm": args.spacing, "against": args.against,
+                       "duration_s": reference_runs.DURATION_S, "results": results}, indent=1)
     print(text)
     if args.out:
         Path(args.out).write_text(text)
