@@ -163,6 +163,7 @@ class StepTallies(NamedTuple):
 
 
 TALLY_COUNT = len(StepTallies._fields)
+_LN2 = math.log(2.0)
 
 
 @numba.njit(cache=True, inline="always")
@@ -336,8 +337,9 @@ def _arrhenius_increment(t_here: float, constants: HeatConstants) -> float:
 @numba.njit(cache=True, inline="always")
 def _cem43_increment(t_here: float, time_step_s: float) -> float:
     """CEM43 minutes accumulated over one step at ``t_here`` (degC), the twin of ``CEM43Dose``."""
-    base = 0.5 if t_here >= 43.0 else 0.25
-    return time_step_s / 60.0 * base ** (43.0 - t_here)
+    # R^(43 - T) with R = 0.5 (>= 43 degC) or 0.25, as one exp (a third of pow's cost).
+    rate = _LN2 if t_here >= 43.0 else 2.0 * _LN2
+    return time_step_s / 60.0 * math.exp(rate * (t_here - 43.0))
 
 
 @numba.njit(cache=True, inline="always")
@@ -439,19 +441,21 @@ def _uniform_row(material, fixed, i, j):
 
 
 @numba.njit(cache=True, inline="always")
-def _general_case(t, t_new, peak, onset, gate, dose_c):
+def _general_case(t, t_new, omega, onset, stasis):
     """Whether a voxel of a one-material row needs the general update: latent heat or the
-    vaporisation drop ahead, Omega possibly non-zero, or a dose due."""
-    return (t >= onset) | (t_new >= onset) | (peak > gate) | (t_new > gate) | (t > dose_c)
+    vaporisation drop ahead, or a gradual-stasis perfusion ``exp(-Omega)`` to evaluate."""
+    return (t >= onset) | (t_new >= onset) | (stasis & (omega > 0.0))
 
 
 @numba.njit(cache=True, inline="always")
-def _uniform_row_update(i, j, m, temperature, new_temperature, peak_temperature, heating_per_conductivity,
-                        solve_conductivity, external_power, materials, constants, voltage_squared, onset, acc):
-    """Free voxels of a one-material row in the common case (no latent heat, Omega zero, no dose
-    due), branch-free so that it vectorises.  Voxels outside that case (:func:`_general_case`,
-    checked again on the same values by the caller) keep their peak and add no tallies; the
-    caller redoes them with :func:`_voxel`.  Returns their count."""
+def _uniform_row_update(i, j, m, temperature, new_temperature, vascular_damage, peak_temperature,
+                        heating_per_conductivity, solve_conductivity, external_power, materials, constants,
+                        voltage_squared, onset, acc):
+    """Free voxels of a one-material row below the vaporisation onset (the common case),
+    branch-free so that it vectorises.  Voxels outside that case (:func:`_general_case`, checked
+    again on the same values by the caller) keep their peak and add no tallies; the caller
+    redoes them with :func:`_voxel`.  The doses are not accumulated here.  Returns the count of
+    those voxels and of the voxels whose doses are due (``t`` above :func:`_dose_threshold`)."""
     nz = temperature.shape[2]
     volume, dt = constants.spacing_m**3, constants.time_step_s
     g = materials.face_conductance_w_per_k[m, m]
@@ -462,11 +466,11 @@ def _uniform_row_update(i, j, m, temperature, new_temperature, peak_temperature,
     blood_c, metabolic = constants.blood_temperature_c, materials.metabolic_heat_w_per_m3[m]
     rho_c = materials.density_kg_per_m3[m] * materials.specific_heat_j_per_kg_k[m]
     step_per_energy = dt / (volume * rho_c)
-    gate = constants.omega_gate_c
-    dose_c = 39.0 if constants.cem43_enabled > 0.0 else np.inf
+    stasis = constants.perfusion_stasis > 0.0
+    dose_c = _dose_threshold(constants)
     has_external = external_power.size > 0
     joule_sum = extra_sum = heat_sum = perfusion_sum = next_sum = drift_sum = 0.0
-    count = 0
+    count = dosed = 0
     for k in range(1, nz - 1):
         t = temperature[i, j, k]
         hpc = heating_per_conductivity[i, j, k]
@@ -474,16 +478,18 @@ def _uniform_row_update(i, j, m, temperature, new_temperature, peak_temperature,
         extra = external_power[i, j, k] if has_external else 0.0
         neighbours = (temperature[i - 1, j, k] + temperature[i + 1, j, k] + temperature[i, j - 1, k]
                       + temperature[i, j + 1, k] + temperature[i, j, k - 1] + temperature[i, j, k + 1])
-        perfusion_density = perfusion * (t - blood_c)
+        omega = vascular_damage[i, j, k]
+        perfusion_density = (perfusion if omega < 1.0 else 0.0) * (t - blood_c)
         rate = g * (neighbours - 6.0 * t) + (joule + extra + metabolic - perfusion_density) * volume
         t_new = t + rate * step_per_energy
         peak = peak_temperature[i, j, k]
-        flag = _general_case(t, t_new, peak, onset, gate, dose_c)
+        flag = _general_case(t, t_new, omega, onset, stasis)
         new_temperature[i, j, k] = t_new
         peak_temperature[i, j, k] = peak if flag | (t_new <= peak) else t_new
         sigma_next = sigma_reference * max(1.0 + coefficient * (t_new - reference_c), 0.05)
         keep = 0.0 if flag else 1.0
         count += flag
+        dosed += t > dose_c
         joule_sum += keep * joule
         extra_sum += keep * extra
         heat_sum += keep * (t_new - t)
@@ -498,7 +504,16 @@ def _uniform_row_update(i, j, m, temperature, new_temperature, peak_temperature,
     acc[4] += perfusion_sum * volume * dt
     acc[7] += next_sum * volume
     acc[8] += drift_sum * volume
-    return count
+    return count, dosed
+
+
+@numba.njit(cache=True, inline="always")
+def _dose_threshold(constants):
+    """Temperature (degC) above which a dose accumulates (CEM43: 39 degC; Arrhenius: its minimum)."""
+    threshold = 39.0 if constants.cem43_enabled > 0.0 else np.inf
+    if constants.arrhenius_frequency_factor_per_s > 0.0 and constants.arrhenius_minimum_c < threshold:
+        threshold = constants.arrhenius_minimum_c
+    return threshold
 
 
 @numba.njit(cache=True, inline="always")
@@ -507,37 +522,41 @@ def _update_slab(i, temperature, new_temperature, material, fixed, vascular_dama
                  constants, voltage_squared, rows, desiccation):
     """Heat step (and the fused damage doses) for the x-slab ``i``; its tallies into ``rows[i]``.
 
-    One-material rows take the vectorised path (:func:`_uniform_row_update`); the voxels it
-    leaves, the rows' ends (the fixed outer layer) and every other row the general one
-    (:func:`_voxel`).  Everything is inlined into the parallel loop, whose arrays Numba then
-    marks as not aliased, which the vectoriser needs.  With a dried-fraction field (desiccation
-    hysteresis) every row takes the general path (dried tissue conducts less below the onset).
+    One-material rows take the vectorised path (:func:`_uniform_row_update`), then a scalar pass
+    over their voxels whose doses are due (:func:`_damage`); the voxels it leaves, the rows'
+    ends (the fixed outer layer) and every other row take the general one (:func:`_voxel`).
+    Everything is inlined into the parallel loop, whose arrays Numba then marks as not aliased,
+    which the vectoriser needs.  With a dried-fraction field (desiccation hysteresis) every row
+    takes the general path (dried tissue conducts less below the onset).
     """
     nx, ny, nz = temperature.shape
     onset = constants.vaporization_onset_c if constants.vaporization_enabled > 0.0 else np.inf
-    gate = constants.omega_gate_c
-    dose_c = 39.0 if constants.cem43_enabled > 0.0 else np.inf
+    stasis = constants.perfusion_stasis > 0.0
+    dose_c = _dose_threshold(constants)
     acc = np.zeros(TALLY_COUNT)
     for j in range(ny):
         m = -1
         if 0 < i < nx - 1 and 0 < j < ny - 1 and desiccation.size == 0:
             m = _uniform_row(material, fixed, i, j)
-        flagged = 0
+        flagged = dosed = 0
         if m >= 0:
-            flagged = _uniform_row_update(i, j, m, temperature, new_temperature, peak_temperature,
-                                          heating_per_conductivity, solve_conductivity, external_power, materials,
-                                          constants, voltage_squared, onset, acc)
+            flagged, dosed = _uniform_row_update(i, j, m, temperature, new_temperature, vascular_damage,
+                                                 peak_temperature, heating_per_conductivity, solve_conductivity,
+                                                 external_power, materials, constants, voltage_squared, onset, acc)
+        scan = m < 0 or flagged > 0 or dosed > 0
         k = 0
-        while k < nz:  # every voxel of a general row; else the row's ends and the flagged voxels
+        while k < nz:  # a general row's voxels; else the row's ends, flagged voxels and doses due
+            t_here = temperature[i, j, k]
             general = m < 0 or k == 0 or k == nz - 1
             if not general:
-                general = _general_case(temperature[i, j, k], new_temperature[i, j, k], peak_temperature[i, j, k],
-                                        onset, gate, dose_c)
+                general = _general_case(t_here, new_temperature[i, j, k], vascular_damage[i, j, k], onset, stasis)
             if general:
                 _voxel(i, j, k, temperature, new_temperature, material, fixed, vascular_damage, peak_temperature,
                        heating_per_conductivity, solve_conductivity, external_power, cem43_minutes, materials,
                        constants, voltage_squared, onset, acc, desiccation)
-            k = k + 1 if m < 0 or flagged > 0 or k > 0 else nz - 1
+            elif t_here > dose_c:  # free voxel of the vectorised path: its doses only
+                _damage(vascular_damage, cem43_minutes, peak_temperature[i, j, k], t_here, constants, i, j, k)
+            k = k + 1 if scan or k > 0 else nz - 1
     for n in range(TALLY_COUNT):
         rows[i, n] = acc[n]
 

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 GAS_CONSTANT_J_PER_MOL_K = 8.314462618
 KELVIN_OFFSET_K = 273.15
+_LN2 = math.log(2.0)
 
 
 class DamageModel(ABC):
@@ -196,8 +197,9 @@ def _cem43_step(minutes, temperature, fixed, time_step_s):
             for k in range(nz):
                 t_here = temperature[i, j, k]
                 if fixed[i, j, k] == 0 and t_here > 39.0:
-                    base = 0.5 if t_here >= 43.0 else 0.25
-                    minutes[i, j, k] += time_step_s / 60.0 * base ** (43.0 - t_here)
+                    # R^(43 - T), R = 0.5 or 0.25, as one exp (the fused heat step's formula).
+                    rate = _LN2 if t_here >= 43.0 else 2.0 * _LN2
+                    minutes[i, j, k] += time_step_s / 60.0 * math.exp(rate * (t_here - 43.0))
 
 
 @register_damage_model

@@ -22,41 +22,11 @@ from __future__ import annotations
 import numba
 
 
-@numba.njit(cache=True, inline="always")
-def _upper_face(sigma, metal, metal_potential, ghost, here, h, g_metal, in_grid, grounded_flag, ni, nj, nk,
-                in_box):  # pragma: no cover - compiled
-    """A +x/+y/+z face: (stored conductance, diagonal, source, ghost-side right-hand side) additions."""
-    if not in_grid:
-        return 0.0, (g_metal if grounded_flag != 0 else 0.0), 0.0, 0.0
-    other = sigma[ni, nj, nk]
-    if other > 0.0 and metal[ni, nj, nk] == 0:
-        g = 2.0 * here * other / (here + other) * h
-        if in_box:
-            return g, 0.0, 0.0, 0.0
-        return 0.0, g, 0.0, g * ghost[ni, nj, nk]
-    if metal[ni, nj, nk] != 0:
-        return 0.0, g_metal, g_metal * metal_potential[ni, nj, nk], 0.0
-    return 0.0, 0.0, 0.0, 0.0
-
-
-@numba.njit(cache=True, inline="always")
-def _lower_face(sigma, metal, metal_potential, ghost, here, h, g_metal, in_grid, grounded_flag, ni, nj, nk,
-                at_box_edge):  # pragma: no cover - compiled
-    """A -x/-y/-z face: (diagonal, source, ghost-side) additions; inner faces are stored by the neighbour."""
-    if not in_grid:
-        return (g_metal if grounded_flag != 0 else 0.0), 0.0, 0.0
-    if metal[ni, nj, nk] != 0:
-        return g_metal, g_metal * metal_potential[ni, nj, nk], 0.0
-    other = sigma[ni, nj, nk]
-    if at_box_edge and other > 0.0:
-        g = 2.0 * here * other / (here + other) * h
-        return g, 0.0, g * ghost[ni, nj, nk]
-    return 0.0, 0.0, 0.0
-
-
 @numba.njit(cache=True)
 def _assemble_planes(sigma, metal, metal_potential, h, grounded, origin, ghost, gx, gy, gz, d, rhs,
                      rhs_ghost, low, high):  # pragma: no cover - compiled
+    # The six faces in a loop in this function: per-face helpers (inline or not) made the pass
+    # ~20x slower (benchmarks/README.md).  Order as before: +x, +y, +z, then -x, -y, -z.
     nx, ny, nz = sigma.shape
     bx, by, bz = d.shape
     oi, oj, ok = origin[0], origin[1], origin[2]
@@ -72,36 +42,38 @@ def _assemble_planes(sigma, metal, metal_potential, h, grounded, origin, ghost, 
                 face_x = face_y = face_z = 0.0
                 if here > 0.0 and metal[i, j, k] == 0:
                     g_metal = 2.0 * here * h
-                    face_x, dd, ds, do = _upper_face(sigma, metal, metal_potential, ghost, here, h, g_metal,
-                                                   i < nx - 1, grounded[1], i + 1, j, k, a < bx - 1)
-                    diagonal += dd
-                    source += ds
-                    outside += do
-                    face_y, dd, ds, do = _upper_face(sigma, metal, metal_potential, ghost, here, h, g_metal,
-                                                   j < ny - 1, grounded[3], i, j + 1, k, b < by - 1)
-                    diagonal += dd
-                    source += ds
-                    outside += do
-                    face_z, dd, ds, do = _upper_face(sigma, metal, metal_potential, ghost, here, h, g_metal,
-                                                   k < nz - 1, grounded[5], i, j, k + 1, c < bz - 1)
-                    diagonal += dd
-                    source += ds
-                    outside += do
-                    dd, ds, do = _lower_face(sigma, metal, metal_potential, ghost, here, h, g_metal,
-                                             i > 0, grounded[0], i - 1, j, k, a == 0)
-                    diagonal += dd
-                    source += ds
-                    outside += do
-                    dd, ds, do = _lower_face(sigma, metal, metal_potential, ghost, here, h, g_metal,
-                                             j > 0, grounded[2], i, j - 1, k, b == 0)
-                    diagonal += dd
-                    source += ds
-                    outside += do
-                    dd, ds, do = _lower_face(sigma, metal, metal_potential, ghost, here, h, g_metal,
-                                             k > 0, grounded[4], i, j, k - 1, c == 0)
-                    diagonal += dd
-                    source += ds
-                    outside += do
+                    for face in range(6):
+                        upper = face < 3
+                        axis = face % 3
+                        step = 1 if upper else -1
+                        di = step if axis == 0 else 0
+                        dj = step if axis == 1 else 0
+                        dk = step if axis == 2 else 0
+                        ni, nj, nk = i + di, j + dj, k + dk
+                        if ni < 0 or nj < 0 or nk < 0 or ni >= nx or nj >= ny or nk >= nz:
+                            if grounded[2 * axis + (1 if upper else 0)] != 0:
+                                diagonal += g_metal
+                            continue
+                        if metal[ni, nj, nk] != 0:
+                            diagonal += g_metal
+                            source += g_metal * metal_potential[ni, nj, nk]
+                            continue
+                        other = sigma[ni, nj, nk]
+                        na, nb, nc = a + di, b + dj, c + dk
+                        in_box = 0 <= na < bx and 0 <= nb < by and 0 <= nc < bz
+                        if other <= 0.0 or (in_box and not upper):
+                            continue  # an insulator, or an inner face stored by the lower voxel
+                        g = 2.0 * here * other / (here + other) * h
+                        if in_box:
+                            if axis == 0:
+                                face_x = g
+                            elif axis == 1:
+                                face_y = g
+                            else:
+                                face_z = g
+                        else:
+                            diagonal += g
+                            outside += g * ghost[ni, nj, nk]
                 gx[a, b, c] = face_x
                 gy[a, b, c] = face_y
                 gz[a, b, c] = face_z
@@ -109,7 +81,6 @@ def _assemble_planes(sigma, metal, metal_potential, h, grounded, origin, ghost, 
                 rhs[a, b, c] = source
                 if ghost_rhs:
                     rhs_ghost[a, b, c] = outside
-
 
 @numba.njit(cache=True)
 def _add_couplings(sigma, metal, origin, index, factor, factor_polarity, d, rhs):  # pragma: no cover
@@ -162,26 +133,11 @@ def assemble(sigma, metal, metal_potential, h, grounded, origin, ghost, index, f
     _add_couplings(sigma, metal, origin, index, factor, factor_polarity, d, rhs)
 
 
-@numba.njit(cache=True, inline="always")
-def _face_joule(u, ghost, ghost_scale, sigma, metal, metal_potential, h, here, v, g_metal, in_grid, grounded_flag,
-                ni, nj, nk, in_box, faces, fa, fb, fc, na, nb, nc):  # pragma: no cover - compiled
-    """Twice the Joule power (W at 1 V) through one face of a voxel at potential ``v``."""
-    if not in_grid:
-        return g_metal * v * v if grounded_flag != 0 else 0.0
-    if metal[ni, nj, nk] != 0:
-        return g_metal * (v - metal_potential[ni, nj, nk]) ** 2
-    if in_box:
-        return 0.5 * faces[fa, fb, fc] * (v - u[na, nb, nc]) ** 2
-    other = sigma[ni, nj, nk]
-    if other > 0.0:
-        g = 2.0 * here * other / (here + other) * h
-        return 0.5 * g * (v - ghost_scale * ghost[ni, nj, nk]) ** 2
-    return 0.0
-
-
 @numba.njit(cache=True)
 def _joule_planes(u, ghost, ghost_scale, sigma, metal, metal_potential, h, grounded, origin, gx, gy, gz,
                   inverse_volume, heating, potential, low, high):  # pragma: no cover - compiled
+    # The six faces in a loop in this function: a per-face helper (inline or not) made the pass
+    # ~20x slower (benchmarks/README.md).
     nx, ny, nz = sigma.shape
     bx, by, bz = u.shape
     oi, oj, ok = origin[0], origin[1], origin[2]
@@ -202,25 +158,35 @@ def _joule_planes(u, ghost, ghost_scale, sigma, metal, metal_potential, h, groun
                     potential[i, j, k] = 0.0
                     continue
                 v = u[a, b, c]
-                gm = 2.0 * here * h
+                g_metal = 2.0 * here * h
                 total = 0.0
-                total += _face_joule(u, ghost, ghost_scale, sigma, metal, metal_potential, h, here, v, gm,
-                                     i > 0, grounded[0], i - 1, j, k, a > 0, gx, a - 1, b, c, a - 1, b, c)
-                total += _face_joule(u, ghost, ghost_scale, sigma, metal, metal_potential, h, here, v, gm,
-                                     i < nx - 1, grounded[1], i + 1, j, k, a < bx - 1, gx, a, b, c, a + 1, b, c)
-                total += _face_joule(u, ghost, ghost_scale, sigma, metal, metal_potential, h, here, v, gm,
-                                     j > 0, grounded[2], i, j - 1, k, b > 0, gy, a, b - 1, c, a, b - 1, c)
-                total += _face_joule(u, ghost, ghost_scale, sigma, metal, metal_potential, h, here, v, gm,
-                                     j < ny - 1, grounded[3], i, j + 1, k, b < by - 1, gy, a, b, c, a, b + 1, c)
-                total += _face_joule(u, ghost, ghost_scale, sigma, metal, metal_potential, h, here, v, gm,
-                                     k > 0, grounded[4], i, j, k - 1, c > 0, gz, a, b, c - 1, a, b, c - 1)
-                total += _face_joule(u, ghost, ghost_scale, sigma, metal, metal_potential, h, here, v, gm,
-                                     k < nz - 1, grounded[5], i, j, k + 1, c < bz - 1, gz, a, b, c, a, b, c + 1)
+                for face in range(6):  # -x, +x, -y, +y, -z, +z
+                    step = 1 if face % 2 == 1 else -1
+                    axis = face // 2
+                    di = step if axis == 0 else 0
+                    dj = step if axis == 1 else 0
+                    dk = step if axis == 2 else 0
+                    ni, nj, nk = i + di, j + dj, k + dk
+                    na, nb, nc = a + di, b + dj, c + dk
+                    if ni < 0 or nj < 0 or nk < 0 or ni >= nx or nj >= ny or nk >= nz:
+                        if grounded[face] != 0:
+                            total += g_metal * v * v
+                    elif metal[ni, nj, nk] != 0:
+                        total += g_metal * (v - metal_potential[ni, nj, nk]) ** 2
+                    elif 0 <= na < bx and 0 <= nb < by and 0 <= nc < bz:
+                        # the stored face conductance sits at the lower voxel of the pair
+                        fa, fb, fc = min(a, na), min(b, nb), min(c, nc)
+                        g = gx[fa, fb, fc] if axis == 0 else gy[fa, fb, fc] if axis == 1 else gz[fa, fb, fc]
+                        total += 0.5 * g * (v - u[na, nb, nc]) ** 2
+                    else:
+                        other = sigma[ni, nj, nk]
+                        if other > 0.0:
+                            g = 2.0 * here * other / (here + other) * h
+                            total += 0.5 * g * (v - ghost_scale * ghost[ni, nj, nk]) ** 2
                 power += total
                 heating[i, j, k] = total * inverse_volume / here
                 potential[i, j, k] = v
     return power
-
 
 @numba.njit(cache=True)
 def _coupling_heat(u, sigma, metal, origin, index, factor, factor_polarity, factor_polarity2,
