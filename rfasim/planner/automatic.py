@@ -49,6 +49,11 @@ class PlannerOptions:
         Read and write the zone-library cache.
     calibrate : bool
         Run the heat-sink and protocol calibrations (False only for tests and quick looks).
+    verification_spacing_mm : float or None
+        Spacing (mm) of the verifying simulation; None: ``spacing_mm``.
+    time_budget_s : float or None
+        Wall time (s) the planner aims to stay within: a second attempt (search and verification)
+        starts only when the first one's duration fits in what is left.  None: no limit.
     """
 
     devices: tuple[str, ...] | None = None
@@ -60,6 +65,8 @@ class PlannerOptions:
     progress: bool = True
     use_cache: bool = True
     calibrate: bool = True
+    verification_spacing_mm: float | None = None
+    time_budget_s: float | None = 110.0
 
 
 @dataclass
@@ -178,11 +185,11 @@ def plan_automatically(case: Case, options: PlannerOptions | None = None) -> Aut
         if report.best is None:
             break
         step = time.perf_counter()
-        verification = verify_candidate(case, report.best, model, options.spacing_mm, force=options.force,
-                                        progress=options.progress)
+        verification = verify_candidate(case, report.best, model, options.verification_spacing_mm or options.spacing_mm,
+                                        force=options.force, progress=options.progress)
         timings[f"verification_{attempt + 1}_s"] = time.perf_counter() - step
         result.verifications.append(verification)
-        if verification.meets(criterion):
+        if verification.meets(criterion) or not _another_attempt_fits(options, timings, start, attempt):
             break
         # The full simulation missed: correct the fast model on it, exclude what failed, and
         # search again with more slack.
@@ -199,11 +206,41 @@ def plan_automatically(case: Case, options: PlannerOptions | None = None) -> Aut
                                model.arrhenius_level_c(candidate.device, protocol, candidate.probe_count))
         excluded.add((candidate.device, candidate.probe_count))
         start_probes = candidate.probe_count if candidate.meets else max(1, candidate.probe_count - 1)
-    result.chosen = _best_verified(result.verifications, criterion)
+    result.chosen = _best_verified(_on_label_map(case, result), criterion)
     result.context = context if result.chosen is None else result.context
     result.notes += infeasibility_notes(result)
     timings["total_s"] = time.perf_counter() - start
     return result
+
+
+def _on_label_map(case: Case, result: AutomaticPlan) -> list[Verification]:
+    """The verified plans whose trajectories pass the label-map check (:mod:`rfasim.planner.guard`)."""
+    from rfasim.planner.guard import label_map_violations
+
+    kept = []
+    for verification in result.verifications:
+        candidate = verification.candidate
+        problems = label_map_violations(case, candidate.device, candidate.tips_mm, candidate.entries_mm,
+                                        result.context.target.centroid_mm)
+        verification.label_map_problems = problems
+        if problems:
+            result.notes.append(f"a {candidate.probe_count}-probe plan was dropped: {'; '.join(problems)}")
+        else:
+            kept.append(verification)
+    return kept
+
+
+def _another_attempt_fits(options: PlannerOptions, timings: dict[str, float], start: float, attempt: int) -> bool:
+    """Whether one more attempt, as long as the last one, fits in the time budget."""
+    if attempt + 1 >= max(1, options.attempts):
+        return False
+    if options.time_budget_s is None:
+        return True
+    last = timings.get(f"search_{attempt + 1}_s", 0.0) + timings.get(f"verification_{attempt + 1}_s", 0.0)
+    fits = time.perf_counter() - start + last <= options.time_budget_s
+    if not fits:
+        timings["second_attempt_skipped_for_time"] = 1.0
+    return fits
 
 
 def _best_verified(verifications: list[Verification], criterion: str) -> Verification | None:

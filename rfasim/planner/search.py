@@ -79,6 +79,8 @@ class Candidate:
     reasons : list of str
         Trajectory violations, in words.
     geometry : str
+    wall_s : float
+        Search time of its (device, probe count) stage (s).
     """
 
     device: str
@@ -95,6 +97,7 @@ class Candidate:
     meets: bool
     reasons: list[str] = field(default_factory=list)
     geometry: str = "parallel"
+    wall_s: float = 0.0
 
     @property
     def probe_count(self) -> int:
@@ -327,7 +330,8 @@ def search_device(context: PlanningContext, zone_model: ZoneModel, device: str, 
                   axis: np.ndarray) -> Candidate:
     """The best candidate for one device and number of probes."""
     model = get_probe_model(device)
-    protocols = tuple(p for p in settings.protocols if p in zone_model.protocols(device, criterion)) or ("sequential",)
+    protocols = tuple(p for p in settings.protocols if p in zone_model.protocols(device, criterion, probes)) \
+        or ("sequential",)
     problem = _Problem(context, zone_model, model, probes, settings.geometry, axis,
                        _zone_offset(zone_model, device, criterion, threshold_c), criterion, threshold_c,
                        protocols, rules)
@@ -447,8 +451,10 @@ def search_plans(context: PlanningContext, zone_model: ZoneModel, devices: Seque
                 if _hopeless(context, zone_model, device, probes, criterion, threshold_c) or (device, probes) in excluded:
                     continue
                 bar.set_postfix_str(f"{device}, {probes} probe{'s' if probes > 1 else ''}")
+                step = time.perf_counter()
                 candidate = search_device(context, zone_model, device, probes, criterion, threshold_c, rules,
                                           settings, axes[device]["direction"])
+                candidate.wall_s = time.perf_counter() - step
                 tried.append(candidate)
                 if _better(candidate, best):
                     best = candidate

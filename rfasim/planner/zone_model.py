@@ -81,6 +81,9 @@ class DeviceZones:
         Multi-probe protocols that were calibrated (two probes).
     protocols_more_probes : dict of str to ProtocolWeights
         The same calibrated with more probes (four), where the number of probes matters.
+    protocols_by_count : dict of str to dict of int to ProtocolWeights
+        Weights calibrated with exactly that number of probes (the switched generator shares its
+        time among them): used as they are for that count, instead of interpolating.
     """
 
     entry: ZoneLibraryEntry
@@ -88,16 +91,20 @@ class DeviceZones:
     heat_sink_agreement: dict[str, float] = field(default_factory=dict)
     protocols: dict[str, ProtocolWeights] = field(default_factory=dict)
     protocols_more_probes: dict[str, ProtocolWeights] = field(default_factory=dict)
+    protocols_by_count: dict[str, dict[int, ProtocolWeights]] = field(default_factory=dict)
 
     def weights(self, protocol: str, probe_count: int) -> ProtocolWeights:
         """The combination weights (one probe alone: its own library zone).
 
-        With two calibrations (2 and 4 probes) the weights are interpolated linearly in
-        ``1 / probe_count`` (extrapolated beyond, weights kept non-negative); the agreement is the
-        worse of the two.
+        Weights calibrated with this number of probes are used as they are; otherwise, with two
+        calibrations (2 and 4 probes), they are interpolated linearly in ``1 / probe_count``
+        (extrapolated beyond, weights kept non-negative); the agreement is the worse of the two.
         """
         if probe_count == 1 or protocol == "single":
             return ProtocolWeights(1.0, 0.0, self.entry.arrhenius_level_c)
+        exact = self.protocols_by_count.get(protocol, {}).get(probe_count)
+        if exact is not None:
+            return exact
         few = self.protocols[protocol]
         many = self.protocols_more_probes.get(protocol)
         if many is None or many.probe_count == few.probe_count:
@@ -152,8 +159,9 @@ class ZoneModel(Protocol):
         """Treatment time (s) of a plan."""
         ...
 
-    def protocols(self, device: str, criterion: str | None = None) -> tuple[str, ...]:
-        """Multi-probe protocols the model predicts well enough for the device (and criterion)."""
+    def protocols(self, device: str, criterion: str | None = None,
+                  probe_count: int | None = None) -> tuple[str, ...]:
+        """Multi-probe protocols the model predicts well enough for the device (criterion, count)."""
         ...
 
 
@@ -212,14 +220,19 @@ class LibraryZoneModel:
         #: (:meth:`correct_from`); 1 until then.
         self.rise_scale: dict[str, float] = {}
 
-    def protocols(self, device: str, criterion: str | None = None) -> tuple[str, ...]:
+    def protocols(self, device: str, criterion: str | None = None,
+                  probe_count: int | None = None) -> tuple[str, ...]:
         zones = self.devices[device]
         calibrated = zones.protocols
 
         def trusted(protocol: str) -> bool:
             if criterion is None:
                 return True
-            runs = [calibrated[protocol], zones.protocols_more_probes.get(protocol, calibrated[protocol])]
+            exact = zones.protocols_by_count.get(protocol, {}).get(probe_count or 0)
+            if exact is not None:  # calibrated with this number of probes: its own agreement decides
+                runs = [exact]
+            else:
+                runs = [calibrated[protocol], zones.protocols_more_probes.get(protocol, calibrated[protocol])]
             return all(run.agreement.get(criterion, 1.0) >= MINIMUM_AGREEMENT for run in runs)
 
         return tuple(p for p in PROTOCOLS if p in calibrated and trusted(p))
@@ -305,6 +318,12 @@ class LibraryZoneModel:
                         "arrhenius_level_c": round(w.arrhenius_level_c, 2),
                         "agreement_iou": {k: round(v, 3) for k, v in w.agreement.items()}}
                     for p, w in zones.protocols_more_probes.items()
+                },
+                "protocols_by_count": {
+                    p: {str(n): {"own_peak": round(w.own_peak, 3), "neighbour_heat": round(w.neighbour_heat, 3),
+                                 "agreement_iou": {k: round(v, 3) for k, v in w.agreement.items()}}
+                        for n, w in sorted(counts.items())}
+                    for p, counts in zones.protocols_by_count.items()
                 },
             }
         return description
