@@ -30,7 +30,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only check that the shipped library is current")
     arguments = parser.parse_args()
-    from rfasim.planner.shipped import SHIPPED, expected_files, manifest_path, stale_files
+    from rfasim.planner.shipped import SHIPPED, SHIPPED_SINGLE, expected_files, manifest_path, stale_files
 
     stale = stale_files()
     if arguments.check:
@@ -41,6 +41,8 @@ def main() -> int:
     os.environ["RFASIM_CACHE_DIR"] = str(folder)
     from rfasim.planner.calibration import device_zones
     from rfasim.planner.fingerprint import physics_fingerprint
+    from rfasim.planner.library import library_entry
+    from rfasim.probes import get_probe_model
 
     start = time.perf_counter()
     walls = {}
@@ -49,13 +51,22 @@ def main() -> int:
         device_zones(device, spacing, {}, progress=True)
         walls[f"{device}@{spacing:g}mm"] = round(time.perf_counter() - step, 1)
         print(f"{device} at {spacing:g} mm: {walls[f'{device}@{spacing:g}mm']} s", flush=True)
+    for device, spacing in SHIPPED_SINGLE:
+        step = time.perf_counter()
+        model = get_probe_model(device)
+        generator = dict(model.generator)
+        generator.pop("probe_schedule", None)
+        library_entry(model, spacing, generator, {}, progress=True)
+        walls[f"{device}@{spacing:g}mm (single)"] = round(time.perf_counter() - step, 1)
+        print(f"{device} at {spacing:g} mm (single probe): {walls[f'{device}@{spacing:g}mm (single)']} s", flush=True)
     keep = set(expected_files())
     for path in folder.iterdir():
         if path.name != "manifest.json" and path.name not in keep:
             path.unlink()
     manifest = {
         "fingerprint": dict(physics_fingerprint()),
-        "entries": [{"device": d, "spacing_mm": s} for d, s in SHIPPED],
+        "entries": [{"device": d, "spacing_mm": s, "calibrated": True} for d, s in SHIPPED]
+        + [{"device": d, "spacing_mm": s, "calibrated": False} for d, s in SHIPPED_SINGLE],
         "files": sorted(keep),
         "build_wall_s": walls,
         "total_wall_s": round(time.perf_counter() - start, 1),

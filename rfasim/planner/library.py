@@ -155,7 +155,8 @@ class ZoneLibraryEntry:
         return ndimage.map_coordinates(values, index.T, order=1, mode="constant", cval=0.0)
 
 
-def _active_points_probe_frame(model: ProbeModel) -> np.ndarray:
+def active_points_probe_frame(model: ProbeModel) -> np.ndarray:
+    """Tip, shaft end of the active part, electrode points and tine paths (probe frame, mm)."""
     placement = ProbePlacement(model, tip_mm=[0.0, 0.0, 0.0], direction=[0.0, 0.0, 1.0])
     geometry = placement.geometry()
     points = [geometry.tip_mm, geometry.tip_mm - model.active_length_mm * geometry.direction]
@@ -167,7 +168,7 @@ def _active_points_probe_frame(model: ProbeModel) -> np.ndarray:
 
 def library_grid(model: ProbeModel, spacing_mm: float, margin_mm: float = LIBRARY_MARGIN_MM) -> Grid:
     """The block of liver (probe frame: tip at 0, shaft along +z) of a device's library run."""
-    points = _active_points_probe_frame(model)
+    points = active_points_probe_frame(model)
     low = points.min(axis=0) - margin_mm
     high = points.max(axis=0) + margin_mm
     # Symmetric about the axis so that the field is centred on the probe.
@@ -410,6 +411,7 @@ def library_entry(device: str | ProbeModel, spacing_mm: float, generator_table: 
 
 __all__ = [
     "LIBRARY_FORMAT",
+    "active_points_probe_frame",
     "SolverRun",
     "ZoneLibraryEntry",
     "cache_folder",

@@ -13,8 +13,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-#: (device, spacing in mm) shipped: the demo's and the benchmarks' devices at the search spacing.
+#: (device, spacing in mm) shipped with calibrations: the demo's and the benchmarks' devices at the
+#: search spacing.
 SHIPPED = (("leveen-3cm", 2.0), ("cooltip-17g-3cm", 2.0))
+#: (device, spacing in mm) shipped as single-probe entries only: the demo's verification spacing,
+#: for the fast model's spacing correction (:meth:`LibraryZoneModel.correct_for_spacing`).
+SHIPPED_SINGLE = (("leveen-3cm", 1.0), ("cooltip-17g-3cm", 1.0))
 
 
 def manifest_path() -> Path:
@@ -37,6 +41,11 @@ def expected_files() -> list[str]:
         generator.pop("probe_schedule", None)
         names.append(entry_name(library_key(model, generator, {}, spacing)))
         names.append(calibration_name(calibration_key(model, generator, {}, spacing)))
+    for device, spacing in SHIPPED_SINGLE:
+        model = get_probe_model(device)
+        generator = dict(model.generator)
+        generator.pop("probe_schedule", None)
+        names.append(entry_name(library_key(model, generator, {}, spacing)))
     return names
 
 
@@ -48,4 +57,4 @@ def stale_files() -> list[str]:
     return [name for name in expected_files() if not (folder / name).is_file()]
 
 
-__all__ = ["SHIPPED", "expected_files", "manifest_path", "stale_files"]
+__all__ = ["SHIPPED", "SHIPPED_SINGLE", "expected_files", "manifest_path", "stale_files"]

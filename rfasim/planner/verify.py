@@ -186,6 +186,13 @@ def verify_candidate(case: Case, candidate: Candidate, zone_model: ZoneModel, sp
     from rfasim.plan.pipeline import run_case
 
     proposed = candidate_case(case, candidate, spacing_mm)
+    reach = getattr(zone_model, "zone_reach_mm", None)
+    if reach is not None:
+        # A box that the zones clear by the growth trigger from the start: one run, not two or three.
+        from rfasim.plan.domain import TRIGGER_CLEARANCE_MM
+
+        needed = reach(candidate.device) + TRIGGER_CLEARANCE_MM + 2.0 * proposed.spacing_mm
+        proposed.roi_margin_mm = max(proposed.roi_margin_mm, round(needed, 1))
     plan = run_case(proposed, force=force, progress=progress)
     verified = judge(plan, proposed, plan.peak_temperature_c, plan.damage, 1.0)
     fast_peak = fast_fields(zone_model, candidate, plan)

@@ -271,6 +271,44 @@ class LibraryZoneModel:
             results[protocol] = self.body_temperature_c + rise * sink * self.rise_scale.get(device, 1.0)
         return results
 
+    def zone_reach_mm(self, device: str) -> float:
+        """How far (mm) the device's largest zone (Arrhenius level or 100 degC) reaches beyond its
+        active part in the library run: the simulation box of a verification needs that much
+        margin, plus the domain-growth clearance, to be right the first time."""
+        entry = self.devices[device].entry
+        level = min(entry.arrhenius_level_c, 100.0) - self.body_temperature_c
+        zone = entry.peak_rise_c >= level
+        if not zone.any():
+            return 0.0
+        from rfasim.planner.library import active_points_probe_frame
+        from rfasim.probes import get_probe_model
+
+        index = np.argwhere(zone)
+        points = entry.origin_mm[None, :] + entry.spacing_mm * index
+        active = active_points_probe_frame(get_probe_model(device))
+        low, high = active.min(axis=0), active.max(axis=0)
+        beyond = np.maximum(np.maximum(low[None] - points, points - high[None]), 0.0)
+        return float(beyond.max())
+
+    def correct_for_spacing(self, device: str, fine: ZoneLibraryEntry, criterion: str, threshold_c: float) -> float:
+        """Fit the device's rise factor to its library run at the verification's spacing.
+
+        Zones depend on the grid spacing (a Cool-tip 3 cm Arrhenius zone: 46.5 mL at 2 mm, about
+        37 mL at 1 mm): the search runs on the coarse library, the verification on a finer grid.
+        The coarse entry is sampled on the fine entry's voxels and its factor fitted
+        (:meth:`correct_from`) so that its zone under the criterion overlaps the fine one best.
+        """
+        coarse = self.devices[device].entry
+        index = np.indices(fine.peak_rise_c.shape).reshape(3, -1).T
+        points = fine.origin_mm[None, :] + fine.spacing_mm * index
+        fast = self.body_temperature_c + coarse.sample("peak_rise_c", points)
+        if criterion == "isotherm":
+            truth, level = fine.peak_rise_c.ravel() >= threshold_c - self.body_temperature_c, threshold_c
+        else:
+            truth = fine.peak_rise_c.ravel() >= fine.arrhenius_level_c - self.body_temperature_c
+            level = coarse.arrhenius_level_c
+        return self.correct_from(device, fast, truth, level)
+
     def correct_from(self, device: str, fast_peak_c: np.ndarray, verified_zone: np.ndarray,
                      threshold_c: float) -> float:
         """Fit the device's rise factor so that the fast zone overlaps a verified zone best.

@@ -12,7 +12,7 @@ import json
 
 from rfasim.planner.fingerprint import physics_fingerprint
 from rfasim.planner.library import load_entry, shipped_folder
-from rfasim.planner.shipped import SHIPPED, expected_files, manifest_path, stale_files
+from rfasim.planner.shipped import SHIPPED, SHIPPED_SINGLE, expected_files, manifest_path, stale_files
 
 
 def test_shipped_library_matches_the_physics() -> None:
@@ -27,7 +27,7 @@ def test_shipped_library_matches_the_physics() -> None:
 
 def test_shipped_entries_load_and_are_the_named_devices() -> None:
     names = [n for n in expected_files() if n.startswith("zone-")]
-    for (device, spacing), name in zip(SHIPPED, names, strict=True):
+    for (device, spacing), name in zip(SHIPPED + SHIPPED_SINGLE, names, strict=True):
         entry = load_entry(shipped_folder() / name)
         assert entry is not None and entry.device == device and entry.spacing_mm == spacing
 
