@@ -30,7 +30,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only check that the shipped library is current")
     arguments = parser.parse_args()
-    from rfasim.planner.shipped import SHIPPED, SHIPPED_SINGLE, expected_files, manifest_path, stale_files
+    from rfasim.planner.shipped import (
+        SHIPPED,
+        SHIPPED_SINGLE,
+        expected_files,
+        manifest_path,
+        stale_files,
+    )
 
     stale = stale_files()
     if arguments.check:

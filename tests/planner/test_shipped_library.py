@@ -12,7 +12,13 @@ import json
 
 from rfasim.planner.fingerprint import physics_fingerprint
 from rfasim.planner.library import load_entry, shipped_folder
-from rfasim.planner.shipped import SHIPPED, SHIPPED_SINGLE, expected_files, manifest_path, stale_files
+from rfasim.planner.shipped import (
+    SHIPPED,
+    SHIPPED_SINGLE,
+    expected_files,
+    manifest_path,
+    stale_files,
+)
 
 
 def test_shipped_library_matches_the_physics() -> None:
