@@ -306,6 +306,10 @@ def infeasibility_notes(result: AutomaticPlan) -> list[str]:
             f"target is unreachable on {100 * context.unreachable_by_vessel:.0f} % of the tumor surface")
     found = [r.best for r in result.search if r.best is not None]
     best = found[-1] if found else None
+    if not found and result.search and not any(report.no_safe_trajectory for report in result.search):
+        notes.append(f"probe limit: no number of probes up to the limit of {', '.join(result.devices)} makes zones "
+                     "that can hold the tumor and its margin (their volume, even with the interaction between "
+                     "probes, is too small), so none was searched")
     if best is not None and not best.meets:
         limit = max(c.probe_count for r in result.search for c in r.tried) if result.search else best.probe_count
         notes.append(f"probe limit: with up to {limit} probes of {', '.join(result.devices)} the fast model covers at "

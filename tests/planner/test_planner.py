@@ -93,9 +93,12 @@ def test_returned_trajectories_never_cross_vessels_forbidden_or_other_tumors(pha
     monkeypatch.setenv("RFASIM_CACHE_DIR", str(tmp_path / "cache"))
     paths = write_phantom(phantom, tmp_path / "case")
     case = load_case(paths["case"])
+    # The coagulation zone: with two small probes the >= 100 degC search is hopeless on the larger
+    # tumors (no plan returned); the trajectory rules do not depend on the criterion.
+    case.zone_criterion, case.zone_threshold_c = "arrhenius", None
     plan = plan_automatically(case, _quick_options())
-    assert plan.chosen is not None
-    assert all(not v.label_map_problems for v in [plan.chosen])
+    assert plan.chosen is not None, plan.notes
+    assert not plan.chosen.label_map_problems
     write_automatic_plan(plan, tmp_path / "auto")
     proposed = load_case(tmp_path / "auto" / "plan.toml")  # runnable as is: it parses as a case
     assert len(proposed.probes) == plan.chosen.candidate.probe_count
