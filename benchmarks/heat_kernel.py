@@ -10,8 +10,8 @@ below 43 degC, so rfasim's Arrhenius damage never switches the perfusion off and
 codes solve the identical linear problem), the outer voxel layer held at 37 degC.
 
 (a) rfasim's production step: ``PennesBioheat.step`` (material lookups, enthalpy update, peak
-    temperature, energy tallies) followed by the Arrhenius and CEM43 damage models, as the
-    simulation runs them.
+    temperature, energy tallies) with the Arrhenius and CEM43 doses accumulated in the same
+    pass, as the simulation runs it (``Simulation._fuse_damage``).
 (b) py-pde: ``pde.PDE({"T": "D*laplace(T) + S - P*(T - 37)"})`` on the interior cells with a
     ``virtual_point`` boundary at 37 degC (the ghost cell is rfasim's fixed outer voxel), the
     ``EulerSolver`` with the numba backend, fixed dt; the stepper is compiled by a one-step call
@@ -78,7 +78,6 @@ def run_rfasim(grid, tissue, table, source, dt, steps, repeats):
     model = PennesBioheat(tissue, grid.spacing_m)
     temperature = np.full(grid.shape, BODY_C)
     boundary = model.apply_boundary_conditions(material, temperature, [])
-    constants = model.constants(dt)
     damage_models = [damage_model(name, tissue) for name in ("arrhenius", "cem43")]
     zeros = np.zeros(grid.shape, np.float32)
     best = math.inf
@@ -90,13 +89,13 @@ def run_rfasim(grid, tissue, table, source, dt, steps, repeats):
         t_new = t.copy()
         peak = t.astype(np.float32)
         doses = {m.name: m.initial_dose(grid.shape) for m in damage_models}
+        constants = model.fused_damage_constants(model.constants(dt), damage_models[0].kernel_parameters(), True,
+                                                 doses["arrhenius"], peak)
         rounds = 1 if repeat == 0 else steps
         start = time.perf_counter()
         for _ in range(rounds):
             tallies = model.step(t, t_new, material, boundary, doses["arrhenius"], peak, zeros, zeros, source,
-                                 constants, 0.0)
-            for damage in damage_models:
-                damage.accumulate(doses[damage.name], t, boundary.fixed, dt)
+                                 constants, 0.0, doses["cem43"])
             t, t_new = t_new, t
         if repeat > 0:
             best = min(best, time.perf_counter() - start)

@@ -73,13 +73,14 @@ def child(args: argparse.Namespace) -> dict:
 
     import_seconds = time.perf_counter() - start_import
 
-    heat = {"seconds": 0.0, "calls": 0}
+    heat = {"seconds": 0.0, "cpu_seconds": 0.0, "calls": 0}
     original_heat_step = kernels.heat_step
 
     def timed_heat_step(*a):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         out = original_heat_step(*a)
         heat["seconds"] += time.perf_counter() - t0
+        heat["cpu_seconds"] += time.process_time() - c0
         heat["calls"] += 1
         return out
 
@@ -114,14 +115,27 @@ def child(args: argparse.Namespace) -> dict:
     else:
         options = SimulationOptions(electric_solver=args.solver)
 
+    # Memory: the resident size before anything ran, then after a tiny warm-up run (which loads
+    # the compiled kernels: code, not per-voxel data), so the growth of the fields can be told
+    # from the growth of the code.
+    rss_process = _rss_bytes()
+    small = Grid.centered(40.0, args.spacing)
+    small_material = np.full(small.shape, TissueClass.LIVER, np.uint8)
+    small_electrodes = rasterize_probes(
+        [ProbePlacement("cooltip-17g-3cm", tip_mm=[0.0, 0.0, -15.0], entry_mm=[0.0, 0.0, 40.0])], small, small_material)
+    simulate(small, small_material, ImpedanceControlled(power_w=5.0, duration_s=3.0), small_electrodes,
+             options=options)
+    rss_warm = _rss_bytes()
     runs = []
     for _ in range(args.runs):
-        heat.update(seconds=0.0, calls=0)
+        heat.update(seconds=0.0, cpu_seconds=0.0, calls=0)
         solves.clear()
         problems.clear()
         rss_before = _rss_bytes()
         generator = ImpedanceControlled(power_w=args.power, duration_s=args.duration)
+        cpu_start, load_start = time.process_time(), os.getloadavg()[0]
         result = simulate(grid, material, generator, electrodes, options=options)
+        cpu_seconds = time.process_time() - cpu_start
         iterations = [n for _, n, _, _ in solves]
         solve_seconds = [s for s, _, _, _ in solves]
         counts = {"global_solves": 0, "local_updates": 0, "unchanged_calls": 0, "v_cycles_global": 0,
@@ -133,9 +147,12 @@ def child(args: argparse.Namespace) -> dict:
         runs.append(
             {
                 "wall_seconds": result.wall_seconds,
+                "cpu_seconds": cpu_seconds,
+                "load_average_1min": [load_start, os.getloadavg()[0]],
                 "heat_steps": result.heat_steps,
                 "time_step_s": result.time_step_s,
                 "heat_seconds": heat["seconds"],
+                "heat_cpu_seconds": heat["cpu_seconds"],
                 "heat_voxel_updates_per_s": grid.size * result.heat_steps / heat["seconds"]
                 if heat["seconds"]
                 else None,
@@ -168,7 +185,7 @@ def child(args: argparse.Namespace) -> dict:
             }
         )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    baseline = runs[0]["rss_before_simulate_bytes"]
+    baseline = rss_process
     return {
         "solver": args.solver,
         "grid_shape": list(grid.shape),
@@ -184,6 +201,8 @@ def child(args: argparse.Namespace) -> dict:
             "rss_before_first_simulate_bytes": baseline,
             "increase_bytes": peak - baseline,
             "increase_bytes_per_voxel": (peak - baseline) / grid.size,
+            "rss_after_warmup_bytes": rss_warm,
+            "increase_after_warmup_bytes_per_voxel": (peak - rss_warm) / grid.size,
         },
     }
 
@@ -311,7 +330,11 @@ def main(argv=None) -> dict:
         summary = {
             "voxels": warm["voxels"],
             "wall_seconds_warm_process": warm["runs"][0]["wall_seconds"],
+            "cpu_seconds_warm_process": warm["runs"][0]["cpu_seconds"],
+            "load_average_1min_during": warm["runs"][0]["load_average_1min"],
             "process_seconds_warm": warm["process_seconds"],
+            "heat_seconds": warm["runs"][0]["heat_seconds"],
+            "heat_cpu_seconds": warm["runs"][0]["heat_cpu_seconds"],
             "heat_voxel_updates_per_s": warm["runs"][0]["heat_voxel_updates_per_s"],
             "electric_solves": warm["runs"][0]["electric_solves"],
             "electric_seconds": warm["runs"][0]["electric_seconds"],
@@ -326,6 +349,8 @@ def main(argv=None) -> dict:
             "rolloffs": warm["runs"][0]["rolloffs"],
             "peak_memory_bytes_per_voxel_total": warm["peak_memory"]["ru_maxrss_bytes_per_voxel"],
             "peak_memory_bytes_per_voxel_increase": warm["peak_memory"]["increase_bytes_per_voxel"],
+            "peak_memory_bytes_per_voxel_increase_after_warmup": warm["peak_memory"][
+                "increase_after_warmup_bytes_per_voxel"],
         }
         if not args.skip_cold:
             summary["wall_seconds_cold"] = cold["runs"][0]["wall_seconds"]

@@ -13,7 +13,11 @@ The case is the ``liver-25mm`` phantom's standard case (one cooltip-17g-3cm, imp
   address, as a remote cluster would be (its start-up is not timed).
 
 The local layouts' times include starting their cluster (a few seconds), as a user sees it.
-Prints one JSON document.
+Per-run overhead (issue 13: below 10 % of a run's own time): a run's own time is its
+simulation (``run.wall_s`` of its metrics); the overhead is what the sweep spends per run
+beyond it, ``(sweep wall x workers / runs - mean own time) / mean own time`` (worker start,
+imports, loading the compiled kernels, case set-up, outputs), and, inside the runs,
+``row wall_s - run.wall_s`` (case set-up and metrics of each run).  Prints one JSON document.
 
 Usage::
 
@@ -52,14 +56,33 @@ def _sweep_file(folder: Path, spacing_mm: float, duration_s: float, runs: int) -
     return sweep
 
 
-def _sequential(spec) -> float:
+def _sequential(spec) -> tuple[float, list[dict]]:
     from rfasim.sweep import execute_run
 
     start = time.perf_counter()
+    rows = []
     for run in spec.runs:
         row = execute_run(run.run_id, run.index, run.inputs, run.case_data, str(spec.case_path), None, False)
         assert row["status"] == "ok", row["error"]
-    return time.perf_counter() - start
+        rows.append(row)
+    return time.perf_counter() - start, rows
+
+
+def _overhead(seconds: float, workers: int, rows: list[dict]) -> dict:
+    """Per-run overhead against the runs' own simulation time."""
+    own = [float(row["run.wall_s"]) for row in rows if "run.wall_s" in row]
+    totals = [float(row["wall_s"]) for row in rows]
+    if not own:
+        return {}
+    mean_own = sum(own) / len(own)
+    per_run = seconds * workers / len(rows)
+    return {
+        "mean_run_simulation_s": round(mean_own, 3),
+        "sweep_wall_per_run_s": round(per_run, 3),
+        "overhead_per_run_s": round(per_run - mean_own, 3),
+        "overhead_fraction": round((per_run - mean_own) / mean_own, 4),
+        "in_run_overhead_fraction": round((sum(totals) - sum(own)) / sum(own), 4),
+    }
 
 
 def measure(layout: str, spacing_mm: float, duration_s: float, runs: int) -> dict:
@@ -71,14 +94,16 @@ def measure(layout: str, spacing_mm: float, duration_s: float, runs: int) -> dic
         spec = load_sweep(_sweep_file(folder, spacing_mm, duration_s, runs))
         options = {"progress": False, "plots": False}
         cluster = None
+        workers = 1
         if layout == "sequential":
-            seconds = _sequential(spec)
+            seconds, rows = _sequential(spec)
             per_run = None
         else:
             if layout == "local-1proc":
                 options.update(workers=1)
             elif layout == "local-2proc":
                 options.update(workers=2)
+                workers = 2
             elif layout == "local-1proc-2threads":
                 options.update(workers=1, numba_threads=2)
             elif layout == "scheduler-2proc":
@@ -88,6 +113,7 @@ def measure(layout: str, spacing_mm: float, duration_s: float, runs: int) -> dic
                 cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, env=environment,
                                        dashboard_address=None, silence_logs=logging.ERROR)
                 options.update(scheduler=cluster.scheduler_address)
+                workers = 2
             start = time.perf_counter()
             result = run_sweep(spec, folder / "out", **options)
             seconds = time.perf_counter() - start
@@ -95,10 +121,13 @@ def measure(layout: str, spacing_mm: float, duration_s: float, runs: int) -> dic
                 cluster.close()
             assert result.counts["ok"] == runs, result.table[["status", "error"]]
             per_run = float(result.table["wall_s"].mean())
+            rows = result.table.to_dict("records")
     return {
         "layout": layout, "spacing_mm": spacing_mm, "duration_s": duration_s, "runs": runs,
         "wall_s": round(seconds, 2), "runs_per_minute": round(60.0 * runs / seconds, 2),
         "mean_run_wall_s": None if per_run is None else round(per_run, 2),
+        "load_average": list(os.getloadavg()),
+        **_overhead(seconds, workers, rows),
     }
 
 

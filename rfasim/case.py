@@ -351,7 +351,11 @@ TISSUE_GLOBAL_KEYS = (
     "perfused", "body_temperature_c", "vessel_model", "vessel_heat_transfer_w_per_m2_k",
     "arrhenius_frequency_factor_per_s", "arrhenius_activation_energy_j_per_mol",
     "vaporization", "vaporization_onset_c", "vaporization_conductivity_drop_factor", "perfusion_response",
+    "hyperaemia_factor", "vaporization_hysteresis", "rehydration_time_s",
+    "vessel_wall_model", "vessel_diameter_mm", "vessel_velocity_m_per_s", "vessel_thrombosis_diameter_mm",
 )
+VESSEL_KEYS = ("vessel_model", "vessel_heat_transfer_w_per_m2_k", "vessel_wall_model", "vessel_diameter_mm",
+               "vessel_velocity_m_per_s", "vessel_thrombosis_diameter_mm")
 TISSUE_CLASS_TABLES = ("liver", "tumor", "vessel", "other", "forbidden", "fat", "lung", "bone")
 
 
@@ -373,15 +377,8 @@ def build_tissue_model(table: dict[str, Any], where: str = "[tissue]") -> Tissue
         if "body_temperature_c" in table:
             model = _replace(model, body_temperature_c=_number(table["body_temperature_c"], f"{where} body_temperature_c"))
         vessel = model.vessels
-        if "vessel_model" in table or "vessel_heat_transfer_w_per_m2_k" in table:
-            vessel = VesselModel(
-                kind=str(table.get("vessel_model", vessel.kind)),
-                wall_heat_transfer_w_per_m2_k=_number(
-                    table.get("vessel_heat_transfer_w_per_m2_k", vessel.wall_heat_transfer_w_per_m2_k),
-                    f"{where} vessel_heat_transfer_w_per_m2_k", positive=True,
-                ),
-                blood_temperature_c=model.body_temperature_c,
-            )
+        if any(key in table for key in VESSEL_KEYS):
+            vessel = _vessel_model(table, vessel, model.body_temperature_c, where)
         model = _replace(model, vessels=vessel)
         if "arrhenius_frequency_factor_per_s" in table or "arrhenius_activation_energy_j_per_mol" in table:
             model = _replace(model, arrhenius=ArrheniusParameters(
@@ -390,6 +387,8 @@ def build_tissue_model(table: dict[str, Any], where: str = "[tissue]") -> Tissue
             ))
         if "perfusion_response" in table:
             model = _replace(model, perfusion_response=str(table["perfusion_response"]))
+        if "hyperaemia_factor" in table:
+            model = _replace(model, hyperaemia_factor=_number(table["hyperaemia_factor"], f"{where} hyperaemia_factor"))
         vaporization = model.vaporization
         enabled = table.get("vaporization", vaporization.enabled)
         if not isinstance(enabled, bool):
@@ -403,6 +402,10 @@ def build_tissue_model(table: dict[str, Any], where: str = "[tissue]") -> Tissue
             ),
             latent_heat_j_per_kg=vaporization.latent_heat_j_per_kg,
             enabled=enabled,
+            hysteresis=_flag(table.get("vaporization_hysteresis", vaporization.hysteresis),
+                             f"{where} vaporization_hysteresis"),
+            rehydration_time_s=(_number(table["rehydration_time_s"], f"{where} rehydration_time_s", positive=True)
+                                if "rehydration_time_s" in table else vaporization.rehydration_time_s),
         ))
         valid = tuple(f.name for f in fields(TissueProperties))
         for class_name in TISSUE_CLASS_TABLES:
@@ -419,6 +422,29 @@ def build_tissue_model(table: dict[str, Any], where: str = "[tissue]") -> Tissue
     except ValueError as error:
         raise _fail(where, str(error)) from None
     return model
+
+
+def _vessel_model(table: dict[str, Any], vessel: VesselModel, blood_temperature_c: float, where: str) -> VesselModel:
+    """The ``vessel_*`` keys of a ``[tissue]`` table on top of ``vessel``."""
+    def number(key: str, default: float | None) -> float | None:
+        return _number(table[key], f"{where} {key}", positive=True) if key in table else default
+
+    return VesselModel(
+        kind=str(table.get("vessel_model", vessel.kind)),
+        wall_heat_transfer_w_per_m2_k=number("vessel_heat_transfer_w_per_m2_k", vessel.wall_heat_transfer_w_per_m2_k),
+        blood_temperature_c=blood_temperature_c,
+        wall_model=str(table.get("vessel_wall_model", vessel.wall_model)),
+        diameter_mm=number("vessel_diameter_mm", vessel.diameter_mm),
+        velocity_m_per_s=number("vessel_velocity_m_per_s", vessel.velocity_m_per_s),
+        heated_length_mm=vessel.heated_length_mm,
+        thrombosis_diameter_mm=number("vessel_thrombosis_diameter_mm", vessel.thrombosis_diameter_mm),
+    )
+
+
+def _flag(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise _fail(where, f"expected true or false, got {value!r}")
+    return value
 
 
 def _replace(model: TissueModel, **changes: Any) -> TissueModel:

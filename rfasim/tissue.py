@@ -31,12 +31,23 @@ class TissueClass(IntEnum):
     FAT = 8  #: unlabelled body tissue of fat density on the CT (-190 to -30 HU), see rfasim.imaging.body
     LUNG = 9  #: unlabelled aerated lung on the CT (-950 to -190 HU)
     BONE = 10  #: unlabelled bone on the CT (400 HU and above)
+    THROMBUS = 11  #: lumen of a small vessel that thrombosed during the ablation: blood without flow
 
 
 #: Class names as used in case files, keyed by class.
 CLASS_NAMES: dict[TissueClass, str] = {c: c.name.lower() for c in TissueClass}
 
 BODY_TEMPERATURE_C = 37.0
+#: Dynamic viscosity of whole blood at 37 degC (Pa s): 3.352 +- 0.360 mPa s in 30 healthy
+#: subjects (Wesolowski & Mlynarczak 2019, docs/parameters.md).
+BLOOD_VISCOSITY_PA_S = 3.35e-3
+
+#: Measured total hepatic blood flow as a Pennes perfusion rate (1/s): flow per gram of liver
+#: times the liver density 1.079 g/mL (docs/parameters.md, "Perfusion: baseline").  Human: about
+#: 100 mL/min per 100 g wet weight; pig (Danish Landrace x Yorkshire, transit-time flow probes):
+#: 950 mL/min per L of liver.
+HEPATIC_PERFUSION_HUMAN_PER_S = 1.00 * 1.079 / 60.0
+HEPATIC_PERFUSION_PORCINE_PER_S = 0.950 / 60.0
 
 
 def _require_positive(name: str, value: float, allow_zero: bool = False) -> None:
@@ -107,7 +118,7 @@ LIVER = TissueProperties(
     thermal_conductivity_w_per_m_k=0.52,  # IT'IS database v4.1, liver
     electrical_conductivity_s_per_m=0.333,  # Tungjitkusolmun et al. 2002 (~500 kHz); in vivo range Haemmerich et al. 2003
     conductivity_temperature_coefficient_per_k=0.015,  # ~1.5 %/degC, Haemmerich & Wood 2006
-    perfusion_rate_per_s=0.0064,  # Tungjitkusolmun et al. 2002
+    perfusion_rate_per_s=HEPATIC_PERFUSION_HUMAN_PER_S,  # measured total hepatic blood flow (was 0.0064, Tungjitkusolmun 2002)
     water_mass_fraction=0.78,  # Duck 1990
 )
 TUMOR = TissueProperties(
@@ -166,6 +177,13 @@ class VaporizationModel:
         Latent heat of vaporisation of water (J/kg).
     enabled : bool
         Switch the whole model off (pure Pennes with linear sigma(T)).
+    hysteresis : bool
+        Desiccation with memory (:mod:`rfasim.physics.desiccation`): sigma follows the larger of
+        the present vaporised fraction and the dried fraction the voxel has reached, so dried
+        tissue does not conduct again as soon as it cools.  Off: the drop is reversible.
+    rehydration_time_s : float
+        Time constant (s) with which a dried voxel below the window regains its water (inf:
+        never, within an ablation).
     """
 
     onset_c: float = 100.0
@@ -173,9 +191,13 @@ class VaporizationModel:
     conductivity_drop_factor: float = 0.01
     latent_heat_j_per_kg: float = 2.257e6
     enabled: bool = True
+    hysteresis: bool = False
+    rehydration_time_s: float = math.inf
 
     def __post_init__(self) -> None:
         _require_positive("vaporization width_c", self.width_c)
+        if not (self.rehydration_time_s > 0.0):
+            raise ValueError(f"rehydration_time_s must be positive (inf: never), got {self.rehydration_time_s!r}")
         if not (0.0 < self.conductivity_drop_factor <= 1.0):
             raise ValueError(
                 f"conductivity_drop_factor must lie in (0, 1], got {self.conductivity_drop_factor!r}"
@@ -209,6 +231,28 @@ class ArrheniusParameters:
         _require_positive("activation_energy_j_per_mol", self.activation_energy_j_per_mol)
 
 
+def laminar_wall_coefficient(diameter_m: float, velocity_m_per_s: float, heated_length_m: float,
+                             density_kg_per_m3: float, specific_heat_j_per_kg_k: float,
+                             conductivity_w_per_m_k: float, viscosity_pa_s: float) -> float:
+    """Wall heat-transfer coefficient (W/(m^2 K)) of blood flow in a vessel, ``Nu k / D``.
+
+    Laminar (Re <= 2300): ``Nu = (3.66^3 + 1.61^3 Re Pr D / L)^(1/3)`` (constant wall
+    temperature, thermal entrance length L included).  Turbulent: the larger of that and
+    ``0.023 Re^0.8 Pr^0.4``.
+
+    Examples
+    --------
+    >>> round(laminar_wall_coefficient(0.008, 0.0, 0.03, 1050, 3617, 0.52, 3.35e-3))  # no flow: Nu = 3.66
+    238
+    """
+    reynolds = density_kg_per_m3 * velocity_m_per_s * diameter_m / viscosity_pa_s
+    prandtl = specific_heat_j_per_kg_k * viscosity_pa_s / conductivity_w_per_m_k
+    nusselt = (3.66**3 + 1.61**3 * reynolds * prandtl * diameter_m / heated_length_m) ** (1.0 / 3.0)
+    if reynolds > 2300.0:
+        nusselt = max(nusselt, 0.023 * reynolds**0.8 * prandtl**0.4)
+    return nusselt * conductivity_w_per_m_k / diameter_m
+
+
 @dataclass(frozen=True)
 class VesselModel:
     """How large blood vessels carry heat away.
@@ -220,16 +264,50 @@ class VesselModel:
     the default 1000 W/(m^2 K) is an order-of-magnitude value for large hepatic vessels, see
     docs/parameters.md for the literature range).  ``"none"``:
     vessels are ordinary blood-filled tissue without flow.
+
+    Vessels by calibre (issue 12; :mod:`rfasim.physics.vessels`): ``wall_model = "nusselt"``
+    replaces the constant h by ``Nu k / D`` of laminar flow at ``velocity_m_per_s`` through a
+    vessel of ``diameter_mm`` (None: the median calibre of the non-thrombosing lumen, measured
+    on the material map) over ``heated_length_mm``; ``thrombosis_diameter_mm > 0`` turns
+    lumen voxels of a smaller local calibre into thrombus (no longer a heat sink) once a wall
+    neighbour has coagulated (Lu et al. 2002 report the transition at 2-4 mm; 3 mm, the
+    default, is the literature value; 0 switches it off).  Both are on by default (issue 12).
     """
 
     kind: str = "convective"
     wall_heat_transfer_w_per_m2_k: float = 1000.0
     blood_temperature_c: float = BODY_TEMPERATURE_C
+    wall_model: str = "nusselt"
+    diameter_mm: float | None = None
+    velocity_m_per_s: float = 0.18
+    heated_length_mm: float = 30.0
+    thrombosis_diameter_mm: float = 3.0
 
     def __post_init__(self) -> None:
         if self.kind not in ("lumen", "convective", "none"):
             raise ValueError(f"vessel model kind must be 'lumen', 'convective' or 'none', got {self.kind!r}")
+        if self.wall_model not in ("constant", "nusselt"):
+            raise ValueError(f"vessel wall_model must be 'constant' or 'nusselt', got {self.wall_model!r}")
         _require_positive("wall_heat_transfer_w_per_m2_k", self.wall_heat_transfer_w_per_m2_k)
+        _require_positive("velocity_m_per_s", self.velocity_m_per_s, allow_zero=True)
+        _require_positive("heated_length_mm", self.heated_length_mm)
+        _require_positive("thrombosis_diameter_mm", self.thrombosis_diameter_mm, allow_zero=True)
+        if self.diameter_mm is not None:
+            _require_positive("vessel diameter_mm", self.diameter_mm)
+
+    def wall_coefficient(self, blood: TissueProperties) -> float:
+        """Wall heat-transfer coefficient h (W/(m^2 K)): the constant, or ``Nu k / D`` of laminar
+        flow at ``velocity_m_per_s`` in a vessel of ``diameter_mm`` (:mod:`rfasim.physics.vessels`).
+
+        The Nusselt model without a diameter (no lumen measured yet: the simulation measures it on
+        the material map) falls back to the constant.
+        """
+        if self.wall_model == "constant" or self.diameter_mm is None:
+            return self.wall_heat_transfer_w_per_m2_k
+        return laminar_wall_coefficient(
+            self.diameter_mm * 1e-3, self.velocity_m_per_s, self.heated_length_mm * 1e-3, blood.density_kg_per_m3,
+            blood.specific_heat_j_per_kg_k, blood.thermal_conductivity_w_per_m_k, BLOOD_VISCOSITY_PA_S,
+        )
 
 
 def _default_classes() -> dict[TissueClass, TissueProperties]:
@@ -252,6 +330,7 @@ def _default_classes() -> dict[TissueClass, TissueProperties]:
         TissueClass.FAT: FAT,
         TissueClass.LUNG: LUNG,
         TissueClass.BONE: BONE,
+        TissueClass.THROMBUS: replace(BLOOD, perfusion_rate_per_s=0.0),
     }
 
 
@@ -301,7 +380,9 @@ class PropertyTable:
 
 
 #: Perfusion responses to thermal damage (see :class:`TissueModel`).
-PERFUSION_RESPONSES = ("cutoff", "stasis")
+PERFUSION_RESPONSES = ("cutoff", "stasis", "hyperaemia")
+#: Kernel code of each response (:func:`rfasim.physics.bioheat_kernel.perfusion_factor`).
+PERFUSION_RESPONSE_CODES = {"cutoff": 0.0, "stasis": 1.0, "hyperaemia": 2.0}
 
 
 @dataclass(frozen=True)
@@ -324,7 +405,13 @@ class TissueModel:
         (default: full perfusion until Omega reaches 1, none after) or ``"stasis"``
         (``w = w0 (1 - DS)`` with the degree of vascular stasis ``DS = 1 - exp(-Omega)``, the
         first-order Arrhenius stasis model compared by Schutt & Haemmerich, Med Phys 35:3462,
-        2008).
+        2008), or ``"hyperaemia"`` (the same after a hyperaemic rise to ``hyperaemia_factor``
+        times the baseline at ``DS = hyperaemia_peak_stasis``).
+    hyperaemia_factor : float
+        Peak perfusion over baseline of the ``"hyperaemia"`` response (no default from the
+        literature we could read: 1.0 means no rise).
+    hyperaemia_peak_stasis : float
+        Degree of stasis of the peak (0.1: "less than ~10 %", docs/parameters.md).
 
     Examples
     --------
@@ -341,8 +428,15 @@ class TissueModel:
     arrhenius: ArrheniusParameters = field(default_factory=ArrheniusParameters)
     vessels: VesselModel = field(default_factory=VesselModel)
     perfusion_response: str = "cutoff"
+    hyperaemia_factor: float = 1.0
+    hyperaemia_peak_stasis: float = 0.1
 
     def __post_init__(self) -> None:
+        if not (self.hyperaemia_factor >= 1.0 and 0.0 < self.hyperaemia_peak_stasis < 1.0):
+            raise ValueError(
+                f"hyperaemia_factor must be >= 1 and hyperaemia_peak_stasis in (0, 1), got "
+                f"{self.hyperaemia_factor!r} and {self.hyperaemia_peak_stasis!r}"
+            )
         if self.perfusion_response not in PERFUSION_RESPONSES:
             raise ValueError(
                 f"perfusion_response must be one of {', '.join(map(repr, PERFUSION_RESPONSES))}, "
@@ -397,7 +491,7 @@ class TissueModel:
             if self.vessels.kind == "convective":
                 # Well-mixed lumen: no conduction resistance inside, only the wall film.
                 conductivity[TissueClass.VESSEL] = np.inf
-                wall[TissueClass.VESSEL] = 1.0 / self.vessels.wall_heat_transfer_w_per_m2_k
+                wall[TissueClass.VESSEL] = 1.0 / self.vessels.wall_coefficient(self.blood)
         # Cooled metal is isothermal: no conduction resistance inside, the tissue voxel sees the
         # metal surface half a voxel away (as in the electric problem).
         conductivity[TissueClass.COOLED_METAL] = np.inf

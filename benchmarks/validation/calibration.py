@@ -363,7 +363,10 @@ def leave_one_out(experiments: Sequence[Experiment], space: ParameterSpace, pred
 
 
 class SimulationPredictor:
-    """``predict(experiment, values)`` by running rfasim (memoised on the rounded values).
+    """``predict(experiment, values) -> Prediction`` by running rfasim.
+
+    Memoised on the ``[tissue]`` overrides the values produce for the experiment (a parameter
+    that does not reach an experiment costs no run), and optionally stored in a run cache.
 
     Parameters
     ----------
@@ -372,23 +375,48 @@ class SimulationPredictor:
         Grid spacing of every run (mm).
     extent_scale : float
         Factor on each experiment's block edge (a small block for quick checks).
+    cache : object, optional
+        ``cache.key(*parts)``, ``cache.get(name, key)`` and ``cache.put(name, key, data)``
+        (``run_validation.RunCache``): runs survive between invocations.
+    verbose : bool
+        Print a line per simulation.
     """
 
-    def __init__(self, space: ParameterSpace, spacing_mm: float, extent_scale: float = 1.0) -> None:
+    def __init__(self, space: ParameterSpace, spacing_mm: float, extent_scale: float = 1.0,
+                 cache: Any = None, verbose: bool = False) -> None:
         self.space = space
         self.spacing_mm = float(spacing_mm)
         self.extent_scale = float(extent_scale)
+        self.cache = cache
+        self.verbose = verbose
         self.runs = 0
-        self._memo: dict[tuple[str, tuple[float, ...]], Any] = {}
+        self.run_wall_s = 0.0
+        self._memo: dict[tuple[str, tuple[tuple[str, float], ...]], Any] = {}
 
     def __call__(self, experiment: Experiment, values: Mapping[str, float]) -> Any:
-        from harness import run_experiment
+        from harness import Prediction, run_experiment
 
-        key = (experiment.name, tuple(round(float(values[n]), 12) for n in self.space.names))
-        if key not in self._memo:
-            overrides = self.space.tissue_overrides(experiment, values)
-            extent = experiment.extent_mm * self.extent_scale
-            self._memo[key] = run_experiment(experiment, self.spacing_mm, extent_mm=extent,
-                                             tissue_overrides=overrides).prediction
+        overrides = self.space.tissue_overrides(experiment, values)
+        key = (experiment.name, tuple(sorted((k, round(float(v), 12)) for k, v in overrides.items())))
+        if key in self._memo:
+            return self._memo[key]
+        extent = experiment.extent_mm * self.extent_scale
+        stored, cache_key = None, None
+        if self.cache is not None:
+            cache_key = self.cache.key("calibration", experiment.sha256, self.spacing_mm, extent, list(key[1]))
+            stored = self.cache.get(f"calibration-{experiment.name}@{self.spacing_mm:g}mm-{cache_key[:12]}", cache_key)
+        if stored is not None:
+            prediction = Prediction.from_dict(stored)
+        else:
+            prediction = run_experiment(experiment, self.spacing_mm, extent_mm=extent,
+                                        tissue_overrides=overrides).prediction
             self.runs += 1
-        return self._memo[key]
+            self.run_wall_s += prediction.wall_s
+            if self.verbose:
+                print(f"  run {self.runs}: {experiment.name} {dict(key[1])}: {prediction.volume_ml:.2f} mL "
+                      f"({prediction.wall_s:.0f} s)", flush=True)
+            if self.cache is not None:
+                self.cache.put(f"calibration-{experiment.name}@{self.spacing_mm:g}mm-{cache_key[:12]}", cache_key,
+                               prediction.to_dict())
+        self._memo[key] = prediction
+        return prediction

@@ -162,7 +162,7 @@ def tissue_table_with(table: Mapping[str, Any], overrides: Mapping[str, float] |
 
 def build_run(experiment: Experiment, spacing_mm: float, extent_mm: float | None = None,
               tissue_overrides: Mapping[str, float] | None = None,
-              material_edit: Any = None) -> RunSetup:
+              material_edit: Any = None, electrode_model: str = "cut-cell") -> RunSetup:
     """Grid, liver block, placed probes, generator and tissue of an experiment.
 
     Parameters
@@ -177,13 +177,15 @@ def build_run(experiment: Experiment, spacing_mm: float, extent_mm: float | None
     material_edit : callable, optional
         ``material_edit(grid, material)`` changes the material in place before the probes are
         rasterised (vessels of a heat-sink study).
+    electrode_model : str
+        :data:`rfasim.probes.rasterize.ELECTRODE_MODELS` entry.
     """
     grid = Grid.centered(extent_mm or experiment.extent_mm, spacing_mm)
     material = np.full(grid.shape, TissueClass.LIVER, np.uint8)
     if material_edit is not None:
         material_edit(grid, material)
     placements = [placement_for(entry, f"probe {n}") for n, entry in enumerate(experiment.probes, start=1)]
-    electrodes = rasterize_probes(placements, grid, material)
+    electrodes = rasterize_probes(placements, grid, material, electrode_model=electrode_model)
     groups = [[i for i, e in enumerate(electrodes) if e.probe_label == p.label] for p in placements]
     if any(not group for group in groups):
         raise ValueError(f"{experiment.name}: a probe holds no electrode voxel at {spacing_mm} mm")
@@ -357,7 +359,7 @@ def vessel_cuff(material_plane: np.ndarray) -> np.ndarray:
     >>> int(vessel_cuff(plane).sum())
     4
     """
-    vessel = material_plane == TissueClass.VESSEL
+    vessel = np.isin(material_plane, (TissueClass.VESSEL, TissueClass.THROMBUS))  # thrombosed lumen stays the vessel
     near = np.zeros_like(vessel)
     near[1:, :] |= vessel[:-1, :]
     near[:-1, :] |= vessel[1:, :]
@@ -395,7 +397,7 @@ def run_heat_sink(experiment: Experiment, spacing_mm: float, vessel_diameter_mm:
     plane_material = output.material[:, :, k]
     cuff = vessel_cuff(plane_material)
     fraction = float((zone[:, :, k] & cuff).sum() / cuff.sum()) if cuff.any() else math.nan
-    vessel_pixels = int((plane_material == TissueClass.VESSEL).sum())
+    vessel_pixels = int(np.isin(plane_material, (TissueClass.VESSEL, TissueClass.THROMBUS)).sum())
     return HeatSinkResult(
         vessel_diameter_mm=vessel_diameter_mm, vessel_axis_offset_mm=offset,
         radius_toward_vessel_mm=float(toward.max()) + half if toward.size else 0.0,

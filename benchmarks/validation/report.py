@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import statistics
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from string import Template
@@ -349,6 +350,8 @@ def loo_section(calibration: Mapping[str, Any] | None, demo: Mapping[str, Any] |
         parts.append("**Not computed yet for the current physics.** No calibration has been run on these "
                      "files (`run_validation.py --calibrate`); the numbers above use the documented "
                      "defaults, with nothing fitted, so they are out-of-sample already.")
+    elif calibration.get("method") == "linearised-loo":
+        parts.append(linear_calibration_section(calibration))
     else:
         parts.append(_loo_table(calibration))
     if demo is not None:
@@ -361,6 +364,69 @@ def loo_section(calibration: Mapping[str, Any] | None, demo: Mapping[str, Any] |
             f"differences; {demo['runs']} simulations, {demo['wall_s']:.0f} s). The errors are those of a "
             f"{demo['spacing_mm']:g} mm grid and say nothing about accuracy:\n\n" + _loo_table(demo))
     return "\n\n".join(parts) + "\n"
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:+.0f} %"
+
+
+def _fitted_table(record: Mapping[str, Any]) -> str:
+    lines = ["| parameter | default | bounds | fitted (global, training split) | standard error | at a bound |",
+             "|---|---|---|---|---|---|"]
+    for p in record["parameters"]:
+        error = "not determined" if p["standard_error"] is None else f"{p['standard_error']:.3g}"
+        lines.append(f"| {p['name']} | {p['default']:g} {p['unit']} | {p['lower']:g} to {p['upper']:g} | "
+                     f"**{p['fitted']:.4g}** | {error} | {'yes' if p['at_bound'] else 'no'} |")
+    return "\n".join(lines) + "\n"
+
+
+def _held_out_table(record: Mapping[str, Any]) -> str:
+    quantities = ("long_axis_mm", "short_axis_mm", "volume_ml", "energy_j")
+    lines = ["| experiment | held out as | errors, linearised model (long / short / volume / energy) | "
+             "errors, verified by simulation | parameters of its fold |", "|---|---|---|---|---|"]
+    for row in record["rows"]:
+        linear = " / ".join(_pct(row["linearised_errors_pct"].get(q)) for q in quantities)
+        verified = "not run" if row["verified_errors_pct"] is None else " / ".join(
+            _pct(row["verified_errors_pct"].get(q)) for q in quantities)
+        fold = ", ".join(f"{v:.3g}" for v in row["fit"]["values"].values())
+        role = "leave-one-out fold" if row["role"] == "loo" else "test split (global fit)"
+        lines.append(f"| {row['experiment']} | {role} | {linear} | **{verified}** | {fold} |")
+    return "\n".join(lines) + "\n"
+
+
+def _verified_medians(record: Mapping[str, Any]) -> str:
+    parts = []
+    for quantity in ("long_axis_mm", "short_axis_mm", "volume_ml", "energy_j"):
+        values = sorted(abs(r["verified_errors_pct"][quantity]) for r in record["rows"]
+                        if r["verified_errors_pct"] and quantity in r["verified_errors_pct"])
+        if values:
+            median = statistics.median(values)
+            parts.append(f"{LABELS[quantity].split(' (')[0]} {median:.0f} % ({len(values)})")
+    return "; ".join(parts)
+
+
+def linear_calibration_section(record: Mapping[str, Any]) -> str:
+    """Fitted values, their standard errors, and every held-out experiment's errors."""
+    fit, settings = record["global_fit"], record["settings"]
+    chi2 = "n/a" if fit["chi2_per_dof"] is None else f"{fit['chi2_per_dof']:.3g}"
+    iterations = record["iterations"]
+    text = [
+        f"Linearised leave-one-experiment-out calibration at {record['spacing_mm']:g} mm "
+        f"({iterations['note']}; strictly out of sample: {'yes' if iterations['strictly_out_of_sample'] else 'no'}). "
+        f"One forward-difference Jacobian of the log predictions (step {settings['difference_step']:g} of each "
+        f"parameter's range), bounded `scipy.optimize.least_squares` fits of the linear model (loss "
+        f"`{settings['loss']}`, f_scale {settings['f_scale']:g}, relative spreads floored at "
+        f"{settings['min_relative_spread']:g}); every held-out prediction was then run once at its fold's "
+        f"parameters (the *verified* errors). {record['simulations']} simulations, {record['wall_s']:.0f} s wall, "
+        f"{record['cpu_s']:.0f} s CPU. Global fit on {len(fit['training'])} training experiments: "
+        f"reduced chi-square {chi2}; standard errors from the Jacobian, scaled by it when above 1.",
+        _fitted_table(record),
+        f"Median absolute verified out-of-sample error (number): {_verified_medians(record)}.",
+        _held_out_table(record),
+        "The fitted values are **not** the defaults unless `calibration.toml` and `docs/parameters.md` say so; "
+        "`rfasim/data/validation_errors.toml` records which errors a plan reports.",
+    ]
+    return "\n\n".join(text)
 
 
 def _loo_table(record: Mapping[str, Any]) -> str:

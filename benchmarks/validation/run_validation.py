@@ -5,7 +5,7 @@ Usage::
     python benchmarks/validation/run_validation.py            # full: 1.5 mm, convergence 1.5/1.0/0.75 mm
     python benchmarks/validation/run_validation.py --quick    # coarse: 3 mm, convergence 3.0/2.5/2.0 mm
     python benchmarks/validation/run_validation.py --calibration-demo --quick   # + a tiny LOO check
-    python benchmarks/validation/run_validation.py --calibrate # + the full LOO calibration (hours)
+    python benchmarks/validation/run_validation.py --calibrate --quick   # + the linearised LOO calibration
 
 Every simulation is cached in ``results/runs/`` under a key made of the experiment file, the
 grid, the physics files (:mod:`freshness`) and the harness code, so rerunning after a change
@@ -38,7 +38,9 @@ if str(HERE) not in sys.path:
 import calibration  # noqa: E402
 import freshness  # noqa: E402
 import harness  # noqa: E402
+import linear_calibration  # noqa: E402
 import report  # noqa: E402
+import validation_errors  # noqa: E402
 from corpus import Experiment, load_configuration, load_corpus  # noqa: E402
 
 from rfasim.atomic import write_json, write_text  # noqa: E402
@@ -46,7 +48,7 @@ from rfasim.tissue import TissueClass  # noqa: E402
 
 RESULTS = HERE / "results"
 #: Code whose change invalidates cached runs (besides the physics files).
-HARNESS_FILES = ("harness.py", "corpus.py", "pypde_comparison.py")
+HARNESS_FILES = ("harness.py", "corpus.py", "pypde_comparison.py")  # calibration.py/linear_calibration.py: fits only
 #: Configurations of the grid-convergence table.
 CONVERGENCE_CASES = ("lee2009-cooled-2cm-ex-vivo", "standard-case")
 HEAT_SINK_EXPERIMENT = "lu2002-heat-sink-in-vivo"
@@ -195,6 +197,41 @@ def run_calibration(corpus: dict[str, Experiment], spacing_mm: float, names: lis
     }
 
 
+def run_linear_calibration(corpus: dict[str, Experiment], spacing_mm: float, cache: RunCache,
+                           physics_hash: str, iterations: int) -> dict[str, Any]:
+    """The calibration of issue 12, item 4 (:func:`linear_calibration.calibrate`), as a JSON record."""
+    space = calibration.load_parameter_space()
+    settings = linear_calibration.load_fit_settings()
+    predictor = calibration.SimulationPredictor(space, spacing_mm, cache=cache, verbose=True)
+    result = linear_calibration.calibrate(list(corpus.values()), space, predictor, settings, iterations=iterations)
+    return {**result.to_dict(), "physics_hash": physics_hash, "spacing_mm": spacing_mm,
+            "simulations": predictor.runs, "simulation_wall_s": predictor.run_wall_s}
+
+
+def _defaults_are_calibrated(record: dict[str, Any] | None, physics_hash: str) -> bool:
+    """Whether calibration.toml's defaults are the fitted values of the current calibration."""
+    if record is None or record.get("physics_hash") != physics_hash or record.get("method") != "linearised-loo":
+        return False
+    defaults = calibration.load_parameter_space().defaults()
+    return all(abs(p["fitted"] - defaults.get(p["name"], float("nan"))) <= 1e-3 * abs(p["fitted"])
+               for p in record["parameters"])
+
+
+def write_plan_errors(zone: dict[str, Experiment], predictions: dict[str, dict[str, Any]],
+                      record: dict[str, Any] | None, state: dict[str, Any]) -> dict[str, Any]:
+    """``rfasim/data/validation_errors.toml`` for the parameters plans run with (see :mod:`validation_errors`)."""
+    if _defaults_are_calibrated(record, state["physics_hash"]):
+        basis, spacing = "calibrated (leave-one-out, verified by simulation)", record["spacing_mm"]
+        errors = {row["experiment"]: row["verified_errors_pct"] or row["linearised_errors_pct"] for row in record["rows"]}
+    else:
+        basis, spacing = "defaults (nothing fitted to the corpus)", state["spacing_mm"]
+        errors = {name: harness.errors_pct(zone[name], harness.Prediction.from_dict(p)) for name, p in predictions.items()}
+    provenance = {"generated": state["generated"], "commit": state["commit"], "physics_hash": state["physics_hash"],
+                  "modified_hashed_files": len(state["modified_hashed_files"]), "mode": state["mode"],
+                  "spacing_mm": spacing, "basis": basis, "source": "benchmarks/validation/results/"}
+    return validation_errors.write_validation_errors(zone, errors, provenance)
+
+
 def _csv(rows: list[dict[str, Any]]) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
@@ -262,8 +299,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None, help="Numba threads (1 on a shared machine)")
     parser.add_argument("--calibration-demo", action="store_true",
                         help="a tiny leave-one-out on two experiments at 4 mm (proves the machinery)")
-    parser.add_argument("--calibrate", action="store_true", help="full leave-one-out calibration (expensive)")
-    parser.add_argument("--calibration-evaluations", type=int, default=40, help="residual evaluations per fit")
+    parser.add_argument("--calibrate", action="store_true",
+                        help="linearised leave-one-out calibration (about 5 corpus passes; use with --quick)")
+    parser.add_argument("--calibration-iterations", type=int, default=1,
+                        help="linearisations (1: at the defaults, strictly out of sample)")
     parser.add_argument("--page", type=Path, default=freshness.PAGE, help="page to write")
     parser.add_argument("--results", type=Path, default=RESULTS, help="folder of the results and the run cache")
     arguments = parser.parse_args(argv)
@@ -311,9 +350,14 @@ def main(argv: list[str] | None = None) -> int:
                                physics_hash=physics_hash)
         write_json(results / "calibration_demo.json", {**demo, "environment": state})
     if arguments.calibrate:
-        print(f"calibration (leave-one-out at {spacing:g} mm)", flush=True)
-        full = run_calibration(corpus, spacing, None, None, arguments.calibration_evaluations, 1.0, physics_hash)
+        print(f"calibration (linearised leave-one-out at {spacing:g} mm)", flush=True)
+        full = run_linear_calibration(zone, spacing, cache, physics_hash, arguments.calibration_iterations)
         write_json(results / "calibration.json", {**full, "environment": state})
+        print(f"  {full['simulations']} simulations, {full['wall_s']:.0f} s wall, {full['cpu_s']:.0f} s CPU", flush=True)
+    calibration_record = _load(results / "calibration.json")
+    if predictions:
+        classes = write_plan_errors(zone, predictions, calibration_record, state)
+        print(f"wrote {validation_errors.ERRORS_FILE.relative_to(freshness.REPOSITORY)} ({', '.join(classes)})")
 
     checks = report.criteria(zone, predictions, convergence)
     print("\nagreement targets (issue 12):")
@@ -355,8 +399,7 @@ def main(argv: list[str] | None = None) -> int:
         "criteria_table": report.criteria_table(checks),
         "convergence_table": report.convergence_table(convergence) if convergence else "Not run.\n",
         "convergence_spacings": ", ".join(f"{s:g}" for s in mode.convergence_mm),
-        "loo_section": report.loo_section(_load(results / "calibration.json"),
-                                          _load(results / "calibration_demo.json"), physics_hash),
+        "loo_section": report.loo_section(calibration_record, _load(results / "calibration_demo.json"), physics_hash),
         "parameters_table": _parameters_table(),
         "heat_sink_table": report.heat_sink_table(heat_sink) if heat_sink else "Not run.\n",
         "heat_sink_spacing": f"{mode.heat_sink_spacing_mm:g}",

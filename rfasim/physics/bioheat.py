@@ -30,7 +30,13 @@ from rfasim.physics.bioheat_kernel import (
     heat_step,
 )
 from rfasim.sources import ElectrodeRaster
-from rfasim.tissue import PropertyTable, TissueClass, TissueModel
+from rfasim.tissue import PERFUSION_RESPONSE_CODES, PropertyTable, TissueClass, TissueModel
+
+#: Omega is read only where the (float32) peak temperature exceeds the Arrhenius minimum less
+#: this margin (degC): float32 rounds 43 degC by ~4e-6 degC, so the gate loses no voxel.
+OMEGA_GATE_MARGIN_C = 0.01
+_NO_DOSE = np.zeros((0, 0, 0))
+_NO_DRYING = np.zeros((0, 0, 0), np.float32)
 
 
 def half_resistances(table: PropertyTable, spacing_m: float) -> np.ndarray:
@@ -141,8 +147,18 @@ class PennesBioheat:
             vaporization_width_c=vaporization.width_c,
             vaporization_log_drop=math.log(vaporization.conductivity_drop_factor),
             vaporization_enabled=1.0 if vaporization.enabled else 0.0,
-            perfusion_stasis=1.0 if self.tissue.perfusion_response == "stasis" else 0.0,
+            perfusion_stasis=PERFUSION_RESPONSE_CODES[self.tissue.perfusion_response],
+            hyperaemia_factor=self.tissue.hyperaemia_factor,
+            hyperaemia_peak_stasis=self.tissue.hyperaemia_peak_stasis,
+            desiccation_memory=1.0 if vaporization.enabled and vaporization.hysteresis else 0.0,
         )
+
+    def dried_fraction_field(self, shape: tuple[int, int, int]) -> np.ndarray:
+        """Initial dried fraction (float32 zeros) when the hysteresis is on, else an empty array."""
+        vaporization = self.tissue.vaporization
+        if vaporization.enabled and vaporization.hysteresis:
+            return np.zeros(shape, np.float32)
+        return np.zeros((0, 0, 0), np.float32)
 
     def apply_boundary_conditions(self, material: np.ndarray, temperature_c: np.ndarray,
                                   electrodes: Sequence[ElectrodeRaster]) -> ThermalBoundary:
@@ -197,28 +213,68 @@ class PennesBioheat:
                                         self.tissue.blood_heat_capacity_j_per_m3_k))
 
     def conductivity(self, temperature_c: np.ndarray, material: np.ndarray, constants: HeatConstants,
-                     out: np.ndarray) -> np.ndarray:
-        """Electrical conductivity sigma(T) (S/m) per voxel, into ``out``."""
-        conductivity_field(temperature_c, material, self.materials, constants, out)
+                     out: np.ndarray, dried_fraction: np.ndarray | None = None) -> np.ndarray:
+        """Electrical conductivity sigma(T) (S/m) per voxel, into ``out``.
+
+        ``dried_fraction``: the per-voxel dried fraction sigma remembers (hysteresis), or None.
+        """
+        dried = dried_fraction if dried_fraction is not None else _NO_DRYING
+        conductivity_field(temperature_c, material, self.materials, constants, out, dried)
         return out
 
     def step(self, temperature_c: np.ndarray, new_temperature_c: np.ndarray, material: np.ndarray,
              boundary: ThermalBoundary, vascular_damage: np.ndarray, peak_temperature_c: np.ndarray,
              heating_per_conductivity: np.ndarray, solve_conductivity: np.ndarray, external_power: np.ndarray,
-             constants: HeatConstants, voltage_squared: float) -> StepTallies:
+             constants: HeatConstants, voltage_squared: float, cem43_minutes: np.ndarray | None = None,
+             dried_fraction: np.ndarray | None = None) -> StepTallies:
         """One explicit heat step into ``new_temperature_c``, coolant coupling included.
 
-        Returns the step's energy tallies; the coolant's share is booked as a fixed sink, so
-        the balance stays exact.
+        With the damage constants set (:meth:`fused_damage_constants`) the Arrhenius dose
+        ``vascular_damage`` and the CEM43 dose ``cem43_minutes`` are accumulated in the same
+        pass.  ``dried_fraction`` (desiccation hysteresis) is read, not updated: see
+        :func:`rfasim.physics.desiccation.update_dried_fraction`.  Returns the step's energy
+        tallies; the coolant's share is booked as a fixed sink, so the balance stays exact.
         """
+        cem43 = cem43_minutes if cem43_minutes is not None else _NO_DOSE
+        if constants.cem43_enabled > 0.0 and cem43.shape != temperature_c.shape:
+            raise ValueError("cem43_enabled needs a cem43_minutes field of the grid's shape")
+        dried = dried_fraction if dried_fraction is not None else _NO_DRYING
         raw = heat_step(temperature_c, new_temperature_c, material, boundary.fixed, vascular_damage,
-                        peak_temperature_c, heating_per_conductivity, solve_conductivity, external_power,
-                        self.materials, constants, float(voltage_squared))
+                        peak_temperature_c, heating_per_conductivity, solve_conductivity, external_power, cem43,
+                        self.materials, constants, float(voltage_squared), dried)
         tallies = StepTallies(*raw)
         if boundary.coolant is None:
             return tallies
         removed = self._cool_partial_voxels(new_temperature_c, boundary.coolant, material, constants)
         return tallies._replace(stored_j=tallies.stored_j - removed, fixed_sink_j=tallies.fixed_sink_j + removed)
+
+    @staticmethod
+    def fused_damage_constants(constants: HeatConstants, arrhenius: tuple[float, float, float] | None,
+                               cem43: bool, vascular_damage: np.ndarray,
+                               peak_temperature_c: np.ndarray) -> HeatConstants:
+        """``constants`` with the damage doses the step accumulates itself.
+
+        Parameters
+        ----------
+        arrhenius : (A (1/s), Ea/R (K), minimum (degC)) or None
+            The Arrhenius dose to accumulate into ``vascular_damage``; None: read only.
+        cem43 : bool
+            Accumulate the CEM43 dose (minutes) into the step's ``cem43_minutes``.
+        vascular_damage, peak_temperature_c : ndarray
+            The starting fields: Omega is read only past the peak-temperature gate when no
+            voxel at or below the gate already holds a dose.
+        """
+        if arrhenius is None:
+            return constants._replace(arrhenius_frequency_factor_per_s=0.0, cem43_enabled=1.0 if cem43 else 0.0,
+                                      omega_gate_c=-math.inf)
+        frequency, activation, minimum = arrhenius
+        gate = minimum - OMEGA_GATE_MARGIN_C
+        if np.any((vascular_damage != 0) & (peak_temperature_c <= gate)):
+            gate = -math.inf
+        return constants._replace(arrhenius_frequency_factor_per_s=float(frequency),
+                                  arrhenius_activation_temperature_k=float(activation),
+                                  arrhenius_minimum_c=float(minimum), omega_gate_c=float(gate),
+                                  cem43_enabled=1.0 if cem43 else 0.0)
 
     def _cool_partial_voxels(self, temperature_c: np.ndarray, coupling: CoolantCoupling, material: np.ndarray,
                              constants: HeatConstants) -> float:
@@ -248,13 +304,26 @@ class PennesBioheat:
 
 
 def conductivity_reference(sigma_reference: np.ndarray, coefficient: np.ndarray, temperature: np.ndarray,
-                           constants: HeatConstants) -> np.ndarray:
-    """sigma(T) (S/m): ``sigma_37 (1 + a (T - 37))``, then a log-linear drop over the vaporisation window."""
+                           constants: HeatConstants, dried: np.ndarray | float = 0.0) -> np.ndarray:
+    """sigma(T) (S/m): ``sigma_37 (1 + a (T - 37))``, then a log-linear drop over the vaporisation
+    window, following the larger of the vaporised and the remembered dried fraction."""
     factor = np.maximum(1.0 + coefficient * (temperature - constants.reference_temperature_c), 0.05)
     if constants.vaporization_enabled > 0:
         fraction = np.clip((temperature - constants.vaporization_onset_c) / constants.vaporization_width_c, 0.0, 1.0)
-        factor = factor * np.exp(constants.vaporization_log_drop * fraction)
+        factor = factor * np.exp(constants.vaporization_log_drop * np.maximum(fraction, dried))
     return sigma_reference * factor
+
+
+def perfusion_factor_reference(omega: np.ndarray, constants: HeatConstants) -> np.ndarray:
+    """NumPy twin of :func:`rfasim.physics.bioheat_kernel.perfusion_factor`."""
+    mode = constants.perfusion_stasis
+    if mode < 0.5:
+        return np.where(omega < 1.0, 1.0, 0.0)
+    remaining = np.exp(-omega)
+    if mode < 1.5:
+        return remaining
+    stasis, peak, rise = 1.0 - remaining, constants.hyperaemia_peak_stasis, constants.hyperaemia_factor
+    return np.where(stasis <= peak, 1.0 + (rise - 1.0) * stasis / peak, rise * remaining / (1.0 - peak))
 
 
 def _vaporized_fraction(temperature: np.ndarray, constants: HeatConstants) -> np.ndarray:
@@ -318,10 +387,29 @@ def _conduction_reference(temperature: np.ndarray, material: np.ndarray, fixed: 
     return flux, inflow_fixed
 
 
+def _damage_reference(vascular_damage: np.ndarray, cem43_minutes: np.ndarray, temperature: np.ndarray,
+                      free: np.ndarray, constants: HeatConstants) -> None:
+    """The doses the heat step accumulates itself (twins of ArrheniusDamage and CEM43Dose)."""
+    dt = constants.time_step_s
+    if constants.arrhenius_frequency_factor_per_s > 0:
+        hot = free & (temperature > constants.arrhenius_minimum_c)
+        vascular_damage[hot] += dt * constants.arrhenius_frequency_factor_per_s * np.exp(
+            -constants.arrhenius_activation_temperature_k / (temperature[hot] + 273.15))
+    if constants.cem43_enabled > 0:
+        warm = free & (temperature > 39.0)
+        base = np.where(temperature >= 43.0, 0.5, 0.25)
+        cem43_minutes[warm] += dt / 60.0 * base[warm] ** (43.0 - temperature[warm])
+
+
 def heat_step_reference(temperature, new_temperature, material, fixed, vascular_damage, peak_temperature,
-                        heating_per_conductivity, solve_conductivity, external_power, materials: MaterialTable,
-                        constants: HeatConstants, voltage_squared: float) -> np.ndarray:
-    """NumPy twin of :func:`rfasim.physics.bioheat_kernel.heat_step` (same arguments, same results)."""
+                        heating_per_conductivity, solve_conductivity, external_power, cem43_minutes,
+                        materials: MaterialTable, constants: HeatConstants, voltage_squared: float,
+                        desiccation=None) -> np.ndarray:
+    """NumPy twin of :func:`rfasim.physics.bioheat_kernel.heat_step` (same arguments, same results).
+
+    The Omega gate (``constants.omega_gate_c``) is an exact shortcut of the kernel and has no
+    twin here: the twin always reads Omega.
+    """
     h, dt = constants.spacing_m, constants.time_step_s
     volume = h**3
     m, t = material, temperature
@@ -329,24 +417,24 @@ def heat_step_reference(temperature, new_temperature, material, fixed, vascular_
     sigma_reference = materials.electrical_conductivity_s_per_m[m]
     coefficient = materials.conductivity_temperature_coefficient_per_k[m]
     hpc = heating_per_conductivity
-    sigma_now = np.where(hpc > 0, conductivity_reference(sigma_reference, coefficient, t, constants), 0.0)
+    dried = desiccation if desiccation is not None and desiccation.size else 0.0
+    sigma_now = np.where(hpc > 0, conductivity_reference(sigma_reference, coefficient, t, constants, dried), 0.0)
     joule = hpc * sigma_now * voltage_squared
     extra = external_power if external_power.size else np.zeros_like(t)
     flux, inflow_fixed = _conduction_reference(t, m, fixed, materials, h)
-    if constants.perfusion_stasis > 0:
-        w = materials.perfusion_rate_per_s[m] * np.exp(-vascular_damage)
-    else:
-        w = np.where(vascular_damage < 1.0, materials.perfusion_rate_per_s[m], 0.0)
+    w = materials.perfusion_rate_per_s[m] * perfusion_factor_reference(vascular_damage, constants)
     perfusion_density = w * constants.blood_heat_capacity_j_per_m3_k * (t - constants.blood_temperature_c)
     rate = flux + (joule + extra + materials.metabolic_heat_w_per_m3[m] - perfusion_density) * volume
     density, heat, latent = materials.density_kg_per_m3[m], materials.specific_heat_j_per_kg_k[m], materials.latent_heat_j_per_kg[m]
     updated = heat_temperature_reference(density, heat, latent, t, dt * rate / volume, constants)
     new_temperature[...] = np.where(free, updated, t)
     np.maximum(peak_temperature, new_temperature, out=peak_temperature)
+    _damage_reference(vascular_damage, cem43_minutes, t, free, constants)
 
     stored = (enthalpy_density(density, heat, latent, updated, constants)
               - enthalpy_density(density, heat, latent, t, constants)) * volume
-    sigma_next = np.where(hpc > 0, conductivity_reference(sigma_reference, coefficient, new_temperature, constants), 0.0)
+    sigma_next = np.where(hpc > 0, conductivity_reference(sigma_reference, coefficient, new_temperature, constants,
+                                                          dried), 0.0)
     tallies = np.zeros(TALLY_COUNT)
     tallies[0] = np.sum(joule) * volume * dt
     tallies[1] = np.sum(extra) * volume * dt

@@ -5,8 +5,18 @@ One parallel pass per time step updates the temperature (explicit finite volumes
 enthalpy method for the latent heat of tissue water) and the peak temperature, evaluates the
 Joule source at the current sigma(T), and accumulates every term of the energy balance plus what
 the coupled solver needs next (the frozen-potential conductance estimate and the drift of sigma
-since the last electric solve).  Thermal damage is accumulated by the damage models
-(:mod:`rfasim.physics.damage`), each in its own pass.
+since the last electric solve).  The built-in damage doses (Arrhenius Omega and CEM43) are
+accumulated in the same pass from the step's starting temperature, exactly as their models'
+own passes would (:mod:`rfasim.physics.damage`); other damage models run their own passes.
+
+Bytes per voxel: the pass reads the temperature (float64), the material and fixed codes
+(uint8, into small per-material tables), the peak temperature, the heating per conductivity
+and the conductivity at the last solve (float32), and writes the new temperature.  The damage
+doses are touched only where they can change: Omega is read only where the peak temperature
+has passed the Arrhenius threshold (elsewhere it is exactly zero, ``HeatConstants.omega_gate_c``)
+and the CEM43 dose only above 39 degC.  Each physical term is one inline helper
+(``_conductivity``, ``_perfusion``, ``_arrhenius_increment``, ``_cem43_increment``,
+``_advance``) so that further terms can be added as helpers of their own.
 
 The kernel reads its constants from two typed records built once per run by
 :class:`~rfasim.physics.bioheat.PennesBioheat`: :class:`HeatConstants` (scalars) and
@@ -45,7 +55,28 @@ class HeatConstants(NamedTuple):
         1.0 when the vaporisation model is on, else 0.0.
     perfusion_stasis : float
         0.0: perfusion stops where the vascular damage reaches 1 (cutoff); 1.0: it falls as
-        ``exp(-Omega)`` (gradual vascular stasis).
+        ``exp(-Omega)`` (gradual vascular stasis); 2.0: gradual stasis with a hyperaemic rise
+        before it (:func:`perfusion_factor`).
+    arrhenius_frequency_factor_per_s : float
+        A of the Arrhenius dose accumulated in the pass (1/s); 0.0: Omega is not accumulated
+        (only read, for the perfusion).
+    arrhenius_activation_temperature_k : float
+        Ea / R (K).
+    arrhenius_minimum_c : float
+        Omega accumulates only above this temperature (degC).
+    omega_gate_c : float
+        Omega is read only where the peak temperature exceeds this (degC); elsewhere it is taken
+        as zero.  Exact when no voxel at or below it holds a dose (the simulation checks this and
+        uses ``-inf`` otherwise); a little below ``arrhenius_minimum_c`` to absorb the float32
+        rounding of the peak.
+    cem43_enabled : float
+        1.0: the CEM43 dose (minutes) is accumulated into ``cem43_minutes``.
+    hyperaemia_factor : float
+        Peak perfusion over baseline of the hyperaemic response (1.0: no rise).
+    hyperaemia_peak_stasis : float
+        Degree of vascular stasis ``DS = 1 - exp(-Omega)`` at which the hyperaemic peak lies.
+    desiccation_memory : float
+        1.0 when sigma follows the per-voxel dried fraction (desiccation hysteresis), else 0.0.
     """
 
     spacing_m: float
@@ -58,6 +89,14 @@ class HeatConstants(NamedTuple):
     vaporization_log_drop: float
     vaporization_enabled: float
     perfusion_stasis: float = 0.0
+    arrhenius_frequency_factor_per_s: float = 0.0
+    arrhenius_activation_temperature_k: float = 0.0
+    arrhenius_minimum_c: float = math.inf
+    omega_gate_c: float = -math.inf
+    cem43_enabled: float = 0.0
+    hyperaemia_factor: float = 1.0
+    hyperaemia_peak_stasis: float = 0.1
+    desiccation_memory: float = 0.0
 
 
 class MaterialTable(NamedTuple):
@@ -141,6 +180,46 @@ def _conductivity(sigma_reference: float, coefficient: float, temperature: float
     return sigma_reference * factor
 
 
+@numba.njit(cache=True, inline="always")
+def perfusion_factor(omega: float, mode: float, hyperaemia: float, peak: float) -> float:
+    """Perfusion over its baseline at vascular damage ``omega`` (docs/parameters.md).
+
+    ``mode`` 0: 1 until ``omega`` reaches 1, then 0 (cutoff).  1: ``1 - DS = exp(-omega)``, the
+    first-order Arrhenius stasis model (Schutt & Haemmerich 2008).  2: the same with a hyperaemic
+    rise first: linear from 1 to ``hyperaemia`` as DS goes from 0 to ``peak``, then linear down to
+    0 at DS = 1 (the shape is an assumption; the peak below DS ~ 0.1 is as reported).
+    """
+    if mode < 0.5:
+        return 1.0 if omega < 1.0 else 0.0
+    remaining = math.exp(-omega)
+    if mode < 1.5:
+        return remaining
+    stasis = 1.0 - remaining
+    if stasis <= peak:
+        return 1.0 + (hyperaemia - 1.0) * stasis / peak
+    return hyperaemia * remaining / (1.0 - peak)
+
+
+@numba.njit(cache=True, inline="always")
+def _dried_conductivity(sigma_reference: float, coefficient: float, temperature: float, dried: float,
+                        reference_c: float, onset_c: float, width_c: float, log_drop: float) -> float:
+    """sigma(T) (S/m) of tissue that has dried by ``dried`` (0-1): the vaporisation drop follows the
+    larger of the present vaporised fraction and the remembered one (desiccation hysteresis)."""
+    factor = 1.0 + coefficient * (temperature - reference_c)
+    if factor < 0.05:
+        factor = 0.05
+    fraction = 0.0
+    if temperature > onset_c:
+        fraction = (temperature - onset_c) / width_c
+        if fraction > 1.0:
+            fraction = 1.0
+    if dried > fraction:
+        fraction = dried
+    if fraction > 0.0:
+        factor *= math.exp(log_drop * fraction)
+    return sigma_reference * factor
+
+
 @numba.njit(cache=True)
 def conductivity_at(sigma_reference: float, coefficient: float, temperature: float, constants: HeatConstants) -> float:
     """sigma(T) (S/m): linear rise, then the log-linear vaporisation drop."""
@@ -193,7 +272,7 @@ def heat_temperature(
     return onset + (enthalpy - rho_latent) / rho_c
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _heat_into_fixed(temperature, material, fixed, face, i, j, k):
     """Heat flow (W) from the free neighbours of fixed voxel (i, j, k) into it.
 
@@ -206,18 +285,18 @@ def _heat_into_fixed(temperature, material, fixed, face, i, j, k):
     t_here = temperature[i, j, k]
     m = material[i, j, k]
     total = 0.0
-    for axis in range(3):
-        for offset in (-1, 1):
-            a, b, c = i, j, k
-            if axis == 0:
-                a = i + offset
-            elif axis == 1:
-                b = j + offset
-            else:
-                c = k + offset
-            if a < 0 or b < 0 or c < 0 or a >= nx or b >= ny or c >= nz or fixed[a, b, c] != 0:
-                continue
-            total += face[m, material[a, b, c]] * (temperature[a, b, c] - t_here)
+    if i > 0 and fixed[i - 1, j, k] == 0:
+        total += face[m, material[i - 1, j, k]] * (temperature[i - 1, j, k] - t_here)
+    if i < nx - 1 and fixed[i + 1, j, k] == 0:
+        total += face[m, material[i + 1, j, k]] * (temperature[i + 1, j, k] - t_here)
+    if j > 0 and fixed[i, j - 1, k] == 0:
+        total += face[m, material[i, j - 1, k]] * (temperature[i, j - 1, k] - t_here)
+    if j < ny - 1 and fixed[i, j + 1, k] == 0:
+        total += face[m, material[i, j + 1, k]] * (temperature[i, j + 1, k] - t_here)
+    if k > 0 and fixed[i, j, k - 1] == 0:
+        total += face[m, material[i, j, k - 1]] * (temperature[i, j, k - 1] - t_here)
+    if k < nz - 1 and fixed[i, j, k + 1] == 0:
+        total += face[m, material[i, j, k + 1]] * (temperature[i, j, k + 1] - t_here)
     return total
 
 
@@ -238,89 +317,237 @@ def _advance(density, specific_heat, latent, t_here, energy_density, onset, volu
     return t_new, stored
 
 
-@numba.njit(cache=True)
-def _update_slab(i, temperature, new_temperature, material, fixed, vascular_damage, peak_temperature,
-                 heating_per_conductivity, solve_conductivity, external_power, materials, constants,
-                 voltage_squared, rows):
-    """Heat step for the x-slab ``i``; writes its tallies into ``rows[i]``."""
-    ny, nz = temperature.shape[1], temperature.shape[2]
-    volume = constants.spacing_m**3
-    dt = constants.time_step_s
-    has_external = external_power.size > 0
-    onset = constants.vaporization_onset_c if constants.vaporization_enabled > 0.0 else np.inf
-    density, specific_heat = materials.density_kg_per_m3, materials.specific_heat_j_per_kg_k
-    latent = materials.latent_heat_j_per_kg
+@numba.njit(cache=True, inline="always")
+def _perfusion(rate_per_s: float, omega: float, constants: HeatConstants) -> float:
+    """Perfusion rate (1/s) at vascular damage ``omega``, as :func:`perfusion_factor` answers it."""
+    return rate_per_s * perfusion_factor(omega, constants.perfusion_stasis, constants.hyperaemia_factor,
+                                         constants.hyperaemia_peak_stasis)
+
+
+@numba.njit(cache=True, inline="always")
+def _arrhenius_increment(t_here: float, constants: HeatConstants) -> float:
+    """Omega accumulated over one step at ``t_here`` (degC), the twin of ``ArrheniusDamage``."""
+    if constants.arrhenius_frequency_factor_per_s > 0.0 and t_here > constants.arrhenius_minimum_c:
+        return constants.time_step_s * constants.arrhenius_frequency_factor_per_s * math.exp(
+            -constants.arrhenius_activation_temperature_k / (t_here + 273.15))
+    return 0.0
+
+
+@numba.njit(cache=True, inline="always")
+def _cem43_increment(t_here: float, time_step_s: float) -> float:
+    """CEM43 minutes accumulated over one step at ``t_here`` (degC), the twin of ``CEM43Dose``."""
+    base = 0.5 if t_here >= 43.0 else 0.25
+    return time_step_s / 60.0 * base ** (43.0 - t_here)
+
+
+@numba.njit(cache=True, inline="always")
+def _conduction(temperature, material, face, m, t_here, i, j, k):
+    """Conductive inflow (W) from the six neighbours of a free (interior) voxel."""
+    flux = face[m, material[i - 1, j, k]] * (temperature[i - 1, j, k] - t_here)
+    flux += face[m, material[i + 1, j, k]] * (temperature[i + 1, j, k] - t_here)
+    flux += face[m, material[i, j - 1, k]] * (temperature[i, j - 1, k] - t_here)
+    flux += face[m, material[i, j + 1, k]] * (temperature[i, j + 1, k] - t_here)
+    flux += face[m, material[i, j, k - 1]] * (temperature[i, j, k - 1] - t_here)
+    flux += face[m, material[i, j, k + 1]] * (temperature[i, j, k + 1] - t_here)
+    return flux
+
+
+@numba.njit(cache=True, inline="always")
+def _damage(vascular_damage, cem43_minutes, peak, t_here, constants, i, j, k):
+    """Omega at the step's start (read only past the gate), then both doses accumulated."""
+    omega = 0.0
+    if peak > constants.omega_gate_c:
+        omega = vascular_damage[i, j, k]
+        increment = _arrhenius_increment(t_here, constants)
+        if increment > 0.0:
+            vascular_damage[i, j, k] = omega + increment
+    if constants.cem43_enabled > 0.0 and t_here > 39.0:
+        cem43_minutes[i, j, k] += _cem43_increment(t_here, constants.time_step_s)
+    return omega
+
+
+@numba.njit(cache=True, inline="always")
+def _voxel(i, j, k, temperature, new_temperature, material, fixed, vascular_damage, peak_temperature,
+           heating_per_conductivity, solve_conductivity, external_power, cem43_minutes, materials, constants,
+           voltage_squared, onset, acc, desiccation):
+    """The general update of one voxel (any material, fixed or free, latent heat, damage, the
+    dried fraction sigma remembers); its tallies are added to ``acc`` (order of :class:`StepTallies`)."""
+    volume, dt = constants.spacing_m**3, constants.time_step_s
     sigma_reference = materials.electrical_conductivity_s_per_m
     sigma_coefficient = materials.conductivity_temperature_coefficient_per_k
     face = materials.face_conductance_w_per_k
+    reference_c, width_c, log_drop = constants.reference_temperature_c, constants.vaporization_width_c, constants.vaporization_log_drop
+    m = material[i, j, k]
+    t_here = temperature[i, j, k]
+    hpc = heating_per_conductivity[i, j, k]
+    sigma_now = 0.0
+    dried = desiccation[i, j, k] if desiccation.size > 0 else 0.0
+    if hpc > 0.0:
+        sigma_now = _dried_conductivity(sigma_reference[m], sigma_coefficient[m], t_here, dried, reference_c, onset,
+                                        width_c, log_drop)
+    joule = hpc * sigma_now * voltage_squared
+    extra = external_power[i, j, k] if external_power.size > 0 else 0.0
+    acc[0] += joule * volume * dt
+    acc[1] += extra * volume * dt
+    peak = peak_temperature[i, j, k]
+    if fixed[i, j, k] != 0:
+        new_temperature[i, j, k] = t_here
+        acc[6] += (joule + extra) * volume * dt
+        acc[5] += _heat_into_fixed(temperature, material, fixed, face, i, j, k) * dt
+        if hpc > 0.0:
+            acc[7] += hpc * sigma_now * volume
+            acc[8] += hpc * abs(sigma_now - solve_conductivity[i, j, k]) * volume
+        if t_here > peak:
+            peak_temperature[i, j, k] = t_here
+        return
+    # Free voxels never lie on the outer layer: the six neighbours are read directly.
+    flux = _conduction(temperature, material, face, m, t_here, i, j, k)
+    omega = _damage(vascular_damage, cem43_minutes, peak, t_here, constants, i, j, k)
+    w = _perfusion(materials.perfusion_rate_per_s[m], omega, constants)
+    perfusion_density = w * constants.blood_heat_capacity_j_per_m3_k * (t_here - constants.blood_temperature_c)
+    metabolic = materials.metabolic_heat_w_per_m3[m]
+    rate = flux + (joule + extra + metabolic - perfusion_density) * volume
+    t_new, stored_here = _advance(materials.density_kg_per_m3[m], materials.specific_heat_j_per_kg_k[m],
+                                  materials.latent_heat_j_per_kg[m], t_here, dt * rate / volume, onset, volume,
+                                  constants)
+    acc[3] += stored_here
+    new_temperature[i, j, k] = t_new
+    acc[2] += metabolic * volume * dt
+    acc[4] += perfusion_density * volume * dt
+    if t_new > peak:
+        peak_temperature[i, j, k] = t_new
+    if hpc > 0.0:
+        sigma_next = _dried_conductivity(sigma_reference[m], sigma_coefficient[m], t_new, dried, reference_c, onset,
+                                         width_c, log_drop)
+        acc[7] += hpc * sigma_next * volume
+        acc[8] += hpc * abs(sigma_next - solve_conductivity[i, j, k]) * volume
+
+
+@numba.njit(cache=True, inline="always")
+def _uniform_row(material, fixed, i, j):
+    """Material code of row (i, j) when the row and its four neighbour rows hold one material and
+    no voxel inside the row is fixed; -1 otherwise (the row then takes the general path)."""
+    nz = material.shape[2]
+    m = material[i, j, 0]
+    mixed = 0
+    for k in range(nz):
+        mixed |= material[i, j, k] != m
+    for k in range(1, nz - 1):
+        mixed |= ((material[i - 1, j, k] != m) | (material[i + 1, j, k] != m) | (material[i, j - 1, k] != m)
+                  | (material[i, j + 1, k] != m) | (fixed[i, j, k] != 0))
+    return -1 if mixed else np.int64(m)
+
+
+@numba.njit(cache=True, inline="always")
+def _general_case(t, t_new, peak, onset, gate, dose_c):
+    """Whether a voxel of a one-material row needs the general update: latent heat or the
+    vaporisation drop ahead, Omega possibly non-zero, or a dose due."""
+    return (t >= onset) | (t_new >= onset) | (peak > gate) | (t_new > gate) | (t > dose_c)
+
+
+@numba.njit(cache=True, inline="always")
+def _uniform_row_update(i, j, m, temperature, new_temperature, peak_temperature, heating_per_conductivity,
+                        solve_conductivity, external_power, materials, constants, voltage_squared, onset, acc):
+    """Free voxels of a one-material row in the common case (no latent heat, Omega zero, no dose
+    due), branch-free so that it vectorises.  Voxels outside that case (:func:`_general_case`,
+    checked again on the same values by the caller) keep their peak and add no tallies; the
+    caller redoes them with :func:`_voxel`.  Returns their count."""
+    nz = temperature.shape[2]
+    volume, dt = constants.spacing_m**3, constants.time_step_s
+    g = materials.face_conductance_w_per_k[m, m]
+    sigma_reference = materials.electrical_conductivity_s_per_m[m]
+    coefficient = materials.conductivity_temperature_coefficient_per_k[m]
     reference_c = constants.reference_temperature_c
-    width_c = constants.vaporization_width_c
-    log_drop = constants.vaporization_log_drop
-    stasis = constants.perfusion_stasis > 0.0
-    electrical = external = metabolic_total = stored = perfusion_loss = 0.0
-    fixed_sink = deposited_fixed = next_conductance = drift = 0.0
+    perfusion = materials.perfusion_rate_per_s[m] * constants.blood_heat_capacity_j_per_m3_k
+    blood_c, metabolic = constants.blood_temperature_c, materials.metabolic_heat_w_per_m3[m]
+    rho_c = materials.density_kg_per_m3[m] * materials.specific_heat_j_per_kg_k[m]
+    step_per_energy = dt / (volume * rho_c)
+    gate = constants.omega_gate_c
+    dose_c = 39.0 if constants.cem43_enabled > 0.0 else np.inf
+    has_external = external_power.size > 0
+    joule_sum = extra_sum = heat_sum = perfusion_sum = next_sum = drift_sum = 0.0
+    count = 0
+    for k in range(1, nz - 1):
+        t = temperature[i, j, k]
+        hpc = heating_per_conductivity[i, j, k]
+        joule = hpc * sigma_reference * max(1.0 + coefficient * (t - reference_c), 0.05) * voltage_squared
+        extra = external_power[i, j, k] if has_external else 0.0
+        neighbours = (temperature[i - 1, j, k] + temperature[i + 1, j, k] + temperature[i, j - 1, k]
+                      + temperature[i, j + 1, k] + temperature[i, j, k - 1] + temperature[i, j, k + 1])
+        perfusion_density = perfusion * (t - blood_c)
+        rate = g * (neighbours - 6.0 * t) + (joule + extra + metabolic - perfusion_density) * volume
+        t_new = t + rate * step_per_energy
+        peak = peak_temperature[i, j, k]
+        flag = _general_case(t, t_new, peak, onset, gate, dose_c)
+        new_temperature[i, j, k] = t_new
+        peak_temperature[i, j, k] = peak if flag | (t_new <= peak) else t_new
+        sigma_next = sigma_reference * max(1.0 + coefficient * (t_new - reference_c), 0.05)
+        keep = 0.0 if flag else 1.0
+        count += flag
+        joule_sum += keep * joule
+        extra_sum += keep * extra
+        heat_sum += keep * (t_new - t)
+        perfusion_sum += keep * perfusion_density
+        next_sum += keep * hpc * sigma_next
+        drift_sum += keep * hpc * abs(sigma_next - solve_conductivity[i, j, k])
+    free = nz - 2 - count
+    acc[0] += joule_sum * volume * dt
+    acc[1] += extra_sum * volume * dt
+    acc[2] += metabolic * free * volume * dt
+    acc[3] += heat_sum * volume * rho_c
+    acc[4] += perfusion_sum * volume * dt
+    acc[7] += next_sum * volume
+    acc[8] += drift_sum * volume
+    return count
+
+
+@numba.njit(cache=True, inline="always")
+def _update_slab(i, temperature, new_temperature, material, fixed, vascular_damage, peak_temperature,
+                 heating_per_conductivity, solve_conductivity, external_power, cem43_minutes, materials,
+                 constants, voltage_squared, rows, desiccation):
+    """Heat step (and the fused damage doses) for the x-slab ``i``; its tallies into ``rows[i]``.
+
+    One-material rows take the vectorised path (:func:`_uniform_row_update`); the voxels it
+    leaves, the rows' ends (the fixed outer layer) and every other row the general one
+    (:func:`_voxel`).  Everything is inlined into the parallel loop, whose arrays Numba then
+    marks as not aliased, which the vectoriser needs.  With a dried-fraction field (desiccation
+    hysteresis) every row takes the general path (dried tissue conducts less below the onset).
+    """
+    nx, ny, nz = temperature.shape
+    onset = constants.vaporization_onset_c if constants.vaporization_enabled > 0.0 else np.inf
+    gate = constants.omega_gate_c
+    dose_c = 39.0 if constants.cem43_enabled > 0.0 else np.inf
+    acc = np.zeros(TALLY_COUNT)
     for j in range(ny):
-        for k in range(nz):
-            m = material[i, j, k]
-            t_here = temperature[i, j, k]
-            hpc = heating_per_conductivity[i, j, k]
-            sigma_now = 0.0
-            if hpc > 0.0:
-                sigma_now = _conductivity(sigma_reference[m], sigma_coefficient[m], t_here, reference_c, onset,
-                                          width_c, log_drop)
-            joule = hpc * sigma_now * voltage_squared
-            extra = external_power[i, j, k] if has_external else 0.0
-            electrical += joule * volume * dt
-            external += extra * volume * dt
-            if fixed[i, j, k] != 0:
-                new_temperature[i, j, k] = t_here
-                deposited_fixed += (joule + extra) * volume * dt
-                fixed_sink += _heat_into_fixed(temperature, material, fixed, face, i, j, k) * dt
-                if hpc > 0.0:
-                    next_conductance += hpc * sigma_now * volume
-                    drift += hpc * abs(sigma_now - solve_conductivity[i, j, k]) * volume
-                if t_here > peak_temperature[i, j, k]:
-                    peak_temperature[i, j, k] = t_here
-                continue
-            # Free voxels never lie on the outer layer: the six neighbours are read directly.
-            flux = face[m, material[i - 1, j, k]] * (temperature[i - 1, j, k] - t_here)
-            flux += face[m, material[i + 1, j, k]] * (temperature[i + 1, j, k] - t_here)
-            flux += face[m, material[i, j - 1, k]] * (temperature[i, j - 1, k] - t_here)
-            flux += face[m, material[i, j + 1, k]] * (temperature[i, j + 1, k] - t_here)
-            flux += face[m, material[i, j, k - 1]] * (temperature[i, j, k - 1] - t_here)
-            flux += face[m, material[i, j, k + 1]] * (temperature[i, j, k + 1] - t_here)
-            omega = vascular_damage[i, j, k]
-            if stasis:
-                w = materials.perfusion_rate_per_s[m] * math.exp(-omega)
-            else:
-                w = materials.perfusion_rate_per_s[m] if omega < 1.0 else 0.0
-            perfusion_density = w * constants.blood_heat_capacity_j_per_m3_k * (t_here - constants.blood_temperature_c)
-            rate = flux + (joule + extra + materials.metabolic_heat_w_per_m3[m] - perfusion_density) * volume
-            t_new, stored_here = _advance(density[m], specific_heat[m], latent[m], t_here, dt * rate / volume,
-                                          onset, volume, constants)
-            stored += stored_here
-            new_temperature[i, j, k] = t_new
-            metabolic_total += materials.metabolic_heat_w_per_m3[m] * volume * dt
-            perfusion_loss += perfusion_density * volume * dt
-            if t_new > peak_temperature[i, j, k]:
-                peak_temperature[i, j, k] = t_new
-            if hpc > 0.0:
-                sigma_next = _conductivity(sigma_reference[m], sigma_coefficient[m], t_new, reference_c, onset,
-                                           width_c, log_drop)
-                next_conductance += hpc * sigma_next * volume
-                drift += hpc * abs(sigma_next - solve_conductivity[i, j, k]) * volume
-    rows[i, 0] = electrical
-    rows[i, 1] = external
-    rows[i, 2] = metabolic_total
-    rows[i, 3] = stored
-    rows[i, 4] = perfusion_loss
-    rows[i, 5] = fixed_sink
-    rows[i, 6] = deposited_fixed
-    rows[i, 7] = next_conductance
-    rows[i, 8] = drift
+        m = -1
+        if 0 < i < nx - 1 and 0 < j < ny - 1 and desiccation.size == 0:
+            m = _uniform_row(material, fixed, i, j)
+        flagged = 0
+        if m >= 0:
+            flagged = _uniform_row_update(i, j, m, temperature, new_temperature, peak_temperature,
+                                          heating_per_conductivity, solve_conductivity, external_power, materials,
+                                          constants, voltage_squared, onset, acc)
+        k = 0
+        while k < nz:  # every voxel of a general row; else the row's ends and the flagged voxels
+            general = m < 0 or k == 0 or k == nz - 1
+            if not general:
+                general = _general_case(temperature[i, j, k], new_temperature[i, j, k], peak_temperature[i, j, k],
+                                        onset, gate, dose_c)
+            if general:
+                _voxel(i, j, k, temperature, new_temperature, material, fixed, vascular_damage, peak_temperature,
+                       heating_per_conductivity, solve_conductivity, external_power, cem43_minutes, materials,
+                       constants, voltage_squared, onset, acc, desiccation)
+            k = k + 1 if m < 0 or flagged > 0 or k > 0 else nz - 1
+    for n in range(TALLY_COUNT):
+        rows[i, n] = acc[n]
 
 
-@numba.njit(parallel=True, cache=True)
+#: Floating-point licences of the heat step: reassociation lets the vectoriser split the tally
+#: sums and fuse multiply-adds (results change at round-off only; no NaN/inf assumptions).
+HEAT_FASTMATH = {"reassoc", "nsz", "contract"}
+
+
+@numba.njit(parallel=True, cache=True, fastmath=HEAT_FASTMATH)
 def heat_step(
     temperature: np.ndarray,
     new_temperature: np.ndarray,
@@ -331,15 +558,21 @@ def heat_step(
     heating_per_conductivity: np.ndarray,
     solve_conductivity: np.ndarray,
     external_power: np.ndarray,
+    cem43_minutes: np.ndarray,
     materials: MaterialTable,
     constants: HeatConstants,
     voltage_squared: float,
+    desiccation: np.ndarray,
 ) -> np.ndarray:
     """Advance one explicit step; fills ``new_temperature`` and updates ``peak_temperature``.
 
     Fixed voxels (``fixed == 1``) keep their temperature; the outer layer must be fixed.
-    Perfusion stops where ``vascular_damage`` (Arrhenius Omega) has reached 1.
-    ``external_power`` is a W/m^3 field of the grid's shape or an empty array.
+    Perfusion answers ``vascular_damage`` (Arrhenius Omega) as :func:`perfusion_factor` says.
+    ``external_power`` is a W/m^3 field of the grid's shape or an empty array; ``desiccation``
+    the per-voxel dried fraction (0-1) that sigma remembers, or an empty array (no memory).
+    With ``constants.arrhenius_frequency_factor_per_s > 0`` Omega (``vascular_damage``) is
+    accumulated in the pass, with ``constants.cem43_enabled`` the CEM43 minutes
+    (``cem43_minutes``, else any array), both from ``temperature`` in free voxels.
     Returns the tallies in the order of :class:`StepTallies`.
     """
     nx = temperature.shape[0]
@@ -347,8 +580,8 @@ def heat_step(
     rows = np.zeros((nx, TALLY_COUNT))
     for i in numba.prange(nx):
         _update_slab(i, temperature, new_temperature, material, fixed, vascular_damage, peak_temperature,
-                     heating_per_conductivity, solve_conductivity, external_power, materials, constants,
-                     voltage_squared, rows)
+                     heating_per_conductivity, solve_conductivity, external_power, cem43_minutes, materials,
+                     constants, voltage_squared, rows, desiccation)
     tallies = np.zeros(TALLY_COUNT)
     for slab in range(nx):
         for n in range(TALLY_COUNT):
@@ -358,17 +591,21 @@ def heat_step(
 
 @numba.njit(parallel=True, cache=True)
 def conductivity_field(temperature: np.ndarray, material: np.ndarray, materials: MaterialTable,
-                       constants: HeatConstants, out: np.ndarray) -> None:
-    """Fill ``out`` with sigma(T) (S/m) per voxel."""
+                       constants: HeatConstants, out: np.ndarray, desiccation: np.ndarray) -> None:
+    """Fill ``out`` with sigma(T) (S/m) per voxel (``desiccation``: dried fraction or empty)."""
     nx, ny, nz = temperature.shape
+    has_memory = desiccation.size > 0
+    onset = constants.vaporization_onset_c if constants.vaporization_enabled > 0.0 else np.inf
     for i in numba.prange(nx):
         for j in range(ny):
             for k in range(nz):
                 m = material[i, j, k]
-                out[i, j, k] = conductivity_at(
+                out[i, j, k] = _dried_conductivity(
                     materials.electrical_conductivity_s_per_m[m],
                     materials.conductivity_temperature_coefficient_per_k[m],
-                    temperature[i, j, k], constants,
+                    temperature[i, j, k], desiccation[i, j, k] if has_memory else 0.0,
+                    constants.reference_temperature_c, onset, constants.vaporization_width_c,
+                    constants.vaporization_log_drop,
                 )
 
 

@@ -59,6 +59,12 @@ class DamageModel(ABC):
     def necrotic(self, dose: np.ndarray) -> np.ndarray:
         """Boolean mask of the voxels this model considers dead."""
 
+    def fused_in_heat_step(self) -> bool:
+        """Whether the heat step accumulates this dose in its own pass (built-in models only:
+        the heat kernel computes exactly what :meth:`accumulate` would, so the model's own pass
+        is skipped).  A subclass that changes :meth:`accumulate` is never fused."""
+        return False
+
 
 _Model = TypeVar("_Model", bound=type[DamageModel])
 
@@ -174,6 +180,13 @@ class ArrheniusDamage(DamageModel):
     def necrotic(self, dose: np.ndarray) -> np.ndarray:
         return dose >= 1.0
 
+    def fused_in_heat_step(self) -> bool:
+        return type(self).accumulate is ArrheniusDamage.accumulate
+
+    def kernel_parameters(self) -> tuple[float, float, float]:
+        """(A (1/s), Ea/R (K), minimum temperature (degC)) as the fused heat step takes them."""
+        return self.frequency_factor_per_s, self.activation_temperature_k, self.minimum_temperature_c
+
 
 @numba.njit(parallel=True, cache=True)
 def _cem43_step(minutes, temperature, fixed, time_step_s):
@@ -217,3 +230,6 @@ class CEM43Dose(DamageModel):
 
     def necrotic(self, dose: np.ndarray) -> np.ndarray:
         return dose >= self.threshold_min
+
+    def fused_in_heat_step(self) -> bool:
+        return type(self).accumulate is CEM43Dose.accumulate

@@ -460,13 +460,13 @@ class ElectricProblem:
         polarities = {np.sign(e.polarity) for e in electrodes}
         if not grounded_faces and len(polarities) < 2:
             raise ValueError("with no grounded face the electrodes need both polarities (bipolar)")
-        self.metal_potential = np.full(grid.size, np.nan)
-        for electrode in electrodes:
-            self.metal_potential[electrode.metal_index] = electrode.polarity
         shape = grid.shape
         # Static parts of the system, prepared once.
-        self._metal = (~np.isnan(self.metal_potential)).astype(np.uint8).reshape(shape)
-        self._metal_potential = np.nan_to_num(self.metal_potential).reshape(shape)
+        self._metal = np.zeros(shape, np.uint8)
+        self._metal_potential = np.zeros(shape)
+        for electrode in electrodes:
+            self._metal.ravel()[electrode.metal_index] = 1
+            self._metal_potential.ravel()[electrode.metal_index] = electrode.polarity
         self._grounded = np.array([face in self.grounded_faces for face in FACE_NAMES], dtype=np.int64)
         (self._coupling_index, self._coupling_factor, self._coupling_factor_polarity,
          self._coupling_factor_polarity2) = _aggregate_couplings(electrodes, grid.size)
@@ -478,15 +478,23 @@ class ElectricProblem:
         self._last_solution: ElectricSolution | None = None
         self.local_options = local_update if local_update is not None else LocalUpdateOptions()
         self._local: LocalUpdate | None = None
+        self._update_outputs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self._update_turn = 0
         self.global_solves = 0
         self.local_updates = 0
         self.unchanged_calls = 0
+
+    @property
+    def metal_potential(self) -> np.ndarray:
+        """Potential of every voxel at 1 V applied (flat, grid order): the electrode's polarity on
+        its metal, NaN elsewhere (computed on demand; the problem keeps it as two fields)."""
+        return np.where(self._metal != 0, self._metal_potential, np.nan).ravel()
 
     # -- assembly ------------------------------------------------------------------------------
     def _system(self, sigma: np.ndarray) -> tuple[np.ndarray, ...]:
         """Fused assembly into the problem's buffers: padded gx, gy, gz, diagonal, rhs."""
         if self._buffers is None:
-            self._buffers = tuple(np.empty(self.grid.shape) for _ in range(6))
+            self._buffers = (*(np.empty(self.grid.shape) for _ in range(5)), np.zeros((0, 0, 0)))
         gx, gy, gz, diagonal, rhs, unused = self._buffers
         electric_kernels.assemble(
             sigma, self._metal, self._metal_potential, self.grid.spacing_m, self._grounded, self._origin,
@@ -601,26 +609,43 @@ class ElectricProblem:
         ``solution.local`` tells which was done.  Only the multigrid solver has a local update;
         with another solver this is :meth:`solve`.
 
-        The arrays of a *local* update's solution belong to the problem: they are reused (so no
-        fresh pages are touched per update) and overwritten by the second following call of
-        :meth:`update`.  Copy them to keep them longer.
+        The arrays of a solution of :meth:`update` (local or global) belong to the problem:
+        they are reused (so no fresh pages are touched per update) and overwritten by the second
+        following call of :meth:`update`.  Copy them to keep them longer.
         """
         start = time.perf_counter()
         sigma = self._conductivity(conductivity_s_per_m)
         cached = self._cached(sigma, start)
         if cached is not None:
             return cached
-        if self._local is None or not isinstance(self.solver, MultigridSolver):
+        if not isinstance(self.solver, MultigridSolver):
             return self._solve_global(sigma, self._last_potential, start, prepare_local=True)
+        if self._local is None:
+            return self._solve_global(sigma, self._last_potential, start, prepare_local=True,
+                                      buffers=self._global_buffers())
         solution = self._local.update(self, sigma, start)
         if solution is None:  # an indicator passed its tolerance: correct globally
             return self._solve_global(sigma, self._local.warm_start, start, prepare_local=True,
                                       relative_tolerance=self.local_options.global_relative_tolerance,
-                                      buffers=self._local.global_buffers())
+                                      buffers=self._global_buffers())
         self._remember(sigma, solution)
         self.local_updates += 1
         return solution
 
+
+    def _global_buffers(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Arrays (solution, heating, potential) for the next global solve of :meth:`update`,
+        alternating between two sets: the last global field stays intact while the next is
+        computed, and no fresh grid-sized arrays are allocated per solve."""
+        if not self._update_outputs:
+            self._update_outputs = [tuple(np.empty(self.grid.shape) for _ in range(3)) for _ in range(2)]
+        held = self._local.potential_global if self._local is not None else None
+        self._update_turn ^= 1
+        buffers = self._update_outputs[self._update_turn]
+        if held is not None and any(b is held for b in buffers):
+            self._update_turn ^= 1
+            buffers = self._update_outputs[self._update_turn]
+        return buffers
 
     def statistics(self) -> dict[str, int]:
         """Counts since construction: global solves, local updates, calls with an unchanged

@@ -60,6 +60,7 @@ def _assemble_planes(sigma, metal, metal_potential, h, grounded, origin, ghost, 
     nx, ny, nz = sigma.shape
     bx, by, bz = d.shape
     oi, oj, ok = origin[0], origin[1], origin[2]
+    ghost_rhs = rhs_ghost.size > 0  # an empty array: no ghost right-hand side wanted
     for a in range(low, high):
         i = oi + a
         for b in range(by):
@@ -106,7 +107,8 @@ def _assemble_planes(sigma, metal, metal_potential, h, grounded, origin, ghost, 
                 gz[a, b, c] = face_z
                 d[a, b, c] = diagonal
                 rhs[a, b, c] = source
-                rhs_ghost[a, b, c] = outside
+                if ghost_rhs:
+                    rhs_ghost[a, b, c] = outside
 
 
 @numba.njit(cache=True)
@@ -153,6 +155,7 @@ def assemble(sigma, metal, metal_potential, h, grounded, origin, ghost, index, f
         Sub-voxel couplings by voxel: flat index, summed factor (m) and factor times polarity.
     gx, gy, gz, d, rhs, rhs_ghost : float64 arrays, box shape
         Outputs: faces (S), extra diagonal (S), right-hand sides (A at 1 V; A per V of ghost).
+        ``rhs_ghost`` may be empty (size 0) when no ghost is held outside (the global system).
     """
     _assemble_planes(sigma, metal, metal_potential, h, grounded, origin, ghost, gx, gy, gz, d, rhs,
                      rhs_ghost, 0, d.shape[0])

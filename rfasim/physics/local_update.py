@@ -58,6 +58,11 @@ class LocalUpdateOptions:
         False: every update is a global solve.
     margin_mm : float
         Box margin beyond the electrodes' metal and partly filled voxels (mm).
+    minimum_margin_voxels : int
+        The margin is at least this many voxels.  The tolerances below were validated with a
+        10-voxel margin (10 mm at 1 mm); on coarser grids a 10 mm margin is only a few voxels,
+        the held exterior lies in the heated shell, and the error indicators under-report
+        (measured: ``benchmarks/local_update_coarse.py``, benchmarks/README.md).
     flux_mismatch_tolerance : float
         Largest accepted face-by-face current mismatch on the box's surface (relative).
     exterior_drift_tolerance : float
@@ -81,6 +86,7 @@ class LocalUpdateOptions:
 
     enabled: bool = True
     margin_mm: float = 10.0
+    minimum_margin_voxels: int = 10
     flux_mismatch_tolerance: float = 0.05
     exterior_drift_tolerance: float = 0.005
     maximum_local_updates: int = 100
@@ -97,14 +103,17 @@ class LocalUpdateOptions:
                 raise ValueError(f"local update {name} must be positive and finite, got {value!r}")
         if self.response_refresh < 1:
             raise ValueError(f"response_refresh must be >= 1, got {self.response_refresh!r}")
+        if self.minimum_margin_voxels < 0:
+            raise ValueError(f"minimum_margin_voxels must be >= 0, got {self.minimum_margin_voxels!r}")
         if self.maximum_local_updates < 1:
             raise ValueError(f"maximum_local_updates must be >= 1, got {self.maximum_local_updates!r}")
         if not 0 < self.maximum_box_fraction <= 1:
             raise ValueError(f"maximum_box_fraction must lie in (0, 1], got {self.maximum_box_fraction!r}")
 
 
-def electrode_box(problem: ElectricProblem, margin_mm: float) -> tuple[np.ndarray, np.ndarray]:
-    """Bounds ``low, high`` (voxel indices, high exclusive) of the electrodes plus a margin."""
+def electrode_box(problem: ElectricProblem, margin_mm: float, minimum_margin_voxels: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds ``low, high`` (voxel indices, high exclusive) of the electrodes plus a margin
+    (``margin_mm``, at least ``minimum_margin_voxels`` voxels)."""
     grid = problem.grid
     indices = [np.asarray(e.metal_index, dtype=np.int64) for e in problem.electrodes]
     indices += [np.asarray(e.coupling_index, dtype=np.int64) for e in problem.electrodes]
@@ -112,7 +121,7 @@ def electrode_box(problem: ElectricProblem, margin_mm: float) -> tuple[np.ndarra
     if flat.size == 0:
         return np.zeros(3, np.int64), np.array(grid.shape, np.int64)
     ijk = np.array(np.unravel_index(flat, grid.shape))
-    margin = int(math.ceil(margin_mm / grid.spacing_mm - 1e-9))
+    margin = max(int(math.ceil(margin_mm / grid.spacing_mm - 1e-9)), int(minimum_margin_voxels))
     low = np.maximum(ijk.min(axis=1) - margin, 0).astype(np.int64)
     high = np.minimum(ijk.max(axis=1) + margin + 1, np.array(grid.shape)).astype(np.int64)
     return low, high
@@ -157,8 +166,6 @@ class LocalUpdate:
         self._turn = 0
         #: Why global corrections were made: indicator that tripped -> count.
         self.corrections = {"flux_mismatch": 0, "exterior_drift": 0, "count": 0, "scale": 0}
-        self._global_outputs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        self._global_turn = 0
         # One-solve path (grounded problems): last box field, the outside response, last scale.
         self._combined: np.ndarray | None = None
         self._response: np.ndarray | None = None
@@ -175,7 +182,7 @@ class LocalUpdate:
         options = problem.local_options
         if not options.enabled:
             return None
-        low, high = electrode_box(problem, options.margin_mm)
+        low, high = electrode_box(problem, options.margin_mm, options.minimum_margin_voxels)
         if np.prod(high - low) > options.maximum_box_fraction * problem.grid.size:
             return None
         if previous is not None and np.array_equal(previous.low, low) and np.array_equal(previous.high, high):
@@ -273,19 +280,6 @@ class LocalUpdate:
         if self.floating:
             inside += constant * solutions[2]
         return scale, constant, inside, flux, iterations
-
-    def global_buffers(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Arrays (solution, heating, potential) for the next global correction, alternating
-        between two sets: the current global field stays intact while the next is computed."""
-        if not self._global_outputs:
-            shape = self.sigma_global.shape
-            self._global_outputs = [tuple(np.empty(shape) for _ in range(3)) for _ in range(2)]
-        self._global_turn ^= 1
-        buffers = self._global_outputs[self._global_turn]
-        if self.potential_global is not None and any(b is self.potential_global for b in buffers):
-            self._global_turn ^= 1
-            buffers = self._global_outputs[self._global_turn]
-        return buffers
 
     def _right_hand_sides(self) -> list[np.ndarray]:
         rhs = [self.rhs_electrodes, self.rhs_outside]

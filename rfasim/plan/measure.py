@@ -29,6 +29,7 @@ from rfasim.plan.result import (
     RunSummary,
     ZoneSummary,
 )
+from rfasim.plan.uncertainty import uncertainty_for_kinds
 from rfasim.tissue import TissueClass
 
 #: The coagulation zone always reported beside the plan's own criterion.
@@ -93,6 +94,7 @@ def measure_plan(plan: PlanResult, case: Any, fields: ZoneFields, generator: Any
     plan.peak_temperature_max_c = float(plan.peak_temperature_c.max())
     plan.energy_balance = _energy_summary(plan.simulation.energy)
     plan.run = _run_summary(plan, wall_seconds)
+    plan.model_uncertainty = uncertainty_for_kinds([p.model.kind for p in plan.placements])
 
 
 def _measure_zone(plan: PlanResult, criterion: ZoneCriterion, threshold: float | None, fields: ZoneFields,

@@ -21,6 +21,7 @@ import numpy as np
 from rfasim.atomic import owner_tag, remove_stale, write_text
 from rfasim.imaging import resample_to_volume, save_nifti
 from rfasim.plan.result import PlanResult, ZoneSummary
+from rfasim.plan.uncertainty import uncertainty_json, uncertainty_line
 from rfasim.plan.zone_file import record_zone_file_volume, zone_on_input
 
 _Value = TypeVar("_Value")
@@ -221,10 +222,13 @@ def _margin_json(zone: ZoneSummary) -> dict[str, Any] | None:
 def _simulated_json(plan: PlanResult, zone: ZoneSummary) -> dict[str, Any]:
     """The keys a simulated plan adds, in their ``metrics.json`` order."""
     debulking, generator, balance = plan.debulking, plan.generator, plan.energy_balance
+    uncertainty = uncertainty_json(plan.model_uncertainty)
     return {
         "zone": {"criterion": zone.description, "threshold_c": zone.threshold_c, **_zone_size_json(zone),
-                 **({} if plan.zone_file_volume_ml is None else {"zone_file_volume_ml": _rounded(plan.zone_file_volume_ml, 3)})},
-        "zone_arrhenius": _zone_size_json(plan.arrhenius_zone) if plan.arrhenius_zone is not None else None,
+                 **({} if plan.zone_file_volume_ml is None else {"zone_file_volume_ml": _rounded(plan.zone_file_volume_ml, 3)}),
+                 "out_of_sample_error": uncertainty},
+        "zone_arrhenius": None if plan.arrhenius_zone is None else {
+            **_zone_size_json(plan.arrhenius_zone), "out_of_sample_error": uncertainty},
         "margin": _margin_json(zone),
         "debulking": None if debulking is None else {
             "complete_coverage": bool(debulking.complete_coverage),
@@ -343,4 +347,5 @@ def _simulated_lines(plan: PlanResult) -> list[str]:
         f"mean {_rounded(generator.mean_power_w):.0f} W, "
         f"{generator.rolloffs} roll-offs, final impedance {_rounded(generator.final_impedance_ohm)} Ohm; "
         f"peak {_rounded(plan.peak_temperature_max_c):.0f} degC",
+        uncertainty_line(plan.model_uncertainty),
     ]

@@ -269,6 +269,58 @@ class RunSummary:
     electric_s: float | None = None
 
 
+@dataclass(frozen=True)
+class QuantityError:
+    """Out-of-sample errors of one zone quantity over a device class's experiments.
+
+    Attributes
+    ----------
+    n : int
+        Experiments.
+    median_error_pct : float
+        Median signed error, 100 (predicted - measured) / measured (%): the model's bias.
+    median_abs_error_pct, max_abs_error_pct : float
+        Median and largest absolute error (%).
+    """
+
+    n: int
+    median_error_pct: float
+    median_abs_error_pct: float
+    max_abs_error_pct: float
+
+
+@dataclass(frozen=True)
+class ModelUncertainty:
+    """The model's out-of-sample error for the plan's device class (issue 12, item 6).
+
+    Attributes
+    ----------
+    device_class : str
+        Catalog probe ``kind`` (``"a+b"`` when the plan mixes classes).
+    status : str
+        ``"validated"`` or ``"not validated"`` (no entry for the class: nothing is invented).
+    subset : str or None
+        Which experiments the errors come from (in vivo preferred).
+    errors : dict of str to QuantityError
+        By quantity (``volume_ml``, ``short_axis_mm``, ``long_axis_mm``).
+    experiments : list of str
+        Corpus experiments behind the errors.
+    commit, physics_hash, spacing_mm, basis, generated
+        Provenance of ``rfasim/data/validation_errors.toml`` (None when absent).
+    """
+
+    device_class: str
+    status: str
+    subset: str | None
+    errors: dict[str, QuantityError]
+    experiments: list[str]
+    commit: str | None = None
+    physics_hash: str | None = None
+    spacing_mm: float | None = None
+    basis: str | None = None
+    generated: str | None = None
+
+
 @dataclass
 class PlanResult:
     """A computed (or refused) plan.
@@ -328,6 +380,8 @@ class PlanResult:
         The simulation boxes tried and whether the zones settled (:mod:`rfasim.plan.domain`).
     zone_file_volume_ml : float or None
         Volume of ``zone.nii.gz`` (mL), set when the plan folder is written.
+    model_uncertainty : ModelUncertainty or None
+        The model's out-of-sample error for the plan's device class (set when simulated).
     """
 
     grid: Grid
@@ -362,6 +416,7 @@ class PlanResult:
     needle_paths: list[dict[str, Any]] = field(default_factory=list)
     domain: dict[str, Any] | None = None
     zone_file_volume_ml: float | None = None
+    model_uncertainty: ModelUncertainty | None = None
 
     @property
     def simulated(self) -> bool:
@@ -386,8 +441,10 @@ __all__ = [
     "EnergyBalanceSummary",
     "GeneratorSummary",
     "MarginSummary",
+    "ModelUncertainty",
     "OtherTumorFinding",
     "PlanResult",
+    "QuantityError",
     "RunSummary",
     "TumorSummary",
     "ZoneSummary",

@@ -36,6 +36,7 @@ from rfasim.errors import ProbeError
 from rfasim.grid import Grid
 from rfasim.probes.coverage import Piece, _candidate_voxels, _piece_coverage, volume_fractions
 from rfasim.probes.placement import ProbeGeometry, ProbePlacement
+from rfasim.probes.subgrid import is_thin, subgrid_coupling
 from rfasim.sources import ElectrodeRaster
 from rfasim.tissue import TissueClass
 
@@ -46,6 +47,10 @@ MINIMUM_LINK_FRACTION = 0.05
 #: Thinnest electric radius, in voxel edges (just above half a voxel diagonal).
 MINIMUM_ELECTRIC_RADIUS_EDGES = 0.71
 _BISECTION_STEPS = 14
+#: Representations of an electrode's metal: ``"cut-cell"`` (Shortley-Weller, every piece) or
+#: ``"subgrid"`` (pieces thinner than 1.5 voxels as a calibrated smeared line electrode,
+#: :mod:`rfasim.probes.subgrid`; thicker ones as cut cells).
+ELECTRODE_MODELS = ("cut-cell", "subgrid")
 
 
 @dataclass
@@ -253,8 +258,26 @@ def _thermocouple_voxels(geometry: ProbeGeometry, electrode: int, grid: Grid, oc
     return np.unique(np.asarray(voxels, np.int64))
 
 
+def _electrode_cells(pieces: Sequence[Piece], grid: Grid, electrode_model: str) -> tuple[_CutCells, _CutCells]:
+    """(cut cells of every piece for ownership checks, the cells the solver gets)."""
+    full = _cut_cells(_electric_pieces(pieces, grid.spacing_mm), grid)
+    thin = [p for p in pieces if is_thin(p, grid.spacing_mm)] if electrode_model == "subgrid" else []
+    if not thin:
+        return full, full
+    thick = [p for p in pieces if not is_thin(p, grid.spacing_mm)]
+    empty = np.zeros(0, np.int64)
+    solid = _cut_cells(_electric_pieces(thick, grid.spacing_mm), grid) if thick else _CutCells(empty, empty, empty, np.zeros(0))
+    index, edges = subgrid_coupling(thin, grid)
+    keep = ~np.isin(index, solid.deep)
+    unique, position = np.unique(np.concatenate([solid.coupling_index, index[keep]]), return_inverse=True)
+    summed = np.zeros(unique.size)
+    np.add.at(summed, position, np.concatenate([solid.coupling_edges, edges[keep]]))
+    return full, _CutCells(full.inside, solid.deep, unique, summed)
+
+
 def rasterize_probes(
-    placements: Sequence[ProbePlacement], grid: Grid, labels: np.ndarray | None = None
+    placements: Sequence[ProbePlacement], grid: Grid, labels: np.ndarray | None = None,
+    electrode_model: str = "cut-cell",
 ) -> list[ProbeElectrodeRaster]:
     """Turn placed probes into electrodes on ``grid``.
 
@@ -267,6 +290,8 @@ def rasterize_probes(
     labels : ndarray of uint8, optional
         :class:`~rfasim.tissue.TissueClass` codes on ``grid``; when given, a tip in background
         (air) is refused.
+    electrode_model : str
+        One of :data:`ELECTRODE_MODELS`: ``"cut-cell"`` or ``"subgrid"``.
 
     Returns
     -------
@@ -291,6 +316,8 @@ def rasterize_probes(
     placements = list(placements)
     if not placements:
         raise ProbeError("no probe to rasterise")
+    if electrode_model not in ELECTRODE_MODELS:
+        raise ProbeError(f"unknown electrode model {electrode_model!r} (valid: {', '.join(ELECTRODE_MODELS)})")
     if labels is not None and tuple(np.shape(labels)) != grid.shape:
         raise ProbeError(f"labels of shape {np.shape(labels)} do not match the grid {grid.shape}")
     for number, placement in enumerate(placements, start=1):
@@ -307,16 +334,16 @@ def rasterize_probes(
     for probe_number, geometry in enumerate(geometries):
         for electrode in range(geometry.model.electrode_count):
             pieces = _pieces(geometry, electrode)
-            cut = _cut_cells(_electric_pieces(pieces, spacing), grid)
-            if cut.inside.size == 0:
+            owned, cut = _electrode_cells(pieces, grid, electrode_model)
+            if owned.inside.size == 0:
                 raise ProbeError(f"{placements[probe_number].label}: electrode {electrode} holds no grid node")
-            clash = owner[cut.inside] >= 0
+            clash = owner[owned.inside] >= 0
             if np.any(clash):
                 raise ProbeError(
                     f"{placements[probe_number].label}: electrode {electrode} shares voxels with another "
                     f"electrode at {spacing:g} mm spacing; move the probes apart or refine the grid"
                 )
-            owner[cut.inside] = len(cells)
+            owner[owned.inside] = len(cells)
             cells.append((probe_number, electrode, cut, pieces))
     occupied = owner >= 0
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -26,7 +26,9 @@ from rfasim.generators import Generator, GeneratorReading
 from rfasim.grid import Grid
 from rfasim.physics.bioheat import PennesBioheat, ThermalBoundary
 from rfasim.physics.bioheat_kernel import HeatConstants
-from rfasim.physics.damage import DamageModel, damage_model
+from rfasim.physics.damage import ArrheniusDamage, DamageModel, damage_model
+from rfasim.physics.desiccation import retention_per_step, update_dried_fraction
+from rfasim.physics.vessels import VesselThrombosis
 from rfasim.simulation.electric_coupling import ElectricCoupling
 from rfasim.simulation.options import SimulationOptions
 from rfasim.simulation.state import EnergyBalance, SimulationResult, TimeSeries, TissueState
@@ -167,6 +169,7 @@ class Simulation:
     def setup(self) -> None:
         """Boundary conditions, the stable step and the electric configurations."""
         self._wall_start = time.perf_counter()
+        self._setup_vessels()
         self.bioheat = PennesBioheat(self.tissue, self.grid.spacing_m)
         for electrode in self.electrodes:  # insulated shafts carry no current; heat-wise tissue-like
             insulated = np.setdiff1d(electrode.insulated_index, electrode.metal_index)
@@ -178,11 +181,13 @@ class Simulation:
         step = min(self.options.time_step_safety * stable, self.options.maximum_time_step_s, self.duration_s)
         self.steps = max(1, math.ceil(self.duration_s / step - 1e-9))
         self.time_step_s = self.duration_s / self.steps
-        self.constants: HeatConstants = self.bioheat.constants(self.time_step_s)
+        self.constants: HeatConstants = self._fuse_damage(self.bioheat.constants(self.time_step_s))
+        self._setup_desiccation()
         self.electric: ElectricCoupling | None = None
         if self.generator is not None:
             groups = getattr(self.generator, "groups", None) or [list(range(len(self.electrodes)))]
             self.electric = ElectricCoupling(self.grid, self.electrodes, groups, self.options, self.bioheat)
+            self.electric.dried_fraction = self.state.dried_fraction
             self.generator.reset()
             self.electric.solve(self.state.temperature_c, self.material, self.constants)
         self._new_temperature = self.state.temperature_c.copy()
@@ -200,6 +205,54 @@ class Simulation:
         self._next_record_s = 0.0
         self._closed = False
         self.ready = True
+
+    def _fuse_damage(self, constants: HeatConstants) -> HeatConstants:
+        """Let the heat step accumulate the built-in doses in its own pass; the rest run their own."""
+        arrhenius = next(m for m in self.damage_models if m.name == "arrhenius")
+        cem43 = next((m for m in self.damage_models if m.name == "cem43"), None)
+        fuse_arrhenius = arrhenius.fused_in_heat_step() and isinstance(arrhenius, ArrheniusDamage)
+        fuse_cem43 = cem43 is not None and cem43.fused_in_heat_step()
+        self._separate_models = [m for m in self.damage_models
+                                 if not ((m is arrhenius and fuse_arrhenius) or (m is cem43 and fuse_cem43))]
+        self._cem43_dose = self.state.doses["cem43"] if fuse_cem43 else None
+        parameters = arrhenius.kernel_parameters() if fuse_arrhenius and isinstance(arrhenius, ArrheniusDamage) else None
+        return PennesBioheat.fused_damage_constants(constants, parameters, fuse_cem43, self.state.damage,
+                                                    self.state.peak_temperature_c)
+
+    def _setup_vessels(self) -> None:
+        """Vessels by calibre: the thrombosis watch and the measured calibre of the Nusselt wall."""
+        vessels = self.tissue.vessels
+        self._thrombosis: VesselThrombosis | None = None
+        measure = vessels.wall_model == "nusselt" and vessels.diameter_mm is None
+        if vessels.kind == "none" or not (vessels.thrombosis_diameter_mm > 0 or measure):
+            return
+        if not np.any(self.material == TissueClass.VESSEL):
+            return
+        watch = VesselThrombosis(self.material, self.grid.spacing_mm, vessels.thrombosis_diameter_mm)
+        self._thrombosis = watch if watch.index.size else None
+        large = watch.large_vessel_calibre_mm
+        if measure and large.size:
+            self.tissue = replace(self.tissue, vessels=replace(vessels, diameter_mm=float(np.median(large))))
+
+    def _setup_desiccation(self) -> None:
+        """The dried-fraction field of the desiccation hysteresis (None when it is off)."""
+        dried = self.bioheat.dried_fraction_field(self.grid.shape)
+        if dried.size == 0:
+            self.state.dried_fraction = None
+        elif self.state.dried_fraction is None or self.state.dried_fraction.shape != self.grid.shape:
+            self.state.dried_fraction = dried
+        else:
+            self.state.dried_fraction = np.asarray(self.state.dried_fraction, np.float32)
+        self._retention = retention_per_step(self.time_step_s, self.tissue.vaporization.rehydration_time_s)
+
+    def _dry(self) -> None:
+        """Advance the remembered dried fraction from the new temperatures."""
+        dried = self.state.dried_fraction
+        if dried is None:
+            return
+        vaporization = self.tissue.vaporization
+        update_dried_fraction(dried, self.state.temperature_c, self.boundary.fixed, vaporization.onset_c,
+                              vaporization.width_c, self._retention)
 
     # --- one step -----------------------------------------------------------------------------
 
@@ -239,7 +292,8 @@ class Simulation:
         self._next_record_s += self.options.record_interval_s
 
     def _heat(self, output: GeneratorOutput) -> None:
-        """One heat step, the damage models on the step's starting temperature, then the swap."""
+        """One heat step (the built-in doses fused into it), the other damage models on the
+        step's starting temperature, then the swap."""
         state, electric = self.state, self.electric
         external = self.source.at(self.time_s + 0.5 * self.time_step_s) if self.source is not None else self._empty
         heating, solve_sigma = self._zeros, self._zeros
@@ -250,12 +304,16 @@ class Simulation:
         tallies = self.bioheat.step(
             state.temperature_c, self._new_temperature, self.material, self.boundary, state.damage,
             state.peak_temperature_c, heating, solve_sigma, external, self.constants, output.voltage_v**2,
+            self._cem43_dose, state.dried_fraction,
         )
-        for model in self.damage_models:
+        for model in self._separate_models:
             model.accumulate(state.doses[model.name], state.temperature_c, self.boundary.fixed, self.time_step_s)
+        if self._thrombosis is not None:
+            self._thrombosis.update(self.material, self.boundary.fixed, state.damage)
         self.energy.add(tallies)
         self.delivered_j += tallies.electrical_j
         state.temperature_c, self._new_temperature = self._new_temperature, state.temperature_c
+        self._dry()
         if electric is not None:
             electric.observe(tallies)
             # While the generator is off the field heats nothing: re-solve only when power flows.

@@ -68,6 +68,8 @@ class ElectricCoupling:
         self.solves = 0
         self.solve_seconds = 0.0
         self._conductivity = np.empty(grid.shape)
+        #: Dried fraction sigma remembers (desiccation hysteresis), set by the simulation; or None.
+        self.dried_fraction: np.ndarray | None = None
 
     @property
     def active(self) -> ElectrodeConfiguration:
@@ -87,12 +89,16 @@ class ElectricCoupling:
     def solve(self, temperature_c: np.ndarray, material: np.ndarray, constants: HeatConstants) -> None:
         """Solve the connected configuration for the current sigma(T)."""
         configuration = self.active
-        self.bioheat.conductivity(temperature_c, material, constants, self._conductivity)
+        self.bioheat.conductivity(temperature_c, material, constants, self._conductivity, self.dried_fraction)
         problem = configuration.problem
         solution = problem.update(self._conductivity) if self.local_updates else problem.solve(self._conductivity)
-        # Single precision halves what the heat step reads; the Joule source keeps 7 digits.
-        configuration.heating_per_conductivity = solution.heating_per_conductivity.astype(np.float32)
-        configuration.solve_conductivity = self._conductivity.astype(np.float32)
+        # Single precision halves what the heat step reads; the Joule source keeps 7 digits.  The
+        # configuration's buffers are filled in place: no fresh grid-sized arrays per solve.
+        if configuration.heating_per_conductivity is None or configuration.solve_conductivity is None:
+            configuration.heating_per_conductivity = np.empty(self._conductivity.shape, np.float32)
+            configuration.solve_conductivity = np.empty(self._conductivity.shape, np.float32)
+        np.copyto(configuration.heating_per_conductivity, solution.heating_per_conductivity, casting="same_kind")
+        np.copyto(configuration.solve_conductivity, self._conductivity, casting="same_kind")
         configuration.conductance_s = solution.conductance_s
         configuration.potential = solution.potential_v
         self.conductance_estimate_s = solution.conductance_s

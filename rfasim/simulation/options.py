@@ -56,10 +56,12 @@ class SimulationOptions:
         ``"multigrid"`` (matrix-free geometric multigrid + CG, default), ``"amg"`` (pyamg),
         ``"cg"`` (Jacobi-preconditioned CG), or any object with ``solve(level, rhs, guess)``.
     electric_update : str
-        How the field is re-solved when sigma drifts: ``"global"`` (a warm-started solve of the
-        whole grid, default) or ``"local"`` (a box around the electrodes with the last global
-        potential outside, corrected globally when its error indicators trip;
-        :meth:`rfasim.physics.electric.ElectricProblem.update`).
+        How the field is re-solved when sigma drifts: ``"local"`` (default: a box around the
+        electrodes, at least 10 voxels beyond them, with the last global potential outside,
+        corrected globally when its error indicators trip, and global solves wherever that box
+        would hold more than 40 % of the grid;
+        :meth:`rfasim.physics.electric.ElectricProblem.update`) or ``"global"`` (a warm-started
+        solve of the whole grid every time).
     damage_models : tuple of str
         Damage models accumulated during the run (names in
         :data:`rfasim.physics.damage.DAMAGE_MODELS`); ``"arrhenius"`` is always included because
@@ -72,7 +74,7 @@ class SimulationOptions:
     record_interval_s: float = 1.0
     grounded_faces: tuple[str, ...] = FACE_NAMES
     electric_solver: str | LinearSolver = "multigrid"
-    electric_update: str = "global"
+    electric_update: str = "local"
     damage_models: tuple[str, ...] = ("arrhenius", "cem43")
 
     def __post_init__(self) -> None:

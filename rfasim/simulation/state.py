@@ -21,11 +21,15 @@ class TissueState:
     doses : dict of str to ndarray
         Dose of every damage model, by model name (``"arrhenius"``: Omega, dimensionless;
         ``"cem43"``: minutes; others as their model says).
+    dried_fraction : ndarray or None
+        Desiccation the tissue conductivity remembers (0-1, float32), when the vaporisation
+        model's hysteresis is on (:mod:`rfasim.physics.desiccation`); None otherwise.
     """
 
     temperature_c: np.ndarray
     peak_temperature_c: np.ndarray
     doses: dict[str, np.ndarray] = field(default_factory=dict)
+    dried_fraction: np.ndarray | None = None
 
     @classmethod
     def at_rest(cls, grid: Grid, temperature_c: float) -> TissueState:
@@ -51,6 +55,7 @@ class TissueState:
             self.temperature_c.copy(),
             self.peak_temperature_c.copy(),
             {name: dose.copy() for name, dose in self.doses.items()},
+            None if self.dried_fraction is None else self.dried_fraction.copy(),
         )
 
 

@@ -175,7 +175,8 @@ def test_local_update_of_a_bipolar_pair_in_an_insulated_box():
     second = ElectrodeRaster.from_mask("minus", (np.abs(x - 5) < 1) & (np.abs(y) < 1) & (np.abs(z) < 6), polarity=-0.5)
     for electrode in (first, second):
         electrode.validate(grid)
-    options = LocalUpdateOptions(margin_mm=6.0, flux_mismatch_tolerance=0.3)
+    # The margin is set in mm here (6 voxels), below the default floor in voxels.
+    options = LocalUpdateOptions(margin_mm=6.0, minimum_margin_voxels=0, flux_mismatch_tolerance=0.3)
     problem = ElectricProblem(grid, [first, second], grounded_faces=(), local_update=options)
     exact = ElectricProblem(grid, [first, second], grounded_faces=(), solver=MultigridSolver(relative_tolerance=1e-10))
     sigma = np.full(grid.shape, SIGMA)
@@ -186,6 +187,30 @@ def test_local_update_of_a_bipolar_pair_in_an_insulated_box():
     assert local.local
     assert heat_error(local, reference, dried) < 0.01
     assert local.conductance_s == pytest.approx(reference.conductance_s, rel=2e-3)
+
+
+def test_box_margin_has_a_floor_in_voxels():
+    """On a coarse grid the 10 mm margin is a few voxels only: the box keeps at least
+    ``minimum_margin_voxels`` (default 10) around the metal, and a box that then holds too much
+    of the grid means global solves."""
+    for spacing, expected in ((1.0, 10), (2.0, 10), (3.0, 10), (0.5, 20)):
+        grid = Grid.centered(80.0, spacing)
+        x, y, z = grid.voxel_centers_mm()
+        needle = ElectrodeRaster.from_mask("needle", (x**2 + y**2 <= spacing**2) & (np.abs(z) <= 6.0))
+        needle.validate(grid)
+        problem = ElectricProblem(grid, [needle])
+        low, high = electrode_box(problem, 10.0, LocalUpdateOptions().minimum_margin_voxels)
+        ijk = np.array(np.unravel_index(needle.metal_index, grid.shape))
+        assert int((ijk.min(axis=1) - low).min()) == min(expected, int(ijk.min()))
+    grid = Grid.centered(60.0, 3.0)
+    x, y, z = grid.voxel_centers_mm()
+    needle = ElectrodeRaster.from_mask("needle", (x**2 + y**2 <= 9.0) & (np.abs(z) <= 6.0))
+    needle.validate(grid)
+    problem = ElectricProblem(grid, [needle])
+    problem.update(np.full(grid.shape, SIGMA))
+    assert not problem.update(np.full(grid.shape, 1.1 * SIGMA)).local  # the box would hold the grid
+    with pytest.raises(ValueError, match="minimum_margin_voxels"):
+        LocalUpdateOptions(minimum_margin_voxels=-1)
 
 
 def test_options_are_validated():

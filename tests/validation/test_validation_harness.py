@@ -51,7 +51,7 @@ def test_probes_are_centred_on_their_active_part(model) -> None:
 
 
 def test_multi_probe_switching_set_up() -> None:
-    setup = build_run(CORPUS["haemmerich2005-three-clusters-switched-ex-vivo"], spacing_mm=4.0)
+    setup = build_run(CORPUS["radiology2005-three-clusters-switched-ex-vivo"], spacing_mm=4.0)
     assert setup.generator.mode == "switched"
     assert len(setup.probe_groups) == 3
     centres = [0.5 * (p.geometry().active_points_mm.min(0) + p.geometry().active_points_mm.max(0))

@@ -30,3 +30,16 @@ def test_validation_page_is_fresh() -> None:
         f"{freshness.PAGE} was generated from other physics/defaults files than HEAD's: regenerate it with "
         "`python benchmarks/validation/run_validation.py` (or `--quick`) and commit the page and results"
     )
+
+
+def test_plan_error_file_was_made_with_the_page() -> None:
+    """rfasim/data/validation_errors.toml (what plans report) comes from the same run as the page."""
+    from rfasim.plan.uncertainty import load_validation_errors
+
+    table = load_validation_errors()
+    if not table:
+        return  # no file: every plan says "not validated"
+    assert table.get("physics_hash") == freshness.page_hash(), (
+        "rfasim/data/validation_errors.toml and docs/validation.md were made on different physics: rerun "
+        "`python benchmarks/validation/run_validation.py` (it writes both) and commit them"
+    )
