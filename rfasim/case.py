@@ -40,7 +40,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-OPTIONS_KEYS = ("electric_update_tolerance", "maximum_time_step_s", "snapshot_interval_s", "damage_models")
+OPTIONS_KEYS = ("electric_update_tolerance", "maximum_time_step_s", "snapshot_interval_s", "damage_models",
+                "electric_update")
 SECTIONS = ("images", "labels", "target", "probes", "generator", "zone", "grid", "margin", "tissue", "options")
 PROBE_SCHEDULES = ("simultaneous", "switched", "sequential")
 
@@ -301,7 +302,7 @@ def parse_case(data: dict[str, Any], path: Path) -> Case:
     options = _table(data, "options", f"{name} [options]")
     _check_keys(options, OPTIONS_KEYS, f"{name} [options]")
     for key, value in options.items():
-        if key != "damage_models":
+        if key not in ("damage_models", "electric_update"):
             _number(value, f"{name} [options] {key}", positive=True)
     simulation_options(options, f"{name} [options]")  # validate now, before any work
     case.options_table = options
@@ -323,8 +324,10 @@ def _check_probe_model(model: str, where: str) -> None:
 def simulation_options(table: dict[str, Any], where: str = "[options]") -> SimulationOptions:
     """The :class:`~rfasim.simulation.SimulationOptions` of an ``[options]`` table.
 
-    Keys: ``electric_update_tolerance``, ``maximum_time_step_s`` and ``damage_models`` (names of
-    registered damage models accumulated beside Arrhenius, default ``["arrhenius", "cem43"]``).
+    Keys: ``electric_update_tolerance``, ``maximum_time_step_s``, ``electric_update``
+    (``"global"`` or ``"local"``: how the field is re-solved, :class:`SimulationOptions`) and
+    ``damage_models`` (names of registered damage models accumulated beside Arrhenius, default
+    ``["arrhenius", "cem43"]``).
     """
     models = table.get("damage_models", list(SimulationOptions.damage_models))
     if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
@@ -337,6 +340,7 @@ def simulation_options(table: dict[str, Any], where: str = "[options]") -> Simul
         return SimulationOptions(
             electric_update_tolerance=float(table.get("electric_update_tolerance", 0.02)),
             maximum_time_step_s=float(table.get("maximum_time_step_s", 1.0)),
+            electric_update=str(table.get("electric_update", SimulationOptions.electric_update)),
             damage_models=tuple(models),
         )
     except ValueError as error:

@@ -33,11 +33,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"rfasim {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    demo = commands.add_parser("demo", help="automatic plan (planner) of the default phantom's tumor")
+    demo = commands.add_parser("demo", help="automatic plan (planner) of the liver-20mm phantom's tumor")
     demo.add_argument("--out", default="rfasim-demo", help="plan folder (default ./rfasim-demo)")
-    demo.add_argument("--spacing", type=float, default=2.0,
-                      help="search and verification spacing in mm (default 2, to keep the demo short; "
-                           "input/case.toml keeps the phantom's 1.0 for `rfasim plan`)")
+    demo.add_argument("--spacing", type=float, default=1.0,
+                      help="spacing in mm of the verifying full simulation (default 1, the phantom's own; the "
+                           "search uses the shipped 2 mm zone library)")
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
 
     phantom = commands.add_parser("phantom", help="write a named phantom: ct.nii.gz, labels.nii.gz, case.toml")
@@ -85,7 +85,9 @@ def _add_planner_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--geometry", choices=("parallel", "converging", "free"), default="parallel",
                        help="trajectory pattern (default parallel, stereotactic)")
     group.add_argument("--search-spacing", type=float, default=2.0,
-                       help="spacing (mm) of the zone library, the search and the verifying simulation (default 2)")
+                       help="spacing (mm) of the zone library and the search (default 2)")
+    group.add_argument("--verify-spacing", type=float, default=None,
+                       help="spacing (mm) of the verifying simulation (default: the search spacing)")
     group.add_argument("--vessel-clearance", type=float, default=3.0,
                        help="smallest distance (mm) of a trajectory from a large vessel (default 3)")
     group.add_argument("--entry-point", help="X,Y,Z: centre (world mm) of the allowed skin-entry region")
@@ -133,9 +135,12 @@ def _planner_options(arguments: argparse.Namespace, quiet: bool) -> Any:
         direction=_vector_argument(arguments.direction, "--direction"),
         direction_tolerance_deg=arguments.direction_tolerance,
     )
+    verify = arguments.verify_spacing
+    if verify is not None and not 0.5 <= verify <= 4.0:
+        raise InputError(f"--verify-spacing must lie between 0.5 and 4 mm, got {verify}")
     search = SearchSettings(max_probes=arguments.max_probes, geometry=arguments.geometry, seed=arguments.seed)
     return PlannerOptions(devices=devices, spacing_mm=arguments.search_spacing, search=search, rules=rules,
-                          force=arguments.force, progress=not quiet)
+                          force=arguments.force, progress=not quiet, verification_spacing_mm=verify)
 
 
 def _load_case_for_planner(case_path: Path) -> Any:
@@ -166,33 +171,91 @@ def _auto_plan(case_path: Path, out: Path, options: Any, quiet: bool) -> int:
 
 #: Devices the demo's automatic plan considers (docs/planner.md: why these two).
 DEMO_DEVICES = ("leveen-3cm", "cooltip-17g-3cm")
+#: The demo's phantom: a 20 mm tumor deep in the liver.  Not the 25 mm default phantom: there the
+#: best plan (one LeVeen 3 cm) missed the 5 mm coagulation margin by 0.1 mm at 1 mm (+4.9 mm), and
+#: no plan meets the design criterion at any tumor size tried (docs/planner.md).
+DEMO_PHANTOM = "liver-20mm"
+#: Devices of the demo's coagulation-zone plan: the LeVeen array only.  A single Cool-tip needle
+#: is predicted to meet the margin too, but in the full simulation its cooled shaft keeps the
+#: Arrhenius margin at 0.4-0.5 mm (multi-needle) to 3.8 mm (one needle, liver-20mm at 1 mm) where it
+#: crosses the margin shell, which the fast model does not resolve (docs/planner.md).
+DEMO_COAGULATION_DEVICES = ("leveen-3cm",)
+#: Spacing (mm) of the demo's zone library and search: the library shipped with rfasim.
+DEMO_SEARCH_SPACING_MM = 2.0
 
 
 def _demo(case_path: Path, out: Path, arguments: argparse.Namespace) -> int:
-    """The demo: the automatic planner on the default phantom, then what each criterion shows."""
+    """The demo: the automatic planner on the demo phantom (liver-20mm), then what each criterion shows.
+
+    The planner searches under the case's (default) design criterion and verifies a plan when the
+    fast model finds one meeting the margin target.  When even the fast model (optimistic) finds
+    none within the probe limit, no such plan exists: the demo says so and why, and presents the
+    plan that meets the margin under the coagulation zone (Arrhenius) instead, verified as well.
+    """
+    from dataclasses import replace
+
     from rfasim.case import load_case
     from rfasim.planner import (
         CRITERION_MEANING,
         PlannerOptions,
+        SearchSettings,
         plan_automatically,
         verdict_lines,
         write_automatic_plan,
     )
 
-    options = PlannerOptions(devices=DEMO_DEVICES, spacing_mm=arguments.spacing, attempts=1, progress=not arguments.quiet)
-    plan = plan_automatically(load_case(case_path), options)
+    case = load_case(case_path)
+    # The design criterion first: a candidate the fast model finds is screened by the full
+    # simulation at the search spacing (2 mm), and verified at the demo's spacing if it passes.
+    options = PlannerOptions(devices=DEMO_DEVICES, spacing_mm=DEMO_SEARCH_SPACING_MM, attempts=1,
+                             progress=not arguments.quiet, search=SearchSettings(population=6, max_generations=20),
+                             verify_only_if_met=True)
+    plan = plan_automatically(case, options)
+    searched = plan
+    if plan.meets_target and abs(arguments.spacing - DEMO_SEARCH_SPACING_MM) > 1e-9:
+        from rfasim.planner.verify import verify_candidate
+
+        assert plan.chosen is not None and plan.zone_model is not None
+        plan.chosen = verify_candidate(case, plan.chosen.candidate, plan.zone_model, arguments.spacing,
+                                       progress=not arguments.quiet)
+        plan.verifications.append(plan.chosen)
+    if not plan.meets_target and not plan.refused:
+        case = replace(case, zone_criterion="arrhenius", zone_threshold_c=None)
+        plan = plan_automatically(case, replace(options, devices=DEMO_COAGULATION_DEVICES, verify_only_if_met=False,
+                                                attempts=2, verification_spacing_mm=arguments.spacing))
     write_automatic_plan(plan, out)
     print("\n".join(verdict_lines(plan)))
     print(f"what the >= 100 degC line shows: {CRITERION_MEANING['isotherm']}")
     print(f"what the Arrhenius line shows: {CRITERION_MEANING['arrhenius']}")
+    if searched is not plan:
+        print(f"design criterion: {_design_search_outcome(searched)}: {VAPORIZATION_SHORT}. The plan above was "
+              "planned for the coagulation zone instead; its >= 100 degC line is shown for comparison.")
     if plan.meets_target:
         print("the planner found this plan by itself and the full simulation confirmed it.")
     else:
         print("the software worked: the planner's best plan within the probe limit does not meet the margin target "
-              "under the design criterion in the full simulation; it is shown with the reason (a planning result, "
-              "not an error; docs/planner.md lists what meets it on each phantom).")
-    print(f"plan folder: {out} (proposed case: {out / 'plan.toml'}; rfasim plan {out / 'plan.toml'} re-runs it at 1 mm)")
+              "in the full simulation; it is shown with the reason (a planning result, not an error; "
+              "docs/planner.md lists what meets it on each phantom).")
+    print(f"plan folder: {out} (proposed case: {out / 'plan.toml'}; rfasim plan {out / 'plan.toml'} re-runs it)")
     return EXIT_OK
+
+
+def _design_search_outcome(searched: Any) -> str:
+    """What the design-criterion pass of the demo found, in words."""
+    if searched.chosen is not None:
+        candidate, result = searched.chosen.candidate, searched.chosen.verified["isotherm"]
+        return (f"the best plan the fast model found ({candidate.probe_count} x {candidate.device}, "
+                f"{candidate.protocol}) reached {result.coverage_pct:.0f} % coverage in the full simulation at "
+                f"{searched.chosen.plan.grid.spacing_mm:g} mm, not the margin")
+    best = searched.unverified_best
+    found = "" if best is None else (f" (the best: {best.probe_count} x {best.device}, {best.protocol}, "
+                                     f"{100 * best.coverage_target:.0f} % of tumor + margin)")
+    return f"no plan within the probe limit reaches >= 100 degC over the tumor and its margin in the fast model{found}"
+
+
+#: The physics behind the design criterion's verdict, in a few words (docs/planner.md).
+VAPORIZATION_SHORT = ("tissue water boils at 100 degC and the current leaves the desiccating tissue, so the "
+                      ">= 100 degC zone stays a few-mm core around each electrode")
 
 
 def _plan(case_path: Path, out: Path, force: bool, quiet: bool, animate: bool = False,
@@ -242,12 +305,12 @@ def _run(arguments: argparse.Namespace) -> int:
         return EXIT_OK
     if arguments.command == "demo":
         from rfasim.atomic import check_writable_folder
-        from rfasim.phantoms import DEFAULT_PHANTOM, write_phantom
+        from rfasim.phantoms import write_phantom
 
         start = time.perf_counter()
         out = Path(arguments.out)
         check_writable_folder(out, "--out")
-        paths = write_phantom(DEFAULT_PHANTOM, out / "input")
+        paths = write_phantom(DEMO_PHANTOM, out / "input")
         code = _demo(Path(paths["case"]), out, arguments)
         print(f"demo finished in {time.perf_counter() - start:.1f} s")
         return code

@@ -9,6 +9,7 @@
 | ``ct-like-dome`` | real-CT-like: body tissue unlabelled, a tumor under the dome near the image's edge, a body-wall vessel across the needle path |
 | ``large-vessel-20mm`` | a 20 mm tumor 3 mm (wall to wall) from a 12 mm vessel (added for the planner) |
 | ``dome-20mm`` | a 20 mm tumor under the liver dome, lung (forbidden) above the diaphragm (planner) |
+| ``liver-20mm`` | as ``liver-25mm`` with a 20 mm tumor: ``rfasim demo``'s phantom (docs/planner.md) |
 """
 
 from __future__ import annotations
@@ -150,6 +151,16 @@ def _dome_20mm() -> PhantomSpec:
     )
 
 
+def _liver_20mm() -> PhantomSpec:
+    return PhantomSpec(
+        name="liver-20mm",
+        description="a 20 mm tumor deep in the liver, more than 15 mm from any vessel (rfasim demo)",
+        tumors=(TumorSpec(_offset((0.0, 0.0, 0.0)), (20.0, 20.0, 20.0), vessel_clearance_mm=18.0),),
+        centre_mm=CENTRE_MM,
+        seed=20,
+    )
+
+
 _CATALOG: dict[str, Callable[..., PhantomSpec]] = {
     "liver-25mm": _liver_25mm,
     "vessel-30mm": _vessel_30mm,
@@ -158,6 +169,7 @@ _CATALOG: dict[str, Callable[..., PhantomSpec]] = {
     "ct-like-dome": _ct_like_dome,
     "large-vessel-20mm": _large_vessel_20mm,
     "dome-20mm": _dome_20mm,
+    "liver-20mm": _liver_20mm,
 }
 
 

@@ -22,6 +22,10 @@ from rfasim.planner.verify import Verification, verify_candidate
 from rfasim.planner.zone_model import LibraryZoneModel, ZoneModel
 from rfasim.probes import get_probe_model, load_catalog
 
+#: Why the >= 100 degC zone stays small, in words (docs/planner.md, "The >= 100 degC criterion").
+VAPORIZATION_NOTE = ("at 100 degC the tissue water starts to boil: the tissue's conductivity falls a hundredfold "
+                     "between 100 and 105 degC and the current, hence the heating, leaves it, so the >= 100 degC "
+                     "zone stays a core of a few mm around the electrodes whatever the power or the time")
 #: Extra margin (mm) the search aims for beyond the target, first and second attempt.
 SAFETY_MARGINS_MM = (1.0, 2.5)
 
@@ -49,6 +53,15 @@ class PlannerOptions:
         Read and write the zone-library cache.
     calibrate : bool
         Run the heat-sink and protocol calibrations (False only for tests and quick looks).
+    verification_spacing_mm : float or None
+        Spacing (mm) of the verifying simulation; None: ``spacing_mm``.
+    time_budget_s : float or None
+        Wall time (s) the planner aims to stay within: a second attempt (search and verification)
+        starts only when the first one's duration fits in what is left.  None: no limit.
+    verify_only_if_met : bool
+        Verify a candidate only when the fast model says it meets the target (the fast model is
+        optimistic: when even it finds no plan, none exists within the probe limit); otherwise
+        return no plan, with the search's best in the notes (the demo uses it).
     """
 
     devices: tuple[str, ...] | None = None
@@ -60,6 +73,9 @@ class PlannerOptions:
     progress: bool = True
     use_cache: bool = True
     calibrate: bool = True
+    verification_spacing_mm: float | None = None
+    time_budget_s: float | None = 110.0
+    verify_only_if_met: bool = False
 
 
 @dataclass
@@ -82,6 +98,11 @@ class AutomaticPlan:
     timings_s : dict
     notes : list of str
         Why no feasible plan exists, in words, when that is the case.
+    devices : tuple of str
+        The devices considered.
+    unverified_best : Candidate or None
+        With ``verify_only_if_met``: the search's best candidate, which did not meet the target in
+        the fast model and was therefore not verified.
     """
 
     case: Case
@@ -94,6 +115,7 @@ class AutomaticPlan:
     timings_s: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     devices: tuple[str, ...] = ()
+    unverified_best: Any = None
 
     @property
     def criterion(self) -> str:
@@ -163,6 +185,9 @@ def plan_automatically(case: Case, options: PlannerOptions | None = None) -> Aut
     timings["zone_library_s"] = time.perf_counter() - step
     criterion = result.criterion
     threshold = float(case.zone_threshold_c) if case.zone_criterion == "isotherm" and case.zone_threshold_c else 100.0
+    step = time.perf_counter()
+    _correct_for_verification_spacing(model, options, case, criterion, threshold)
+    timings["spacing_correction_s"] = time.perf_counter() - step
 
     start_probes = 1
     excluded: set[tuple[str, int]] = set()
@@ -177,12 +202,15 @@ def plan_automatically(case: Case, options: PlannerOptions | None = None) -> Aut
         timings[f"search_{attempt + 1}_s"] = time.perf_counter() - step
         if report.best is None:
             break
+        if options.verify_only_if_met and not report.best.meets:
+            result.unverified_best = report.best
+            break
         step = time.perf_counter()
-        verification = verify_candidate(case, report.best, model, options.spacing_mm, force=options.force,
-                                        progress=options.progress)
+        verification = verify_candidate(case, report.best, model, options.verification_spacing_mm or options.spacing_mm,
+                                        force=options.force, progress=options.progress)
         timings[f"verification_{attempt + 1}_s"] = time.perf_counter() - step
         result.verifications.append(verification)
-        if verification.meets(criterion):
+        if verification.meets(criterion) or not _another_attempt_fits(options, timings, start, attempt):
             break
         # The full simulation missed: correct the fast model on it, exclude what failed, and
         # search again with more slack.
@@ -199,11 +227,55 @@ def plan_automatically(case: Case, options: PlannerOptions | None = None) -> Aut
                                model.arrhenius_level_c(candidate.device, protocol, candidate.probe_count))
         excluded.add((candidate.device, candidate.probe_count))
         start_probes = candidate.probe_count if candidate.meets else max(1, candidate.probe_count - 1)
-    result.chosen = _best_verified(result.verifications, criterion)
+    result.chosen = _best_verified(_on_label_map(case, result), criterion)
     result.context = context if result.chosen is None else result.context
     result.notes += infeasibility_notes(result)
     timings["total_s"] = time.perf_counter() - start
     return result
+
+
+def _correct_for_verification_spacing(model: LibraryZoneModel, options: PlannerOptions, case: Case, criterion: str,
+                                      threshold_c: float) -> None:
+    """Rescale each device's fast zones to its library run at the verification spacing, if it differs."""
+    from rfasim.planner.library import library_entry
+
+    spacing = options.verification_spacing_mm
+    if spacing is None or abs(spacing - options.spacing_mm) < 1e-9 or not options.calibrate:
+        return
+    for name, zones in model.devices.items():
+        fine = library_entry(name, spacing, zones.entry.generator, case.tissue_table, use_cache=options.use_cache,
+                             progress=options.progress)
+        model.correct_for_spacing(name, fine, criterion, threshold_c)
+
+
+def _on_label_map(case: Case, result: AutomaticPlan) -> list[Verification]:
+    """The verified plans whose trajectories pass the label-map check (:mod:`rfasim.planner.guard`)."""
+    from rfasim.planner.guard import label_map_violations
+
+    kept = []
+    for verification in result.verifications:
+        candidate = verification.candidate
+        problems = label_map_violations(case, candidate.device, candidate.tips_mm, candidate.entries_mm,
+                                        result.context.target.centroid_mm)
+        verification.label_map_problems = problems
+        if problems:
+            result.notes.append(f"a {candidate.probe_count}-probe plan was dropped: {'; '.join(problems)}")
+        else:
+            kept.append(verification)
+    return kept
+
+
+def _another_attempt_fits(options: PlannerOptions, timings: dict[str, float], start: float, attempt: int) -> bool:
+    """Whether one more attempt, as long as the last one, fits in the time budget."""
+    if attempt + 1 >= max(1, options.attempts):
+        return False
+    if options.time_budget_s is None:
+        return True
+    last = timings.get(f"search_{attempt + 1}_s", 0.0) + timings.get(f"verification_{attempt + 1}_s", 0.0)
+    fits = time.perf_counter() - start + last <= options.time_budget_s
+    if not fits:
+        timings["second_attempt_skipped_for_time"] = 1.0
+    return fits
 
 
 def _best_verified(verifications: list[Verification], criterion: str) -> Verification | None:
@@ -234,11 +306,17 @@ def infeasibility_notes(result: AutomaticPlan) -> list[str]:
             f"target is unreachable on {100 * context.unreachable_by_vessel:.0f} % of the tumor surface")
     found = [r.best for r in result.search if r.best is not None]
     best = found[-1] if found else None
+    if not found and result.search and not any(report.no_safe_trajectory for report in result.search):
+        notes.append(f"probe limit: no number of probes up to the limit of {', '.join(result.devices)} makes zones "
+                     "that can hold the tumor and its margin (their volume, even with the interaction between "
+                     "probes, is too small), so none was searched")
     if best is not None and not best.meets:
         limit = max(c.probe_count for r in result.search for c in r.tried) if result.search else best.probe_count
         notes.append(f"probe limit: with up to {limit} probes of {', '.join(result.devices)} the fast model covers at "
                      f"most {100 * best.coverage_target:.1f} % of the tumor and its margin under the "
                      f"{'design criterion (>= 100 degC)' if result.criterion == 'isotherm' else 'Arrhenius criterion'}")
+        if result.criterion == "isotherm":
+            notes.append(VAPORIZATION_NOTE)
         zones = getattr(result.zone_model, "devices", {})
         target_ml = len(context.target_points_mm) * context.evaluation_grid.spacing_mm**3 * 1e-3
         for name, device in zones.items():

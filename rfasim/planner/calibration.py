@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,6 +31,7 @@ from rfasim.planner.library import (
     LIBRARY_MARGIN_MM,
     ZoneLibraryEntry,
     cache_folder,
+    cached_file,
     equivalent_level_c,
     library_entry,
     library_grid,
@@ -48,7 +48,7 @@ from rfasim.planner.zone_model import (
     heat_sink_factor,
     sample_single,
 )
-from rfasim.probes import ProbePlacement, get_probe_model
+from rfasim.probes import ProbeModel, ProbePlacement, get_probe_model
 from rfasim.tissue import TissueClass
 
 #: Vessel of the heat-sink calibration: radius (mm) and axis distance from the probe's axis (mm).
@@ -56,6 +56,9 @@ CALIBRATION_VESSEL_RADIUS_MM = 3.0
 CALIBRATION_VESSEL_OFFSET_MM = 10.0
 #: Distance (mm) between the two probes of the protocol calibration.
 CALIBRATION_PROBE_SPACING_MM = 15.0
+#: Probe counts of the switched-protocol calibration: the search uses the weights of its own count
+#: (the generator's time is shared among the probes, so the weights depend on it).
+CALIBRATION_COUNTS = (2, 3, 4, 5, 6)
 #: Isotherm used to judge the fits (the design criterion).
 DESIGN_THRESHOLD_C = 100.0
 
@@ -121,8 +124,10 @@ def calibration_tips(model, count: int) -> list[np.ndarray]:
     spacing = max(CALIBRATION_PROBE_SPACING_MM, spacing_rule(model).min_spacing_mm)
     if count == 2:
         return [np.array([-spacing / 2.0, 0.0, 0.0]), np.array([spacing / 2.0, 0.0, 0.0])]
-    radius = spacing / (2.0 * np.sin(np.pi / count))
-    return [radius * np.array([np.cos(2 * np.pi * k / count), np.sin(2 * np.pi * k / count), 0.0]) for k in range(count)]
+    ring = count if count <= 4 else count - 1  # 5 and 6: a ring around a centre probe, as the search
+    radius = spacing / (2.0 * np.sin(np.pi / ring)) if count <= 4 else spacing
+    tips = [radius * np.array([np.cos(2 * np.pi * k / ring), np.sin(2 * np.pi * k / ring), 0.0]) for k in range(ring)]
+    return tips + ([np.zeros(3)] if count > 4 else [])
 
 
 def fit_protocol(entry: ZoneLibraryEntry, protocol: str, generator_table: dict[str, Any],
@@ -169,8 +174,20 @@ def fit_protocol(entry: ZoneLibraryEntry, protocol: str, generator_table: dict[s
     return ProtocolWeights(float(parameters[0]), float(parameters[1]), float(level), values, count)
 
 
-def _calibration_path(key: str) -> Path:
-    return cache_folder() / f"calibration-{key[:32]}.json"
+def calibration_name(key: str) -> str:
+    """File name of a device's calibration."""
+    return f"calibration-{key[:32]}.json"
+
+
+def calibration_key(model: ProbeModel, generator: dict[str, Any], tissue: dict[str, Any], spacing_mm: float,
+                    protocols: tuple[str, ...] = PROTOCOLS) -> str:
+    """Cache key of a device's calibration (hash of every input and of the physics fingerprint)."""
+    return model_inputs_key(
+        "calibration", probe=probe_description(model), generator=generator, tissue=tissue,
+        spacing_mm=round(float(spacing_mm), 6), margin_mm=LIBRARY_MARGIN_MM, protocols=sorted(protocols),
+        vessel=[CALIBRATION_VESSEL_RADIUS_MM, CALIBRATION_VESSEL_OFFSET_MM], spacing=CALIBRATION_PROBE_SPACING_MM,
+        counts=list(CALIBRATION_COUNTS),
+    )
 
 
 def device_zones(device: str, spacing_mm: float, tissue_table: dict[str, Any] | None = None,
@@ -204,33 +221,34 @@ def device_zones(device: str, spacing_mm: float, tissue_table: dict[str, Any] | 
     if not calibrate:
         union = {p: ProtocolWeights(1.0, 0.0, entry.arrhenius_level_c) for p in protocols}
         return DeviceZones(entry, 3.0, {}, union)
-    key = model_inputs_key(
-        "calibration", probe=probe_description(model), generator=generator, tissue=tissue,
-        spacing_mm=round(float(spacing_mm), 6), margin_mm=LIBRARY_MARGIN_MM, protocols=sorted(protocols),
-        vessel=[CALIBRATION_VESSEL_RADIUS_MM, CALIBRATION_VESSEL_OFFSET_MM], spacing=CALIBRATION_PROBE_SPACING_MM,
-        counts=[2, 4],
-    )
-    path = _calibration_path(key)
-    if use_cache and path.is_file():
+    name = calibration_name(calibration_key(model, generator, tissue, spacing_mm, protocols))
+    path = cache_folder() / name
+    found = cached_file(name) if use_cache else None
+    if found is not None:
         try:
-            stored = json.loads(path.read_text(encoding="utf-8"))
+            stored = json.loads(found.read_text(encoding="utf-8"))
             weights = {p: ProtocolWeights(**w) for p, w in stored["protocols"].items()}
             larger = {p: ProtocolWeights(**w) for p, w in stored.get("protocols_four_probes", {}).items()}
+            counts = {p: {int(n): ProtocolWeights(**w) for n, w in by.items()}
+                      for p, by in stored.get("protocols_by_count", {}).items()}
             return DeviceZones(entry, float(stored["heat_sink_length_mm"]), dict(stored["heat_sink_agreement"]),
-                               weights, larger)
+                               weights, larger, counts)
         except (OSError, KeyError, ValueError, TypeError):
             pass
     length, sink_agreement = fit_heat_sink(entry, generator, tissue, progress)
     weights = {p: fit_protocol(entry, p, generator, tissue, progress) for p in protocols}
-    # The switched generator shares its time among the probes: a second calibration with four
-    # probes gives the weights' dependence on the number of probes (interpolated in 1/N).
-    larger = {p: fit_protocol(entry, p, generator, tissue, progress, count=4) for p in protocols if p == "switched"}
-    zones = DeviceZones(entry, length, sink_agreement, weights, larger)
+    # The switched generator shares its time among the probes: the weights are calibrated for
+    # every number of probes the search uses (CALIBRATION_COUNTS), not interpolated.
+    counts = {p: {n: fit_protocol(entry, p, generator, tissue, progress, count=n) for n in CALIBRATION_COUNTS if n > 2}
+              for p in protocols if p == "switched"}
+    larger = {p: by[4] for p, by in counts.items() if 4 in by}
+    zones = DeviceZones(entry, length, sink_agreement, weights, larger, counts)
     if use_cache:
         stored = {
             "device": model.name, "heat_sink_length_mm": length, "heat_sink_agreement": sink_agreement,
             "protocols": {p: asdict(w) for p, w in weights.items()},
             "protocols_four_probes": {p: asdict(w) for p, w in larger.items()},
+            "protocols_by_count": {p: {str(n): asdict(w) for n, w in by.items()} for p, by in counts.items()},
         }
         try:
             write_text(path, json.dumps(stored, indent=2) + "\n")
@@ -239,4 +257,4 @@ def device_zones(device: str, spacing_mm: float, tissue_table: dict[str, Any] | 
     return zones
 
 
-__all__ = ["device_zones", "fit_heat_sink", "fit_protocol", "overlap"]
+__all__ = ["calibration_key", "calibration_name", "device_zones", "fit_heat_sink", "fit_protocol", "overlap"]

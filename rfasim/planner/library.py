@@ -32,17 +32,22 @@ from typing import Any
 
 import numpy as np
 
-import rfasim
 from rfasim.atomic import atomic_path
 from rfasim.grid import Grid
 from rfasim.probes import ProbeModel, ProbePlacement, get_probe_model, rasterize_probes
 from rfasim.tissue import TissueClass
 
 #: Bump when the content or meaning of a stored entry changes (invalidates every cache file).
-LIBRARY_FORMAT = 3
+LIBRARY_FORMAT = 4
 
 #: Liver around the active part of the probe in the library block (mm on each side).
 LIBRARY_MARGIN_MM = 25.0
+
+#: How the planner's full-solver runs (library, calibration, verification) re-solve the electric
+#: field: the local update (a box around the electrodes, globally corrected when its error
+#: indicators trip), within the 2 % accuracy guard of benchmarks/README.md and several times
+#: faster than global re-solves on these grids.
+ELECTRIC_UPDATE = "local"
 
 
 def cache_folder() -> Path:
@@ -59,9 +64,31 @@ def cache_folder() -> Path:
     return root / "rfasim" / "zones"
 
 
+def shipped_folder() -> Path:
+    """The zone library shipped with rfasim (package data, ``scripts/build_zone_library.py``)."""
+    return Path(__file__).resolve().parent.parent / "data" / "zones"
+
+
+def cached_file(name: str) -> Path | None:
+    """A cached file by name: the user cache first, then the shipped library; None if in neither."""
+    for folder in (cache_folder(), shipped_folder()):
+        path = folder / name
+        if path.is_file():
+            return path
+    return None
+
+
 def model_inputs_key(kind: str, **inputs: Any) -> str:
-    """SHA-256 (hex) of a JSON description of everything that determines a cached result."""
-    description = {"kind": kind, "format": LIBRARY_FORMAT, "rfasim": rfasim.__version__, **inputs}
+    """SHA-256 (hex) of a JSON description of everything that determines a cached result.
+
+    Besides the inputs: the storage format, the solver options of the planner's runs and the
+    physics fingerprint (:mod:`rfasim.planner.fingerprint`), so that an entry computed by other
+    physics is never found.
+    """
+    from rfasim.planner.fingerprint import fingerprint_hash
+
+    description = {"kind": kind, "format": LIBRARY_FORMAT, "electric_update": ELECTRIC_UPDATE,
+                   "physics": fingerprint_hash(), **inputs}
     text = json.dumps(description, sort_keys=True, default=repr)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -128,7 +155,8 @@ class ZoneLibraryEntry:
         return ndimage.map_coordinates(values, index.T, order=1, mode="constant", cval=0.0)
 
 
-def _active_points_probe_frame(model: ProbeModel) -> np.ndarray:
+def active_points_probe_frame(model: ProbeModel) -> np.ndarray:
+    """Tip, shaft end of the active part, electrode points and tine paths (probe frame, mm)."""
     placement = ProbePlacement(model, tip_mm=[0.0, 0.0, 0.0], direction=[0.0, 0.0, 1.0])
     geometry = placement.geometry()
     points = [geometry.tip_mm, geometry.tip_mm - model.active_length_mm * geometry.direction]
@@ -140,7 +168,7 @@ def _active_points_probe_frame(model: ProbeModel) -> np.ndarray:
 
 def library_grid(model: ProbeModel, spacing_mm: float, margin_mm: float = LIBRARY_MARGIN_MM) -> Grid:
     """The block of liver (probe frame: tip at 0, shaft along +z) of a device's library run."""
-    points = _active_points_probe_frame(model)
+    points = active_points_probe_frame(model)
     low = points.min(axis=0) - margin_mm
     high = points.max(axis=0) + margin_mm
     # Symmetric about the axis so that the field is centred on the probe.
@@ -201,10 +229,11 @@ def run_probes(
 
     from rfasim.case import build_generator, build_tissue_model
     from rfasim.generators import ConstantPower
-    from rfasim.solver import simulate
+    from rfasim.solver import SimulationOptions, simulate
     from rfasim.trackers import ProgressTracker
 
     start = time.perf_counter()
+    options = SimulationOptions(electric_update=ELECTRIC_UPDATE)
     tissue = build_tissue_model(tissue_table, "[tissue]")
     placements = list(placements)
     for number, placement in enumerate(placements, start=1):
@@ -224,19 +253,20 @@ def run_probes(
         result = None
         for number, group in enumerate(groups, start=1):
             active = [electrodes[i] for i in group]
-            result = simulate(grid, material, generator, active, tissue=tissue, initial_state=state, trackers=trackers)
+            result = simulate(grid, material, generator, active, tissue=tissue, initial_state=state, trackers=trackers,
+                              options=options)
             state = result.state
             duration += result.heat_steps * result.time_step_s
             energy += result.energy.electrical_j
             if number < len(groups) and reposition_s > 0:
                 pause = simulate(grid, material, ConstantPower(power_w=0.0, duration_s=reposition_s), active,
-                                 tissue=tissue, initial_state=state)
+                                 tissue=tissue, initial_state=state, options=options)
                 state = pause.state
                 duration += reposition_s
         assert result is not None and state is not None
         final_material = result.material
     else:
-        result = simulate(grid, material, generator, electrodes, tissue=tissue, trackers=trackers)
+        result = simulate(grid, material, generator, electrodes, tissue=tissue, trackers=trackers, options=options)
         state = result.state
         duration = result.heat_steps * result.time_step_s
         energy = result.energy.electrical_j
@@ -271,8 +301,9 @@ def default_generator(model: ProbeModel) -> dict[str, Any]:
     return dict(model.generator)
 
 
-def _entry_path(key: str) -> Path:
-    return cache_folder() / f"zone-{key[:32]}.npz"
+def entry_name(key: str) -> str:
+    """File name of a library entry."""
+    return f"zone-{key[:32]}.npz"
 
 
 def save_entry(entry: ZoneLibraryEntry, path: Path) -> None:
@@ -362,11 +393,13 @@ def library_entry(device: str | ProbeModel, spacing_mm: float, generator_table: 
     table = dict(generator_table) if generator_table else default_generator(model)
     table.pop("probe_schedule", None)
     tissue = dict(tissue_table or {})
-    path = _entry_path(library_key(model, table, tissue, spacing_mm))
-    if use_cache and path.is_file():
-        entry = load_entry(path)
+    name = entry_name(library_key(model, table, tissue, spacing_mm))
+    found = cached_file(name) if use_cache else None
+    if found is not None:
+        entry = load_entry(found)
         if entry is not None:
             return entry
+    path = cache_folder() / name
     entry = compute_entry(model, table, tissue, spacing_mm, f"zone library: {model.name}" if progress else None)
     if use_cache:
         try:
@@ -378,14 +411,18 @@ def library_entry(device: str | ProbeModel, spacing_mm: float, generator_table: 
 
 __all__ = [
     "LIBRARY_FORMAT",
+    "active_points_probe_frame",
     "SolverRun",
     "ZoneLibraryEntry",
     "cache_folder",
+    "cached_file",
     "compute_entry",
+    "entry_name",
     "equivalent_level_c",
     "fill_cooled_metal",
     "library_entry",
     "library_grid",
     "model_inputs_key",
     "run_probes",
+    "shipped_folder",
 ]

@@ -103,7 +103,7 @@ def planner_report(plan: AutomaticPlan) -> dict[str, Any]:
             "fast_coverage_of_tumor_pct": 100 * c.coverage_tumor, "healthy_liver_ml": c.healthy_liver_ml,
             "treatment_time_s": c.treatment_time_s, "trajectory_violation_mm": c.violation_mm,
             "meets_in_fast_model": c.meets, "tips_mm": c.tips_mm, "entries_mm": c.entries_mm,
-            "trajectory_problems": c.reasons,
+            "trajectory_problems": c.reasons, "search_wall_s": c.wall_s,
         }
 
     report: dict[str, Any] = {

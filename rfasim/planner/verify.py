@@ -20,6 +20,7 @@ import numpy as np
 from rfasim.case import Case, ProbeSpec
 from rfasim.metrics import margin_metrics
 from rfasim.plan.result import PlanResult
+from rfasim.planner.library import ELECTRIC_UPDATE
 from rfasim.planner.search import Candidate
 from rfasim.planner.zone_model import ProbePoses, ZoneModel
 from rfasim.probes import get_probe_model
@@ -84,6 +85,9 @@ class Verification:
         Fast model on the same grid, per criterion.
     zone_overlap : dict of str to float
         Intersection over union of the fast and the verified zones, per criterion.
+    label_map_problems : list of str
+        What the plan's paths touch on the label map that they must not (:mod:`rfasim.planner.guard`;
+        filled by the planner before it returns a plan; empty: none).
     """
 
     candidate: Candidate
@@ -92,6 +96,7 @@ class Verification:
     verified: dict[str, CriterionResult]
     estimated: dict[str, CriterionResult]
     zone_overlap: dict[str, float] = field(default_factory=dict)
+    label_map_problems: list[str] = field(default_factory=list)
 
     def meets(self, criterion: str) -> bool:
         """Whether the full simulation meets the margin target under a criterion."""
@@ -117,6 +122,7 @@ def candidate_case(case: Case, candidate: Candidate, spacing_mm: float | None = 
         for tip, entry in zip(candidate.tips_mm, candidate.entries_mm, strict=True)
     ]
     proposed.generator_table = generator_table(candidate)
+    proposed.options_table = {"electric_update": ELECTRIC_UPDATE, **proposed.options_table}
     if spacing_mm is not None:
         proposed.spacing_mm = float(spacing_mm)
     return proposed
@@ -180,6 +186,13 @@ def verify_candidate(case: Case, candidate: Candidate, zone_model: ZoneModel, sp
     from rfasim.plan.pipeline import run_case
 
     proposed = candidate_case(case, candidate, spacing_mm)
+    reach = getattr(zone_model, "zone_reach_mm", None)
+    if reach is not None:
+        # A box that the zones clear by the growth trigger from the start: one run, not two or three.
+        from rfasim.plan.domain import TRIGGER_CLEARANCE_MM
+
+        needed = reach(candidate.device) + TRIGGER_CLEARANCE_MM + 2.0 * proposed.spacing_mm
+        proposed.roi_margin_mm = max(proposed.roi_margin_mm, round(needed, 1))
     plan = run_case(proposed, force=force, progress=progress)
     verified = judge(plan, proposed, plan.peak_temperature_c, plan.damage, 1.0)
     fast_peak = fast_fields(zone_model, candidate, plan)

@@ -81,6 +81,9 @@ class DeviceZones:
         Multi-probe protocols that were calibrated (two probes).
     protocols_more_probes : dict of str to ProtocolWeights
         The same calibrated with more probes (four), where the number of probes matters.
+    protocols_by_count : dict of str to dict of int to ProtocolWeights
+        Weights calibrated with exactly that number of probes (the switched generator shares its
+        time among them): used as they are for that count, instead of interpolating.
     """
 
     entry: ZoneLibraryEntry
@@ -88,16 +91,20 @@ class DeviceZones:
     heat_sink_agreement: dict[str, float] = field(default_factory=dict)
     protocols: dict[str, ProtocolWeights] = field(default_factory=dict)
     protocols_more_probes: dict[str, ProtocolWeights] = field(default_factory=dict)
+    protocols_by_count: dict[str, dict[int, ProtocolWeights]] = field(default_factory=dict)
 
     def weights(self, protocol: str, probe_count: int) -> ProtocolWeights:
         """The combination weights (one probe alone: its own library zone).
 
-        With two calibrations (2 and 4 probes) the weights are interpolated linearly in
-        ``1 / probe_count`` (extrapolated beyond, weights kept non-negative); the agreement is the
-        worse of the two.
+        Weights calibrated with this number of probes are used as they are; otherwise, with two
+        calibrations (2 and 4 probes), they are interpolated linearly in ``1 / probe_count``
+        (extrapolated beyond, weights kept non-negative); the agreement is the worse of the two.
         """
         if probe_count == 1 or protocol == "single":
             return ProtocolWeights(1.0, 0.0, self.entry.arrhenius_level_c)
+        exact = self.protocols_by_count.get(protocol, {}).get(probe_count)
+        if exact is not None:
+            return exact
         few = self.protocols[protocol]
         many = self.protocols_more_probes.get(protocol)
         if many is None or many.probe_count == few.probe_count:
@@ -152,8 +159,9 @@ class ZoneModel(Protocol):
         """Treatment time (s) of a plan."""
         ...
 
-    def protocols(self, device: str, criterion: str | None = None) -> tuple[str, ...]:
-        """Multi-probe protocols the model predicts well enough for the device (and criterion)."""
+    def protocols(self, device: str, criterion: str | None = None,
+                  probe_count: int | None = None) -> tuple[str, ...]:
+        """Multi-probe protocols the model predicts well enough for the device (criterion, count)."""
         ...
 
 
@@ -212,14 +220,19 @@ class LibraryZoneModel:
         #: (:meth:`correct_from`); 1 until then.
         self.rise_scale: dict[str, float] = {}
 
-    def protocols(self, device: str, criterion: str | None = None) -> tuple[str, ...]:
+    def protocols(self, device: str, criterion: str | None = None,
+                  probe_count: int | None = None) -> tuple[str, ...]:
         zones = self.devices[device]
         calibrated = zones.protocols
 
         def trusted(protocol: str) -> bool:
             if criterion is None:
                 return True
-            runs = [calibrated[protocol], zones.protocols_more_probes.get(protocol, calibrated[protocol])]
+            exact = zones.protocols_by_count.get(protocol, {}).get(probe_count or 0)
+            if exact is not None:  # calibrated with this number of probes: its own agreement decides
+                runs = [exact]
+            else:
+                runs = [calibrated[protocol], zones.protocols_more_probes.get(protocol, calibrated[protocol])]
             return all(run.agreement.get(criterion, 1.0) >= MINIMUM_AGREEMENT for run in runs)
 
         return tuple(p for p in PROTOCOLS if p in calibrated and trusted(p))
@@ -257,6 +270,44 @@ class LibraryZoneModel:
             rise = combine_rises(peak, end, zones.weights(protocol, peak.shape[0]))
             results[protocol] = self.body_temperature_c + rise * sink * self.rise_scale.get(device, 1.0)
         return results
+
+    def zone_reach_mm(self, device: str) -> float:
+        """How far (mm) the device's largest zone (Arrhenius level or 100 degC) reaches beyond its
+        active part in the library run: the simulation box of a verification needs that much
+        margin, plus the domain-growth clearance, to be right the first time."""
+        entry = self.devices[device].entry
+        level = min(entry.arrhenius_level_c, 100.0) - self.body_temperature_c
+        zone = entry.peak_rise_c >= level
+        if not zone.any():
+            return 0.0
+        from rfasim.planner.library import active_points_probe_frame
+        from rfasim.probes import get_probe_model
+
+        index = np.argwhere(zone)
+        points = entry.origin_mm[None, :] + entry.spacing_mm * index
+        active = active_points_probe_frame(get_probe_model(device))
+        low, high = active.min(axis=0), active.max(axis=0)
+        beyond = np.maximum(np.maximum(low[None] - points, points - high[None]), 0.0)
+        return float(beyond.max())
+
+    def correct_for_spacing(self, device: str, fine: ZoneLibraryEntry, criterion: str, threshold_c: float) -> float:
+        """Fit the device's rise factor to its library run at the verification's spacing.
+
+        Zones depend on the grid spacing (a Cool-tip 3 cm Arrhenius zone: 46.5 mL at 2 mm, about
+        37 mL at 1 mm): the search runs on the coarse library, the verification on a finer grid.
+        The coarse entry is sampled on the fine entry's voxels and its factor fitted
+        (:meth:`correct_from`) so that its zone under the criterion overlaps the fine one best.
+        """
+        coarse = self.devices[device].entry
+        index = np.indices(fine.peak_rise_c.shape).reshape(3, -1).T
+        points = fine.origin_mm[None, :] + fine.spacing_mm * index
+        fast = self.body_temperature_c + coarse.sample("peak_rise_c", points)
+        if criterion == "isotherm":
+            truth, level = fine.peak_rise_c.ravel() >= threshold_c - self.body_temperature_c, threshold_c
+        else:
+            truth = fine.peak_rise_c.ravel() >= fine.arrhenius_level_c - self.body_temperature_c
+            level = coarse.arrhenius_level_c
+        return self.correct_from(device, fast, truth, level)
 
     def correct_from(self, device: str, fast_peak_c: np.ndarray, verified_zone: np.ndarray,
                      threshold_c: float) -> float:
@@ -305,6 +356,12 @@ class LibraryZoneModel:
                         "arrhenius_level_c": round(w.arrhenius_level_c, 2),
                         "agreement_iou": {k: round(v, 3) for k, v in w.agreement.items()}}
                     for p, w in zones.protocols_more_probes.items()
+                },
+                "protocols_by_count": {
+                    p: {str(n): {"own_peak": round(w.own_peak, 3), "neighbour_heat": round(w.neighbour_heat, 3),
+                                 "agreement_iou": {k: round(v, 3) for k, v in w.agreement.items()}}
+                        for n, w in sorted(counts.items())}
+                    for p, counts in zones.protocols_by_count.items()
                 },
             }
         return description

@@ -22,7 +22,7 @@ def tumor_to_vessel_gap_mm(phantom, tumor_mask) -> float:
 
 def test_list_phantoms():
     names = [name for name, _ in list_phantoms()]
-    assert names == ["liver-25mm", "vessel-30mm", "large-45mm", "two-tumors", "ct-like-dome", "large-vessel-20mm", "dome-20mm"]
+    assert names == ["liver-25mm", "vessel-30mm", "large-45mm", "two-tumors", "ct-like-dome", "large-vessel-20mm", "dome-20mm", "liver-20mm"]
     assert all(isinstance(text, str) and text and "\n" not in text for _, text in list_phantoms())
 
 

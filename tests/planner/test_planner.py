@@ -75,8 +75,17 @@ def _path_labels(labels: np.ndarray, affine: np.ndarray, entry: np.ndarray, tip:
     return labels[tuple(index.T)]
 
 
-@pytest.mark.parametrize("phantom", ["two-tumors", "dome-20mm"])
+PLANNED_PHANTOMS = ["liver-25mm", "vessel-30mm", "two-tumors", "large-vessel-20mm", "dome-20mm"]
+
+
+@pytest.mark.parametrize("phantom", PLANNED_PHANTOMS)
 def test_returned_trajectories_never_cross_vessels_forbidden_or_other_tumors(phantom, tmp_path, monkeypatch) -> None:
+    """Every plan the planner returns, on every named phantom it can plan, checked on the label map.
+
+    The planner itself checks its returned plans on the label map (rfasim.planner.guard); this
+    test checks them again with its own sampling, and the demo's plan is checked the same way
+    (tests/planner/test_demo.py).
+    """
     import nibabel
 
     from rfasim.imaging import find_tumors
@@ -84,8 +93,12 @@ def test_returned_trajectories_never_cross_vessels_forbidden_or_other_tumors(pha
     monkeypatch.setenv("RFASIM_CACHE_DIR", str(tmp_path / "cache"))
     paths = write_phantom(phantom, tmp_path / "case")
     case = load_case(paths["case"])
+    # The coagulation zone: with two small probes the >= 100 degC search is hopeless on the larger
+    # tumors (no plan returned); the trajectory rules do not depend on the criterion.
+    case.zone_criterion, case.zone_threshold_c = "arrhenius", None
     plan = plan_automatically(case, _quick_options())
-    assert plan.chosen is not None
+    assert plan.chosen is not None, plan.notes
+    assert not plan.chosen.label_map_problems
     write_automatic_plan(plan, tmp_path / "auto")
     proposed = load_case(tmp_path / "auto" / "plan.toml")  # runnable as is: it parses as a case
     assert len(proposed.probes) == plan.chosen.candidate.probe_count
@@ -133,3 +146,17 @@ def test_auto_case_without_probes_is_accepted(tmp_path, capsys) -> None:
     paths["case"].write_text(text[:start] + text[end:])
     assert main(["plan", str(paths["case"]), "--auto", "--quiet", "--out", str(tmp_path / "out")]) == EXIT_REFUSED
     assert "REFUSED" in capsys.readouterr().out
+
+
+def test_the_label_map_guard_catches_a_path_through_a_vessel(tmp_path) -> None:
+    from rfasim.planner.guard import label_map_violations
+
+    paths = write_phantom("vessel-30mm", tmp_path / "case")
+    case = load_case(paths["case"])
+    centre = np.array([60.0, -20.0, 30.0])  # the tumor; the 6 mm vessel runs 22 mm posterior (-y)
+    tip = centre + np.array([0.0, -5.0, 0.0])
+    entry = centre + np.array([0.0, -80.0, 0.0])
+    problems = label_map_violations(case, "cooltip-17g-3cm", tip[None], entry[None], centre)
+    assert any("large vessel" in p for p in problems), problems
+    safe = label_map_violations(case, "cooltip-17g-3cm", tip[None], (centre + [80.0, 0.0, 0.0])[None], centre)
+    assert not any("large vessel" in p for p in safe), safe

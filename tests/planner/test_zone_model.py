@@ -71,3 +71,16 @@ def test_equivalent_level_matches_the_volume() -> None:
     damage = (peak >= 70.0).astype(float) * 2.0
     level, agreement = equivalent_level_c(peak, damage)
     assert level == 70.0 and agreement == 1.0
+
+
+def test_spacing_correction_fits_the_finer_library_run() -> None:
+    coarse = _entry()  # 1 mm, rise 70 - 8 r
+    axis = np.arange(-10, 10.5, 0.5)
+    x, y, z = np.meshgrid(axis, axis, axis, indexing="ij")
+    fine_rise = (0.8 * np.clip(70.0 - 8.0 * np.sqrt(x**2 + y**2 + z**2), 0.0, None)).astype(np.float32)
+    fine = ZoneLibraryEntry("cooltip-17g-3cm", 0.5, np.array([-10.0, -10.0, -10.0]), fine_rise, 0.5 * fine_rise,
+                            55.0, 1.0, 720.0, 1.0)
+    model = LibraryZoneModel({"cooltip-17g-3cm": DeviceZones(coarse)})
+    factor = model.correct_for_spacing("cooltip-17g-3cm", fine, "isotherm", 60.0)
+    assert abs(factor - 0.8) <= 0.03
+    assert model.rise_scale["cooltip-17g-3cm"] == factor
