@@ -35,6 +35,7 @@ import numpy as np
 from rfasim.atomic import atomic_path
 from rfasim.grid import Grid
 from rfasim.probes import ProbeModel, ProbePlacement, get_probe_model, rasterize_probes
+from rfasim.simulation.options import SimulationOptions
 from rfasim.tissue import TissueClass
 
 #: Bump when the content or meaning of a stored entry changes (invalidates every cache file).
@@ -44,10 +45,9 @@ LIBRARY_FORMAT = 4
 LIBRARY_MARGIN_MM = 25.0
 
 #: How the planner's full-solver runs (library, calibration, verification) re-solve the electric
-#: field: the local update (a box around the electrodes, globally corrected when its error
-#: indicators trip), within the 2 % accuracy guard of benchmarks/README.md and several times
-#: faster than global re-solves on these grids.
-ELECTRIC_UPDATE = "local"
+#: field: the solver's default (the local update, within the 2 % accuracy guard of
+#: benchmarks/README.md); part of every cache key, so a change of default is a new library.
+ELECTRIC_UPDATE = SimulationOptions().electric_update
 
 
 def cache_folder() -> Path:
