@@ -186,7 +186,7 @@ def plan_automatically(case: Case, options: PlannerOptions | None = None) -> Aut
     criterion = result.criterion
     threshold = float(case.zone_threshold_c) if case.zone_criterion == "isotherm" and case.zone_threshold_c else 100.0
     step = time.perf_counter()
-    _correct_for_verification_spacing(model, options, case, criterion, threshold)
+    _correct_for_verification_spacing(model, options, case, threshold)
     timings["spacing_correction_s"] = time.perf_counter() - step
 
     start_probes = 1
@@ -217,14 +217,12 @@ def plan_automatically(case: Case, options: PlannerOptions | None = None) -> Aut
         from rfasim.planner.verify import design_threshold_c, fast_fields
 
         candidate, plan = report.best, verification.plan
-        fast = fast_fields(model, candidate, plan)
-        if criterion == "isotherm":
-            model.correct_from(candidate.device, fast, plan.peak_temperature_c >= design_threshold_c(case),
-                               design_threshold_c(case))
-        else:
-            protocol = candidate.protocol if candidate.probe_count > 1 else "single"
-            model.correct_from(candidate.device, fast, plan.damage >= 1.0,
-                               model.arrhenius_level_c(candidate.device, protocol, candidate.probe_count))
+        protocol = candidate.protocol if candidate.probe_count > 1 else "single"
+        # Both criteria's factors from the same full simulation, each on its own zone.
+        model.correct_from(candidate.device, fast_fields(model, candidate, plan, "isotherm"),
+                           plan.peak_temperature_c >= design_threshold_c(case), design_threshold_c(case), "isotherm")
+        model.correct_from(candidate.device, fast_fields(model, candidate, plan, "arrhenius"), plan.damage >= 1.0,
+                           model.arrhenius_level_c(candidate.device, protocol, candidate.probe_count), "arrhenius")
         excluded.add((candidate.device, candidate.probe_count))
         start_probes = candidate.probe_count if candidate.meets else max(1, candidate.probe_count - 1)
     result.chosen = _best_verified(_on_label_map(case, result), criterion)
@@ -234,9 +232,13 @@ def plan_automatically(case: Case, options: PlannerOptions | None = None) -> Aut
     return result
 
 
-def _correct_for_verification_spacing(model: LibraryZoneModel, options: PlannerOptions, case: Case, criterion: str,
+def _correct_for_verification_spacing(model: LibraryZoneModel, options: PlannerOptions, case: Case,
                                       threshold_c: float) -> None:
-    """Rescale each device's fast zones to its library run at the verification spacing, if it differs."""
+    """Rescale each device's fast zones to its library run at the verification spacing, if it differs.
+
+    Both criteria are fitted, each to its own zone (the plan's criterion drives the search, the
+    other one's fast estimate is still reported beside its verified figure).
+    """
     from rfasim.planner.library import library_entry
 
     spacing = options.verification_spacing_mm
@@ -245,7 +247,8 @@ def _correct_for_verification_spacing(model: LibraryZoneModel, options: PlannerO
     for name, zones in model.devices.items():
         fine = library_entry(name, spacing, zones.entry.generator, case.tissue_table, use_cache=options.use_cache,
                              progress=options.progress)
-        model.correct_for_spacing(name, fine, criterion, threshold_c)
+        model.correct_for_spacing(name, fine, "isotherm", threshold_c)
+        model.correct_for_spacing(name, fine, "arrhenius", threshold_c)
 
 
 def _on_label_map(case: Case, result: AutomaticPlan) -> list[Verification]:

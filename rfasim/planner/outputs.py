@@ -132,7 +132,9 @@ def planner_report(plan: AutomaticPlan) -> dict[str, Any]:
     }
     if plan.zone_model is not None and hasattr(plan.zone_model, "describe"):
         report["zone_model"] = plan.zone_model.describe()
-        report["zone_model_rise_scale"] = dict(getattr(plan.zone_model, "rise_scale", {}))
+        # Per device, per criterion; a criterion missing was not corrected (factor 1).
+        report["zone_model_rise_scale"] = {device: dict(factors) for device, factors
+                                           in getattr(plan.zone_model, "rise_scale", {}).items()}
     return _rounded(report)
 
 

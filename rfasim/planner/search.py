@@ -274,9 +274,9 @@ class _Problem:
         protocols = self.protocols if self.probes > 1 else ("single",)
         model_protocols = protocols if self.probes > 1 else (self.zone_model.protocols(self.model.name) or ("switched",))[:1]
         target = self.zone_model.peak_temperatures_c(self.model.name, model_protocols, poses, context.target_points_mm,
-                                                     context.target_vessel_distance_mm)
+                                                     context.target_vessel_distance_mm, self.criterion)
         liver = self.zone_model.peak_temperatures_c(self.model.name, model_protocols, poses, context.liver_points_mm,
-                                                    context.liver_vessel_distance_mm)
+                                                    context.liver_vessel_distance_mm, self.criterion)
         in_tumor = context.target_in_tumor
         best: dict[str, Any] = {}
         for protocol, model_protocol in zip(protocols, model_protocols, strict=True):

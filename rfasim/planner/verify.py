@@ -154,8 +154,13 @@ def _grid_points(plan: PlanResult) -> np.ndarray:
     return np.stack([x.ravel(), y.ravel(), z.ravel()], axis=1)
 
 
-def fast_fields(zone_model: ZoneModel, candidate: Candidate, plan: PlanResult) -> np.ndarray:
-    """The fast model's peak temperature (degC) on the plan's grid."""
+def fast_fields(zone_model: ZoneModel, candidate: Candidate, plan: PlanResult,
+                criterion: str | None = None) -> np.ndarray:
+    """The fast model's peak temperature (degC) on the plan's grid, read under a zone criterion.
+
+    ``criterion``: ``isotherm`` or ``arrhenius`` (the model's correction for that criterion
+    only), or None (uncorrected).
+    """
     from scipy import ndimage
 
     points = _grid_points(plan)
@@ -164,7 +169,8 @@ def fast_fields(zone_model: ZoneModel, candidate: Candidate, plan: PlanResult) -
                 else np.full(points.shape[0], np.inf))
     poses = ProbePoses(candidate.tips_mm[None], candidate.directions[None])
     protocol = candidate.protocol if candidate.probe_count > 1 else "single"
-    values = zone_model.peak_temperatures_c(candidate.device, (protocol,), poses, points, distance)[protocol][0]
+    values = zone_model.peak_temperatures_c(candidate.device, (protocol,), poses, points, distance,
+                                          criterion)[protocol][0]
     return np.asarray(values, dtype=float).reshape(plan.grid.shape)
 
 
@@ -195,15 +201,17 @@ def verify_candidate(case: Case, candidate: Candidate, zone_model: ZoneModel, sp
         proposed.roi_margin_mm = max(proposed.roi_margin_mm, round(needed, 1))
     plan = run_case(proposed, force=force, progress=progress)
     verified = judge(plan, proposed, plan.peak_temperature_c, plan.damage, 1.0)
-    fast_peak = fast_fields(zone_model, candidate, plan)
+    # Each criterion's fast estimate with that criterion's own correction of the model.
+    fast_isotherm = fast_fields(zone_model, candidate, plan, "isotherm")
+    fast_arrhenius = fast_fields(zone_model, candidate, plan, "arrhenius")
     protocol = candidate.protocol if candidate.probe_count > 1 else "single"
     level = zone_model.arrhenius_level_c(candidate.device, protocol, candidate.probe_count)
-    estimated = judge(plan, proposed, fast_peak, fast_peak, level)
+    estimated = judge(plan, proposed, fast_isotherm, fast_arrhenius, level)
     threshold = design_threshold_c(proposed)
     overlap = {}
     for name, fast_zone, true_zone in (
-        ("isotherm", fast_peak >= threshold, plan.peak_temperature_c >= threshold),
-        ("arrhenius", fast_peak >= level, plan.damage >= 1.0),
+        ("isotherm", fast_isotherm >= threshold, plan.peak_temperature_c >= threshold),
+        ("arrhenius", fast_arrhenius >= level, plan.damage >= 1.0),
     ):
         union = np.count_nonzero(fast_zone | true_zone)
         overlap[name] = 1.0 if union == 0 else float(np.count_nonzero(fast_zone & true_zone)) / union

@@ -147,8 +147,12 @@ class ZoneModel(Protocol):
     """What the search needs from a zone model (a calibrated physics model implements the same)."""
 
     def peak_temperatures_c(self, device: str, protocols: Sequence[str], poses: ProbePoses, points_mm: np.ndarray,
-                            vessel_distance_mm: np.ndarray) -> dict[str, np.ndarray]:
-        """Predicted peak temperature (degC) per protocol, each of shape (candidates, points)."""
+                            vessel_distance_mm: np.ndarray, criterion: str | None = None) -> dict[str, np.ndarray]:
+        """Predicted peak temperature (degC) per protocol, each of shape (candidates, points).
+
+        ``criterion`` (``isotherm`` or ``arrhenius``): the zone criterion the prediction is read
+        under; a model corrected per criterion applies that criterion's correction only.
+        """
         ...
 
     def arrhenius_level_c(self, device: str, protocol: str, probe_count: int) -> float:
@@ -216,9 +220,16 @@ class LibraryZoneModel:
         self.devices = dict(devices)
         self.body_temperature_c = float(body_temperature_c)
         self.reposition_s = float(reposition_s)
-        #: Per device: factor on the predicted rise, fitted to a verifying full simulation
-        #: (:meth:`correct_from`); 1 until then.
-        self.rise_scale: dict[str, float] = {}
+        #: Per device, per criterion (``isotherm``, ``arrhenius``): factor on the predicted rise,
+        #: fitted to a verifying full simulation (:meth:`correct_from`).  A criterion without a
+        #: fitted factor is not corrected (factor 1): another criterion's factor is never used.
+        self.rise_scale: dict[str, dict[str, float]] = {}
+
+    def rise_factor(self, device: str, criterion: str | None) -> float:
+        """The factor on the device's predicted rise under a criterion (1 where none is fitted)."""
+        if criterion is None:
+            return 1.0
+        return self.rise_scale.get(device, {}).get(criterion, 1.0)
 
     def protocols(self, device: str, criterion: str | None = None,
                   probe_count: int | None = None) -> tuple[str, ...]:
@@ -261,14 +272,15 @@ class LibraryZoneModel:
         return peak, end
 
     def peak_temperatures_c(self, device: str, protocols: Sequence[str], poses: ProbePoses, points_mm: np.ndarray,
-                            vessel_distance_mm: np.ndarray) -> dict[str, np.ndarray]:
+                            vessel_distance_mm: np.ndarray, criterion: str | None = None) -> dict[str, np.ndarray]:
         zones = self.devices[device]
         peak, end = self.single_rises(device, poses, points_mm)
         sink = heat_sink_factor(vessel_distance_mm, zones.heat_sink_length_mm)[None, :].astype(np.float32)
+        factor = self.rise_factor(device, criterion)
         results = {}
         for protocol in protocols:
             rise = combine_rises(peak, end, zones.weights(protocol, peak.shape[0]))
-            results[protocol] = self.body_temperature_c + rise * sink * self.rise_scale.get(device, 1.0)
+            results[protocol] = self.body_temperature_c + rise * sink * factor
         return results
 
     def zone_reach_mm(self, device: str) -> float:
@@ -291,12 +303,13 @@ class LibraryZoneModel:
         return float(beyond.max())
 
     def correct_for_spacing(self, device: str, fine: ZoneLibraryEntry, criterion: str, threshold_c: float) -> float:
-        """Fit the device's rise factor to its library run at the verification's spacing.
+        """Fit the device's rise factor under a criterion to its library run at the verification's spacing.
 
         Zones depend on the grid spacing (a Cool-tip 3 cm Arrhenius zone: 46.5 mL at 2 mm, about
         37 mL at 1 mm): the search runs on the coarse library, the verification on a finer grid.
         The coarse entry is sampled on the fine entry's voxels and its factor fitted
         (:meth:`correct_from`) so that its zone under the criterion overlaps the fine one best.
+        The factor is the criterion's own; the other criterion's is left as it is.
         """
         coarse = self.devices[device].entry
         index = np.indices(fine.peak_rise_c.shape).reshape(3, -1).T
@@ -307,19 +320,25 @@ class LibraryZoneModel:
         else:
             truth = fine.peak_rise_c.ravel() >= fine.arrhenius_level_c - self.body_temperature_c
             level = coarse.arrhenius_level_c
-        return self.correct_from(device, fast, truth, level)
+        return self.correct_from(device, fast, truth, level, criterion)
 
     def correct_from(self, device: str, fast_peak_c: np.ndarray, verified_zone: np.ndarray,
-                     threshold_c: float) -> float:
-        """Fit the device's rise factor so that the fast zone overlaps a verified zone best.
+                     threshold_c: float, criterion: str) -> float:
+        """Fit the device's rise factor under a criterion so that the fast zone overlaps a verified zone best.
 
-        ``fast_peak_c`` is this model's prediction (with the current factor) on a grid,
-        ``verified_zone`` the full simulation's zone (mask) on the same grid under the criterion
-        whose model level is ``threshold_c``.  The factor found (0.5-1.5 times the current one, a
-        grid search) multiplies every later prediction for the device; it returns the factor.
+        ``fast_peak_c`` is this model's prediction under ``criterion`` (with its current factor)
+        on a grid, ``verified_zone`` the full simulation's zone (mask) on the same grid under that
+        criterion, whose model level is ``threshold_c`` (degC).  The factor found (0.5-1.5 times
+        the current one, a grid search) multiplies every later prediction for the device under
+        that criterion only; it returns the factor.  An empty verified zone leaves the factor
+        as it is (nothing to fit to).
         """
-        current = self.rise_scale.get(device, 1.0)
+        if criterion not in ("isotherm", "arrhenius"):
+            raise ValueError(f"unknown zone criterion {criterion!r}: expected 'isotherm' or 'arrhenius'")
+        current = self.rise_factor(device, criterion)
         truth = np.asarray(verified_zone, dtype=bool)
+        if not truth.any():  # no verified zone to fit to: every small enough factor would "agree"
+            return current
         rise = fast_peak_c - self.body_temperature_c
         best, best_overlap = 1.0, -1.0
         for factor in np.linspace(0.5, 1.5, 41):
@@ -328,8 +347,8 @@ class LibraryZoneModel:
             overlap = 1.0 if union == 0 else np.count_nonzero(zone & truth) / union
             if overlap > best_overlap + 1e-9:
                 best, best_overlap = factor, overlap
-        self.rise_scale[device] = current * float(best)
-        return self.rise_scale[device]
+        self.rise_scale.setdefault(device, {})[criterion] = current * float(best)
+        return self.rise_scale[device][criterion]
 
     def describe(self) -> dict[str, object]:
         """Plain-data description (for planner.json): per device, its calibration figures."""

@@ -8,6 +8,7 @@ from rfasim.planner.library import ZoneLibraryEntry, equivalent_level_c
 from rfasim.planner.zone_model import (
     DeviceZones,
     LibraryZoneModel,
+    ProbePoses,
     ProtocolWeights,
     combine_rises,
     heat_sink_factor,
@@ -62,8 +63,36 @@ def test_correction_recovers_a_known_scale() -> None:
     rise = np.linspace(0.0, 80.0, 401)
     fast = 37.0 + rise
     truth = 37.0 + 0.8 * rise >= 60.0
-    factor = model.correct_from("cooltip-17g-3cm", fast, truth, 60.0)
+    factor = model.correct_from("cooltip-17g-3cm", fast, truth, 60.0, "isotherm")
     assert abs(factor - 0.8) <= 0.03
+
+
+def test_correction_of_one_criterion_leaves_the_other_uncorrected() -> None:
+    """Issue 14: a factor fitted under the Arrhenius criterion must not shrink the >= 100 degC
+    estimate (the demo's fast >= 100 degC coverage collapsed to 0 %)."""
+    device = "cooltip-17g-3cm"
+    model = LibraryZoneModel({device: DeviceZones(_entry())})
+    rise = np.linspace(0.0, 80.0, 401)
+    truth = 37.0 + 0.6 * rise >= 55.0
+    assert abs(model.correct_from(device, 37.0 + rise, truth, 55.0, "arrhenius") - 0.6) <= 0.03
+    points = np.array([[0.0, 0.0, 0.0], [2.0, 0.0, 0.0], [4.0, 0.0, 0.0]])
+    poses = ProbePoses(np.zeros((1, 1, 3)), np.array([[[0.0, 0.0, 1.0]]]))
+    distance = np.full(points.shape[0], np.inf)
+    plain = LibraryZoneModel({device: DeviceZones(_entry())})
+    expected = plain.peak_temperatures_c(device, ("single",), poses, points, distance)["single"]
+    isotherm = model.peak_temperatures_c(device, ("single",), poses, points, distance, "isotherm")["single"]
+    arrhenius = model.peak_temperatures_c(device, ("single",), poses, points, distance, "arrhenius")["single"]
+    np.testing.assert_allclose(isotherm, expected)  # its own factor: none fitted, so none applied
+    assert (isotherm >= 100.0).any()
+    np.testing.assert_allclose(arrhenius - 37.0, model.rise_scale[device]["arrhenius"] * (expected - 37.0),
+                               rtol=1e-5)
+    assert "isotherm" not in model.rise_scale[device]
+
+
+def test_correction_without_a_verified_zone_keeps_the_factor() -> None:
+    model = LibraryZoneModel({"cooltip-17g-3cm": DeviceZones(_entry())})
+    fast = 37.0 + np.linspace(0.0, 50.0, 101)
+    assert model.correct_from("cooltip-17g-3cm", fast, np.zeros(101, dtype=bool), 100.0, "isotherm") == 1.0
 
 
 def test_equivalent_level_matches_the_volume() -> None:
@@ -83,4 +112,4 @@ def test_spacing_correction_fits_the_finer_library_run() -> None:
     model = LibraryZoneModel({"cooltip-17g-3cm": DeviceZones(coarse)})
     factor = model.correct_for_spacing("cooltip-17g-3cm", fine, "isotherm", 60.0)
     assert abs(factor - 0.8) <= 0.03
-    assert model.rise_scale["cooltip-17g-3cm"] == factor
+    assert model.rise_scale["cooltip-17g-3cm"] == {"isotherm": factor}
