@@ -214,15 +214,14 @@ def plan_automatically(case: Case, options: PlannerOptions | None = None) -> Aut
             break
         # The full simulation missed: correct the fast model on it, exclude what failed, and
         # search again with more slack.
-        from rfasim.planner.verify import design_threshold_c, fast_fields
+        from rfasim.planner.verify import verified_zones
 
-        candidate, plan = report.best, verification.plan
-        protocol = candidate.protocol if candidate.probe_count > 1 else "single"
-        # Both criteria's factors from the same full simulation, each on its own zone.
-        model.correct_from(candidate.device, fast_fields(model, candidate, plan, "isotherm"),
-                           plan.peak_temperature_c >= design_threshold_c(case), design_threshold_c(case), "isotherm")
-        model.correct_from(candidate.device, fast_fields(model, candidate, plan, "arrhenius"), plan.damage >= 1.0,
-                           model.arrhenius_level_c(candidate.device, protocol, candidate.probe_count), "arrhenius")
+        candidate = report.best
+        # Both criteria's factors from the same full simulation, each on its own zone, from the
+        # fast fields the verification already sampled.
+        for name, true_zone in verified_zones(verification.plan, verification.case).items():
+            model.correct_from(candidate.device, verification.fast_peak_c[name], true_zone,
+                               verification.fast_level_c[name], name)
         excluded.add((candidate.device, candidate.probe_count))
         start_probes = candidate.probe_count if candidate.meets else max(1, candidate.probe_count - 1)
     result.chosen = _best_verified(_on_label_map(case, result), criterion)

@@ -88,6 +88,11 @@ class Verification:
     label_map_problems : list of str
         What the plan's paths touch on the label map that they must not (:mod:`rfasim.planner.guard`;
         filled by the planner before it returns a plan; empty: none).
+    fast_peak_c : dict of str to numpy.ndarray
+        The fast model's peak temperature (degC) on the plan's grid, per criterion (each read with
+        that criterion's correction at verification time).
+    fast_level_c : dict of str to float
+        The fast model's zone level (degC) per criterion: the fast zone is ``fast_peak_c >= level``.
     """
 
     candidate: Candidate
@@ -97,6 +102,8 @@ class Verification:
     estimated: dict[str, CriterionResult]
     zone_overlap: dict[str, float] = field(default_factory=dict)
     label_map_problems: list[str] = field(default_factory=list)
+    fast_peak_c: dict[str, np.ndarray] = field(default_factory=dict)
+    fast_level_c: dict[str, float] = field(default_factory=dict)
 
     def meets(self, criterion: str) -> bool:
         """Whether the full simulation meets the margin target under a criterion."""
@@ -155,7 +162,7 @@ def _grid_points(plan: PlanResult) -> np.ndarray:
 
 
 def fast_fields(zone_model: ZoneModel, candidate: Candidate, plan: PlanResult,
-                criterion: str | None = None) -> np.ndarray:
+                criterion: str | None) -> np.ndarray:
     """The fast model's peak temperature (degC) on the plan's grid, read under a zone criterion.
 
     ``criterion``: ``isotherm`` or ``arrhenius`` (the model's correction for that criterion
@@ -202,21 +209,27 @@ def verify_candidate(case: Case, candidate: Candidate, zone_model: ZoneModel, sp
     plan = run_case(proposed, force=force, progress=progress)
     verified = judge(plan, proposed, plan.peak_temperature_c, plan.damage, 1.0)
     # Each criterion's fast estimate with that criterion's own correction of the model.
-    fast_isotherm = fast_fields(zone_model, candidate, plan, "isotherm")
-    fast_arrhenius = fast_fields(zone_model, candidate, plan, "arrhenius")
     protocol = candidate.protocol if candidate.probe_count > 1 else "single"
-    level = zone_model.arrhenius_level_c(candidate.device, protocol, candidate.probe_count)
-    estimated = judge(plan, proposed, fast_isotherm, fast_arrhenius, level)
-    threshold = design_threshold_c(proposed)
+    fast = {name: fast_fields(zone_model, candidate, plan, name) for name in ("isotherm", "arrhenius")}
+    levels = {"isotherm": design_threshold_c(proposed),
+              "arrhenius": zone_model.arrhenius_level_c(candidate.device, protocol, candidate.probe_count)}
+    estimated = judge(plan, proposed, fast["isotherm"], fast["arrhenius"], levels["arrhenius"])
     overlap = {}
-    for name, fast_zone, true_zone in (
-        ("isotherm", fast_isotherm >= threshold, plan.peak_temperature_c >= threshold),
-        ("arrhenius", fast_arrhenius >= level, plan.damage >= 1.0),
-    ):
+    for name, true_zone in verified_zones(plan, proposed).items():
+        fast_zone = fast[name] >= levels[name]
         union = np.count_nonzero(fast_zone | true_zone)
         overlap[name] = 1.0 if union == 0 else float(np.count_nonzero(fast_zone & true_zone)) / union
-    return Verification(candidate, proposed, plan, verified, estimated, overlap)
+    return Verification(candidate, proposed, plan, verified, estimated, overlap, fast_peak_c=fast, fast_level_c=levels)
+
+
+def verified_zones(plan: PlanResult, case: Case) -> dict[str, np.ndarray]:
+    """The full simulation's zone masks per criterion.
+
+    ``isotherm``: peak temperature >= the case's design threshold (degC); ``arrhenius``: the
+    damage integral Omega >= 1.
+    """
+    return {"isotherm": plan.peak_temperature_c >= design_threshold_c(case), "arrhenius": plan.damage >= 1.0}
 
 
 __all__ = ["CRITERIA", "CriterionResult", "Verification", "candidate_case", "criterion_result",
-           "design_threshold_c", "generator_table", "judge", "verify_candidate"]
+           "design_threshold_c", "generator_table", "judge", "verified_zones", "verify_candidate"]

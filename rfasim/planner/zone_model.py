@@ -147,11 +147,12 @@ class ZoneModel(Protocol):
     """What the search needs from a zone model (a calibrated physics model implements the same)."""
 
     def peak_temperatures_c(self, device: str, protocols: Sequence[str], poses: ProbePoses, points_mm: np.ndarray,
-                            vessel_distance_mm: np.ndarray, criterion: str | None = None) -> dict[str, np.ndarray]:
+                            vessel_distance_mm: np.ndarray, criterion: str | None) -> dict[str, np.ndarray]:
         """Predicted peak temperature (degC) per protocol, each of shape (candidates, points).
 
         ``criterion`` (``isotherm`` or ``arrhenius``): the zone criterion the prediction is read
-        under; a model corrected per criterion applies that criterion's correction only.
+        under; a model corrected per criterion applies that criterion's correction only.  None:
+        no correction (the library's own prediction).
         """
         ...
 
@@ -272,7 +273,7 @@ class LibraryZoneModel:
         return peak, end
 
     def peak_temperatures_c(self, device: str, protocols: Sequence[str], poses: ProbePoses, points_mm: np.ndarray,
-                            vessel_distance_mm: np.ndarray, criterion: str | None = None) -> dict[str, np.ndarray]:
+                            vessel_distance_mm: np.ndarray, criterion: str | None) -> dict[str, np.ndarray]:
         zones = self.devices[device]
         peak, end = self.single_rises(device, poses, points_mm)
         sink = heat_sink_factor(vessel_distance_mm, zones.heat_sink_length_mm)[None, :].astype(np.float32)

@@ -79,7 +79,7 @@ def test_correction_of_one_criterion_leaves_the_other_uncorrected() -> None:
     poses = ProbePoses(np.zeros((1, 1, 3)), np.array([[[0.0, 0.0, 1.0]]]))
     distance = np.full(points.shape[0], np.inf)
     plain = LibraryZoneModel({device: DeviceZones(_entry())})
-    expected = plain.peak_temperatures_c(device, ("single",), poses, points, distance)["single"]
+    expected = plain.peak_temperatures_c(device, ("single",), poses, points, distance, None)["single"]
     isotherm = model.peak_temperatures_c(device, ("single",), poses, points, distance, "isotherm")["single"]
     arrhenius = model.peak_temperatures_c(device, ("single",), poses, points, distance, "arrhenius")["single"]
     np.testing.assert_allclose(isotherm, expected)  # its own factor: none fitted, so none applied
