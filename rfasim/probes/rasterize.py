@@ -37,6 +37,7 @@ from rfasim.grid import Grid
 from rfasim.probes.coverage import Piece, _candidate_voxels, _piece_coverage, volume_fractions
 from rfasim.probes.placement import ProbeGeometry, ProbePlacement
 from rfasim.probes.subgrid import is_thin, subgrid_coupling
+from rfasim.probes.well import eligible, grid_axis, lateral_links, node_line, well_link_edges
 from rfasim.sources import ElectrodeRaster
 from rfasim.tissue import TissueClass
 
@@ -111,8 +112,13 @@ class _CutCells:
     coupling_edges: np.ndarray  #: coupling factor in voxel edges (multiply by h)
 
 
-def _cut_cells(pieces: Sequence[Piece], grid: Grid) -> _CutCells:
-    """Inside nodes and Shortley-Weller link corrections of one electrode."""
+def _cut_cells(pieces: Sequence[Piece], grid: Grid, well: tuple[int, float] | None = None) -> _CutCells:
+    """Inside nodes and Shortley-Weller link corrections of one electrode.
+
+    With ``well = (axis, extra_edges)`` (one thin axis-aligned piece on a node line,
+    :mod:`rfasim.probes.well`) every inside node is a Dirichlet node, links perpendicular to
+    ``axis`` get ``extra_edges`` and links along it the Shortley-Weller correction.
+    """
     spacing = grid.spacing_mm
     candidates = _candidates(pieces, grid, 1.5 * spacing)
     centers = grid.index_to_world(np.stack(np.unravel_index(candidates, grid.shape), axis=1))
@@ -138,12 +144,15 @@ def _cut_cells(pieces: Sequence[Piece], grid: Grid) -> _CutCells:
     start = grid.index_to_world(np.stack(np.unravel_index(outer, grid.shape), axis=1))
     end = grid.index_to_world(np.stack(np.unravel_index(inner, grid.shape), axis=1))
     fraction = _surface_crossings(start, end, pieces)
+    lateral = lateral_links(outer, inner, grid, well[0]) if well is not None else np.zeros(outer.size, bool)
     largest = np.zeros(inside.size)
-    np.maximum.at(largest, np.searchsorted(inside, inner), fraction)
+    np.maximum.at(largest, np.searchsorted(inside, inner), np.where(lateral, 0.0, fraction))
     is_deep = largest <= 0.5
     deep = inside[is_deep]
     link_deep = np.isin(inner, deep)
     extra = np.where(link_deep, 1.0 / fraction - 2.0, 1.0 / fraction - 1.0)
+    if well is not None:  # lateral links to Dirichlet nodes; a shallow end node keeps Shortley-Weller
+        extra = np.where(lateral & link_deep, well[1], extra)
     index = np.concatenate([outer, inside[~is_deep]])
     edges = np.concatenate([np.maximum(extra, 0.0), np.full(int((~is_deep).sum()), SHALLOW_COUPLING_EDGES)])
     unique, position = np.unique(index, return_inverse=True)
@@ -258,12 +267,44 @@ def _thermocouple_voxels(geometry: ProbeGeometry, electrode: int, grid: Grid, oc
     return np.unique(np.asarray(voxels, np.int64))
 
 
+def _merge(parts: Sequence[_CutCells]) -> _CutCells:
+    """One electrode's cells from several groups of pieces (couplings summed, none on Dirichlet nodes)."""
+    inside = np.unique(np.concatenate([part.inside for part in parts]))
+    deep = np.unique(np.concatenate([part.deep for part in parts]))
+    index = np.concatenate([part.coupling_index for part in parts])
+    edges = np.concatenate([part.coupling_edges for part in parts])
+    keep = ~np.isin(index, deep)
+    unique, position = np.unique(index[keep], return_inverse=True)
+    summed = np.zeros(unique.size)
+    np.add.at(summed, position, edges[keep])
+    return _CutCells(inside, deep, unique, summed)
+
+
+def _well_and_cut_cells(pieces: Sequence[Piece], grid: Grid) -> _CutCells | None:
+    """Cells with thin axis-aligned pieces on node lines as calibrated wells; None if there is none."""
+    spacing = grid.spacing_mm
+    wells, others = [], []
+    for piece, thin in zip(pieces, eligible(pieces, spacing, MINIMUM_ELECTRIC_RADIUS_EDGES), strict=True):
+        axis = grid_axis(piece) if thin else None
+        cells = _cut_cells([piece], grid) if axis is not None else None
+        if axis is not None and cells is not None and node_line(piece, grid, cells.inside):
+            wells.append(_cut_cells([piece], grid, (axis, well_link_edges(round(piece.radius_mm / spacing, 6)))))
+        else:
+            others.append(piece)
+    if not wells:
+        return None
+    if others:
+        wells.append(_cut_cells(_electric_pieces(others, spacing), grid))
+    return _merge(wells)
+
+
 def _electrode_cells(pieces: Sequence[Piece], grid: Grid, electrode_model: str) -> tuple[_CutCells, _CutCells]:
     """(cut cells of every piece for ownership checks, the cells the solver gets)."""
     full = _cut_cells(_electric_pieces(pieces, grid.spacing_mm), grid)
     thin = [p for p in pieces if is_thin(p, grid.spacing_mm)] if electrode_model == "subgrid" else []
     if not thin:
-        return full, full
+        cells = _well_and_cut_cells(pieces, grid) if electrode_model == "cut-cell" else None
+        return full, (full if cells is None else cells)
     thick = [p for p in pieces if not is_thin(p, grid.spacing_mm)]
     empty = np.zeros(0, np.int64)
     solid = _cut_cells(_electric_pieces(thick, grid.spacing_mm), grid) if thick else _CutCells(empty, empty, empty, np.zeros(0))
