@@ -37,7 +37,7 @@ from rfasim.grid import Grid
 from rfasim.probes.coverage import Piece, _candidate_voxels, _piece_coverage, volume_fractions
 from rfasim.probes.placement import ProbeGeometry, ProbePlacement
 from rfasim.probes.subgrid import is_thin, subgrid_coupling
-from rfasim.probes.well import eligible, grid_axis, lateral_links, node_line, well_link_edges
+from rfasim.probes.well import eligible, grid_axis, lateral_links, node_line, snapped_to_node_line, well_link_edges
 from rfasim.sources import ElectrodeRaster
 from rfasim.tissue import TissueClass
 
@@ -286,9 +286,12 @@ def _well_and_cut_cells(pieces: Sequence[Piece], grid: Grid) -> _CutCells | None
     wells, others = [], []
     for piece, thin in zip(pieces, eligible(pieces, spacing, MINIMUM_ELECTRIC_RADIUS_EDGES), strict=True):
         axis = grid_axis(piece) if thin else None
-        cells = _cut_cells([piece], grid) if axis is not None else None
-        if axis is not None and cells is not None and node_line(piece, grid, cells.inside):
-            wells.append(_cut_cells([piece], grid, (axis, well_link_edges(round(piece.radius_mm / spacing, 6)))))
+        if axis is None:
+            others.append(piece)
+            continue
+        on_line = snapped_to_node_line(piece, grid)
+        if node_line(on_line, grid, _cut_cells([on_line], grid).inside):
+            wells.append(_cut_cells([on_line], grid, (axis, well_link_edges(round(piece.radius_mm / spacing, 6)))))
         else:
             others.append(piece)
     if not wells:

@@ -26,7 +26,9 @@ simulation (Peaceman 1978).  Links along the axis (the ends of the active part) 
 Shortley-Weller correction of the true surface.  The same factors drive the coolant coupling
 (same geometry, same steady conductance).  Nothing is fitted to a zone: the only input is ``a/h``.
 
-Other thin pieces (oblique, or with the axis between node lines) keep the inflated cut cells.
+A thin axis-aligned piece whose axis passes between node lines is first moved onto the nearest
+node line (:func:`snapped_to_node_line`, at most ``h / sqrt(2)``), as a well sits on a node.
+Oblique thin pieces (tines, angled needles) keep the inflated cut cells.
 """
 
 from __future__ import annotations
@@ -125,6 +127,22 @@ def node_line(piece: Piece, grid: Grid, inside: np.ndarray) -> bool:
     ends = grid.world_to_index(np.stack([np.asarray(piece.start_mm, float), np.asarray(piece.end_mm, float)]))[:, axis]
     low, high = math.ceil(float(ends.min()) - 1e-9), math.floor(float(ends.max()) + 1e-9)
     return int(layers.min()) <= max(low, 0) and int(layers.max()) >= min(high, grid.shape[axis] - 1)
+
+
+def snapped_to_node_line(piece: Piece, grid: Grid) -> Piece:
+    """The axis-aligned ``piece`` moved across its axis onto the nearest line of grid nodes.
+
+    A well sits on a node (Peaceman 1978): a thin needle whose axis passes between node lines
+    is represented on the nearest one, at most ``h / sqrt(2)`` away, instead of being widened
+    until it holds a node.
+    """
+    axis = grid_axis(piece)
+    if axis is None:
+        raise ValueError("only a piece parallel to a grid axis can be snapped to a node line")
+    start = np.asarray(piece.start_mm, float)
+    index = grid.world_to_index(start)
+    shift = np.where(np.arange(3) == axis, 0.0, np.round(index) - index) * grid.spacing_mm
+    return Piece(start + shift, np.asarray(piece.end_mm, float) + shift, piece.radius_mm, piece.rounded_ends)
 
 
 def lateral_links(outer: np.ndarray, inner: np.ndarray, grid: Grid, axis: int) -> np.ndarray:

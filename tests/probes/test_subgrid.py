@@ -69,11 +69,14 @@ def _impedance(spacing_mm: float, shift: float, model: str) -> float:
 
 
 def test_subgrid_impedance_barely_depends_on_the_needle_position_in_the_voxel():
-    """A 17G needle at 1.5 mm moved by half a voxel: cut cells change the impedance by ~9 %."""
+    """A 17G needle at 1.5 mm moved by half a voxel: neither model's impedance moves by 4 %.
+
+    (Before the well link snapped axis-aligned thin needles onto a node line, the cut cells
+    changed it by ~9 %.)"""
     subgrid = [_impedance(1.5, shift, "subgrid") for shift in (0.0, 0.5)]
     cut_cell = [_impedance(1.5, shift, "cut-cell") for shift in (0.0, 0.5)]
     assert abs(subgrid[0] / subgrid[1] - 1.0) < 0.04
-    assert abs(cut_cell[0] / cut_cell[1] - 1.0) > 0.06
+    assert abs(cut_cell[0] / cut_cell[1] - 1.0) < 0.04
 
 
 def test_subgrid_electrode_has_no_dirichlet_metal_and_keeps_cooling():
