@@ -37,7 +37,14 @@ from rfasim.grid import Grid
 from rfasim.probes.coverage import Piece, _candidate_voxels, _piece_coverage, volume_fractions
 from rfasim.probes.placement import ProbeGeometry, ProbePlacement
 from rfasim.probes.subgrid import is_thin, subgrid_coupling
-from rfasim.probes.well import eligible, grid_axis, lateral_links, node_line, snapped_to_node_line, well_link_edges
+from rfasim.probes.well import (
+    eligible,
+    grid_axis,
+    lateral_links,
+    node_line,
+    snapped_to_node_line,
+    well_link_edges,
+)
 from rfasim.sources import ElectrodeRaster
 from rfasim.tissue import TissueClass
 
