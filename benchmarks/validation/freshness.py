@@ -35,6 +35,7 @@ PHYSICS_FILES: tuple[str, ...] = (
     "rfasim/simulation/**/*.py",
     "rfasim/sources.py",
     "rfasim/probes/rasterize.py",
+    "rfasim/probes/well.py",
     "rfasim/metrics/zone.py",
     "rfasim/metrics/_geometry.py",
     "benchmarks/validation/experiments/*.toml",
