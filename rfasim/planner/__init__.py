@@ -9,6 +9,7 @@ Pipeline (one module per step):
 | ``zone_model`` | the fast zone model behind the ``ZoneModel`` protocol |
 | ``context`` | the case's anatomy, target and the points to cover |
 | ``trajectories`` | skin entries and trajectory constraints (vessels, forbidden structures, other tumors, spacing) |
+| ``feasibility`` | proofs that a margin target is unreachable (large vessel, >= 100 degC core bounds), before and after the search |
 | ``search`` | differential evolution over stereotactic patterns, fewest probes first |
 | ``verify`` | the full coupled simulation of the best candidates; both criteria; fast vs verified |
 | ``automatic`` | the whole run: :func:`plan_automatically` |
@@ -36,7 +37,7 @@ from rfasim.planner.automatic import (
 from rfasim.planner.outputs import write_automatic_plan
 from rfasim.planner.search import SearchSettings
 from rfasim.planner.trajectories import TrajectoryRules
-from rfasim.planner.verdict import CRITERION_MEANING, verdict_lines
+from rfasim.planner.verdict import CRITERION_MEANING, feasibility_line, verdict_lines
 from rfasim.planner.zone_model import LibraryZoneModel, ZoneModel
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "SearchSettings",
     "TrajectoryRules",
     "ZoneModel",
+    "feasibility_line",
     "plan_automatically",
     "suitable_devices",
     "verdict_lines",

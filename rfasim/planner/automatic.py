@@ -16,6 +16,12 @@ from typing import Any
 from rfasim.case import Case
 from rfasim.planner.calibration import device_zones
 from rfasim.planner.context import PlanningContext, planning_context
+from rfasim.planner.feasibility import (
+    CriterionFeasibility,
+    assess_feasibility,
+    check_isotherm_hypothesis,
+    device_core,
+)
 from rfasim.planner.search import SearchReport, SearchSettings, search_plans
 from rfasim.planner.trajectories import TrajectoryRules
 from rfasim.planner.verify import Verification, verify_candidate
@@ -62,6 +68,13 @@ class PlannerOptions:
         Verify a candidate only when the fast model says it meets the target (the fast model is
         optimistic: when even it finds no plan, none exists within the probe limit); otherwise
         return no plan, with the search's best in the notes (the demo uses it).
+    skip_if_unreachable : bool
+        Do not search when the feasibility check (:mod:`rfasim.planner.feasibility`) proves the
+        plan's criterion unreachable before the search (the demo uses it); by default the planner
+        still searches and returns the best plan found, with the proof in its verdict.
+    feasibility_spacing_mm : float or None
+        Spacing (mm) of the library cores the feasibility bounds use; None: the verification
+        spacing (the demo screens at 2 mm but presents a plan at 1 mm, and judges at 1 mm).
     """
 
     devices: tuple[str, ...] | None = None
@@ -76,6 +89,8 @@ class PlannerOptions:
     verification_spacing_mm: float | None = None
     time_budget_s: float | None = 110.0
     verify_only_if_met: bool = False
+    skip_if_unreachable: bool = False
+    feasibility_spacing_mm: float | None = None
 
 
 @dataclass
@@ -103,6 +118,13 @@ class AutomaticPlan:
     unverified_best : Candidate or None
         With ``verify_only_if_met``: the search's best candidate, which did not meet the target in
         the fast model and was therefore not verified.
+    feasibility : dict of str to CriterionFeasibility
+        Per criterion (``isotherm``, ``arrhenius``), whether the margin target is provably
+        unreachable, computed before the search and re-checked on the verified plans.
+    feasibility_before : dict of str to bool
+        Per criterion, whether it was proven unreachable before the search.
+    skipped_search : bool
+        The search was skipped because the plan's criterion was proven unreachable.
     """
 
     case: Case
@@ -116,6 +138,9 @@ class AutomaticPlan:
     notes: list[str] = field(default_factory=list)
     devices: tuple[str, ...] = ()
     unverified_best: Any = None
+    feasibility: dict[str, CriterionFeasibility] = field(default_factory=dict)
+    feasibility_before: dict[str, bool] = field(default_factory=dict)
+    skipped_search: bool = False
 
     @property
     def criterion(self) -> str:
@@ -189,6 +214,18 @@ def plan_automatically(case: Case, options: PlannerOptions | None = None) -> Aut
     _correct_for_verification_spacing(model, options, case, threshold)
     timings["spacing_correction_s"] = time.perf_counter() - step
 
+    step = time.perf_counter()
+    result.feasibility = _feasibility(context, model, options, case, threshold)
+    result.feasibility_before = {name: verdict.unreachable for name, verdict in result.feasibility.items()}
+    timings["feasibility_s"] = time.perf_counter() - step
+    if options.skip_if_unreachable and result.feasibility[criterion].unreachable:
+        result.skipped_search = True
+        result.notes.append(f"search skipped: the margin target is unreachable under the "
+                            f"{'design criterion' if criterion == 'isotherm' else 'Arrhenius criterion'}: "
+                            f"{result.feasibility[criterion].reason}")
+        timings["total_s"] = time.perf_counter() - start
+        return result
+
     start_probes = 1
     excluded: set[tuple[str, int]] = set()
     for attempt in range(max(1, options.attempts)):
@@ -224,6 +261,7 @@ def plan_automatically(case: Case, options: PlannerOptions | None = None) -> Aut
                                verification.fast_level_c[name], name)
         excluded.add((candidate.device, candidate.probe_count))
         start_probes = candidate.probe_count if candidate.meets else max(1, candidate.probe_count - 1)
+    _recheck_feasibility(result)
     result.chosen = _best_verified(_on_label_map(case, result), criterion)
     result.context = context if result.chosen is None else result.context
     result.notes += infeasibility_notes(result)
@@ -248,6 +286,36 @@ def _correct_for_verification_spacing(model: LibraryZoneModel, options: PlannerO
                              progress=options.progress)
         model.correct_for_spacing(name, fine, "isotherm", threshold_c)
         model.correct_for_spacing(name, fine, "arrhenius", threshold_c)
+
+
+def _feasibility(context: PlanningContext, model: LibraryZoneModel, options: PlannerOptions, case: Case,
+                 threshold_c: float) -> dict[str, CriterionFeasibility]:
+    """The feasibility verdicts before the search, from each device's core at the verification spacing."""
+    from rfasim.planner.library import library_entry
+
+    spacing = options.feasibility_spacing_mm or options.verification_spacing_mm or options.spacing_mm
+    cores = {}
+    for name, zones in model.devices.items():
+        entry = zones.entry
+        if abs(spacing - entry.spacing_mm) > 1e-9:
+            entry = library_entry(name, spacing, entry.generator, case.tissue_table, use_cache=options.use_cache,
+                                  progress=options.progress)
+        cores[name] = device_core(entry, threshold_c, model.body_temperature_c)
+    return assess_feasibility(context, cores, options.search.max_probes, options.search.geometry, threshold_c)
+
+
+def _recheck_feasibility(result: AutomaticPlan) -> None:
+    """After verification: check the bounds' hypothesis on each verified plan; a met target refutes a proof."""
+    isotherm = result.feasibility.get("isotherm")
+    for verification in result.verifications:
+        candidate = verification.candidate
+        if isotherm is not None:
+            check_isotherm_hypothesis(isotherm, candidate.device, candidate.probe_count,
+                                      verification.verified["isotherm"].zone_volume_ml)
+        for name, verdict in result.feasibility.items():
+            if verdict.unreachable and verification.meets(name):  # the proof was wrong: say so, keep the plan
+                verdict.figures["refuted_by_verified_plan"] = verdict.reason
+                verdict.unreachable, verdict.reason = False, ""
 
 
 def _on_label_map(case: Case, result: AutomaticPlan) -> list[Verification]:
@@ -301,7 +369,9 @@ def infeasibility_notes(result: AutomaticPlan) -> list[str]:
         reasons = next((r.trajectory_reasons for r in result.search if r.trajectory_reasons), [])
         notes.append("no safe trajectory: no straight path from the skin to the tumor's centre keeps clear of the "
                      "large vessels and forbidden structures" + (f" ({'; '.join(reasons[:2])})" if reasons else ""))
-    if context.unreachable_by_vessel > 0 and context.nearest_vessel_gap_mm is not None:
+    proven_by_vessel = result.feasibility.get(result.criterion, CriterionFeasibility(result.criterion, False)).bound \
+        == "large vessel"
+    if context.unreachable_by_vessel > 0 and context.nearest_vessel_gap_mm is not None and not proven_by_vessel:
         notes.append(
             f"a large vessel lies {context.nearest_vessel_gap_mm:.1f} mm from the tumor, closer than the "
             f"{context.margin_target_mm:g} mm margin target: the zone cannot extend into the vessel, so the margin "

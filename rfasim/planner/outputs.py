@@ -26,7 +26,7 @@ import numpy as np
 
 from rfasim.atomic import atomic_path, write_text
 from rfasim.planner.automatic import AutomaticPlan
-from rfasim.planner.verdict import verdict_lines
+from rfasim.planner.verdict import outcome, verdict_lines
 from rfasim.planner.verify import candidate_case
 
 
@@ -110,6 +110,10 @@ def planner_report(plan: AutomaticPlan) -> dict[str, Any]:
         "criterion": plan.criterion, "refused": plan.refused, "meets_target": plan.meets_target,
         "eligibility": dataclasses.asdict(plan.context.eligibility), "devices": list(plan.devices), "verdict": verdict_lines(plan),
         "notes": plan.notes, "timings_s": plan.timings_s,
+        "feasibility": {name: {**verdict.as_dict(), "proven_before_search": plan.feasibility_before.get(name, False),
+                               "outcome": outcome(plan, name)}
+                        for name, verdict in plan.feasibility.items()},
+        "search_skipped_as_unreachable": plan.skipped_search,
         "search": [
             {"tried": [candidate(c) for c in r.tried], "wall_s": r.wall_s, "no_safe_trajectory": r.no_safe_trajectory,
              "reference_axes": {k: {"direction": v["direction"], "violation_mm": v["violation_mm"]}

@@ -63,6 +63,48 @@ def _criterion_line(plan: AutomaticPlan, result: CriterionResult, target_mm: flo
     return line
 
 
+def outcome(plan: AutomaticPlan, criterion: str) -> str:
+    """``met`` / ``not met`` / ``unreachable: <reason>`` / ``not verified`` for one criterion."""
+    from rfasim.planner.feasibility import CriterionFeasibility
+
+    verdict = plan.feasibility.get(criterion, CriterionFeasibility(criterion, False))
+    met = None if plan.chosen is None else plan.chosen.verified[criterion].ok
+    return verdict.status(met)
+
+
+def feasibility_line(plan: AutomaticPlan, criterion: str) -> str:
+    """What the feasibility check says about a criterion, with the bound's numbers, in one line."""
+    verdict = plan.feasibility.get(criterion)
+    if verdict is None:
+        return "not checked"
+    if verdict.unreachable:
+        return f"unreachable: {verdict.reason}"
+    parts = []
+    for device, figures in verdict.figures.get("devices", {}).items():
+        volume = figures.get("volume_bound")
+        if volume:
+            parts.append(f"{device}: {figures['max_probes']} probes x {figures['multi_probe_factor']:g} x "
+                         f"{figures['core']['volume_ml']:.2f} mL core = {volume['cores_ml']:.1f} mL >= "
+                         f"{volume['target_ml']:.1f} mL of tumor + margin")
+    detail = f" ({'; '.join(parts)})" if parts else ""
+    return "not proven unreachable by the bounds" + detail
+
+
+def outcome_lines(plan: AutomaticPlan) -> list[str]:
+    """One line per criterion: its outcome, and whether it was proven before or after the search."""
+    lines = []
+    for criterion in ("isotherm", "arrhenius"):
+        text = outcome(plan, criterion)
+        verdict = plan.feasibility.get(criterion)
+        if verdict is not None and verdict.unreachable:
+            text += " (proven before the search" + ("; the search was skipped)" if plan.skipped_search
+                                                     and criterion == plan.criterion else ")")
+        elif verdict is not None and "withdrawn" in verdict.figures:
+            text += f" ({verdict.figures['withdrawn']})"
+        lines.append(f"outcome, {CRITERION_NAMES[criterion]}: {text}")
+    return lines
+
+
 def verdict_lines(plan: AutomaticPlan) -> list[str]:
     """The verdict (see the module docstring)."""
     case = plan.case
@@ -77,6 +119,7 @@ def verdict_lines(plan: AutomaticPlan) -> list[str]:
     chosen = plan.chosen
     if chosen is None:
         lines.append("no plan found: " + "; ".join(plan.notes))
+        lines += outcome_lines(plan)
         return lines
     candidate = chosen.candidate
     count = candidate.probe_count
@@ -90,6 +133,7 @@ def verdict_lines(plan: AutomaticPlan) -> list[str]:
                  f"verified by the full simulation at {chosen.plan.grid.spacing_mm:g} mm")
     for criterion in ("isotherm", "arrhenius"):
         lines.append(_criterion_line(plan, chosen.verified[criterion], case.margin_target_mm))
+    lines += outcome_lines(plan)
     for criterion in ("isotherm", "arrhenius"):
         fast, true = chosen.estimated[criterion], chosen.verified[criterion]
         fast_margin = "n/a" if fast.min_margin_mm is None else f"{fast.min_margin_mm:+.1f}"
@@ -102,4 +146,4 @@ def verdict_lines(plan: AutomaticPlan) -> list[str]:
     return lines
 
 
-__all__ = ["CRITERION_MEANING", "CRITERION_NAMES", "thinnest_reason", "verdict_lines"]
+__all__ = ["CRITERION_MEANING", "CRITERION_NAMES", "feasibility_line", "outcome", "outcome_lines", "thinnest_reason", "verdict_lines"]
