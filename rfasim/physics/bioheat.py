@@ -158,7 +158,7 @@ class PennesBioheat:
         vaporization = self.tissue.vaporization
         if vaporization.enabled and vaporization.hysteresis:
             return np.zeros(shape, np.float32)
-        return np.zeros((0, 0, 0), np.float32)
+        return _NO_DRYING
 
     def apply_boundary_conditions(self, material: np.ndarray, temperature_c: np.ndarray,
                                   electrodes: Sequence[ElectrodeRaster]) -> ThermalBoundary:

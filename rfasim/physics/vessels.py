@@ -87,7 +87,9 @@ class VesselThrombosis:
     @property
     def large_vessel_calibre_mm(self) -> np.ndarray:
         """Calibre of the lumen voxels that do not thrombose (mm)."""
-        return self.calibre_mm[self.calibre_mm > 0][~np.isin(np.flatnonzero(self.calibre_mm > 0), self.index)]
+        large = self.calibre_mm > 0
+        large.ravel()[self.index] = False
+        return self.calibre_mm[large]
 
     def update(self, material: np.ndarray, fixed: np.ndarray, damage: np.ndarray) -> int:
         """Turn small-vessel voxels with a coagulated free neighbour into thrombus; returns how many."""

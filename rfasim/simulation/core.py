@@ -210,12 +210,12 @@ class Simulation:
         """Let the heat step accumulate the built-in doses in its own pass; the rest run their own."""
         arrhenius = next(m for m in self.damage_models if m.name == "arrhenius")
         cem43 = next((m for m in self.damage_models if m.name == "cem43"), None)
-        fuse_arrhenius = arrhenius.fused_in_heat_step() and isinstance(arrhenius, ArrheniusDamage)
+        fused = arrhenius if isinstance(arrhenius, ArrheniusDamage) and arrhenius.fused_in_heat_step() else None
         fuse_cem43 = cem43 is not None and cem43.fused_in_heat_step()
         self._separate_models = [m for m in self.damage_models
-                                 if not ((m is arrhenius and fuse_arrhenius) or (m is cem43 and fuse_cem43))]
+                                 if m is not fused and not (m is cem43 and fuse_cem43)]
         self._cem43_dose = self.state.doses["cem43"] if fuse_cem43 else None
-        parameters = arrhenius.kernel_parameters() if fuse_arrhenius and isinstance(arrhenius, ArrheniusDamage) else None
+        parameters = fused.kernel_parameters() if fused is not None else None
         return PennesBioheat.fused_damage_constants(constants, parameters, fuse_cem43, self.state.damage,
                                                     self.state.peak_temperature_c)
 
