@@ -221,7 +221,7 @@ def large_vessel_gap(classes: np.ndarray, tumor: np.ndarray, spacing_mm: float, 
 
     if not tumor.any():
         raise ValueError("the tumor mask is empty")
-    box = _crop(tumor, int(math.ceil(reach_mm / spacing_mm)))
+    box = _crop(tumor, math.ceil(reach_mm / spacing_mm))
     lumen = classes[box] == TissueClass.VESSEL
     local_tumor = tumor[box]
     if not lumen.any():
@@ -246,7 +246,7 @@ def large_vessel_gap(classes: np.ndarray, tumor: np.ndarray, spacing_mm: float, 
 def target_shape(classes: np.ndarray, tumor: np.ndarray, spacing_mm: float, margin_mm: float,
                  large_lumen: np.ndarray | None = None) -> TargetShape:
     """Volume and inscribed radius of the tumor dilated by the margin (lumen and air excluded)."""
-    pad = int(math.ceil(margin_mm / spacing_mm)) + 2
+    pad = math.ceil(margin_mm / spacing_mm) + 2
     box = _crop(tumor, pad)
     local = tumor[box]
     dilated = ndimage.distance_transform_edt(~local, sampling=spacing_mm) <= margin_mm + 1e-9
