@@ -59,9 +59,10 @@ PROVEN_COVERING_RATIO = {1: 1.0, 2: 1.0, 3: 0.866025, 4: 0.707107, 5: 0.609382, 
 
 #: Largest ratio, among the verified multi-probe plans the planner measured, of the >= 100 degC
 #: zone's volume to the sum of its probes' single-probe cores at the same spacing: 4 switched
-#: Cool-tip 3 cm needles on liver-20mm at 2 mm, 24.38 mL against 4 x 3.16 mL = 1.93 (this session's
-#: benchmarks, docs/planner.md "Feasibility"), rounded up.  Heat from the neighbours raises the
-#: tissue between needles to 100 degC: the zone of a plan is not a union of single cores.
+#: Cool-tip 3 cm needles on dome-20mm at 2 mm, 25.20 mL against 4 x 3.16 mL = 1.99 (11 verified
+#: plans on 6 phantoms, ratios 1.09-1.99; docs/planner.md "Feasibility"), rounded up.  Heat from
+#: the neighbours raises the tissue between needles to 100 degC: a plan's zone is not a union of
+#: single cores.
 MULTI_PROBE_CORE_FACTOR = 2.0
 
 #: Source of the large-vessel rule, in words (the verdict quotes it).
@@ -221,7 +222,7 @@ def large_vessel_gap(classes: np.ndarray, tumor: np.ndarray, spacing_mm: float, 
 
     if not tumor.any():
         raise ValueError("the tumor mask is empty")
-    box = _crop(tumor, int(math.ceil(reach_mm / spacing_mm)))
+    box = _crop(tumor, math.ceil(reach_mm / spacing_mm))
     lumen = classes[box] == TissueClass.VESSEL
     local_tumor = tumor[box]
     if not lumen.any():
@@ -246,7 +247,7 @@ def large_vessel_gap(classes: np.ndarray, tumor: np.ndarray, spacing_mm: float, 
 def target_shape(classes: np.ndarray, tumor: np.ndarray, spacing_mm: float, margin_mm: float,
                  large_lumen: np.ndarray | None = None) -> TargetShape:
     """Volume and inscribed radius of the tumor dilated by the margin (lumen and air excluded)."""
-    pad = int(math.ceil(margin_mm / spacing_mm)) + 2
+    pad = math.ceil(margin_mm / spacing_mm) + 2
     box = _crop(tumor, pad)
     local = tumor[box]
     dilated = ndimage.distance_transform_edt(~local, sampling=spacing_mm) <= margin_mm + 1e-9

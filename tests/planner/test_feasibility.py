@@ -1,4 +1,4 @@
-"""Feasibility verdicts (rfasim.planner.feasibility): the large-vessel rule and the >= 100 degC bounds."""
+"""Feasibility rules: a large vessel inside the margin, the covering constants, the core bounds."""
 
 from __future__ import annotations
 
@@ -14,93 +14,101 @@ from rfasim.planner.feasibility import (
     check_isotherm_hypothesis,
     disc_covering_ratio,
     isotherm_device_bound,
+    isotherm_feasibility,
     large_vessel_gap,
-    target_shape,
     vessel_feasibility,
 )
 from rfasim.tissue import TissueClass
 
-SPACING_MM = 1.0
 
-
-def _anatomy(vessel_gap_mm: float, vessel_radius_mm: float = 4.0, tumor_radius_mm: float = 6.0):
-    """Liver with a spherical tumor and a straight vessel along z whose wall lies ``vessel_gap_mm`` away."""
-    n = 61
-    centre = (n - 1) / 2
-    i, j, k = np.indices((n, n, n)) - centre
-    classes = np.full((n, n, n), TissueClass.LIVER, np.uint8)
-    tumor = np.sqrt(i**2 + j**2 + k**2) <= tumor_radius_mm
+def _ball_case(gap_mm: float, vessel_diameter_mm: float) -> tuple[np.ndarray, np.ndarray]:
+    """A 10 mm-radius tumor and a straight vessel along z whose wall is ``gap_mm`` from it (1 mm grid)."""
+    shape = (80, 80, 40)
+    x, y, z = np.meshgrid(*(np.arange(n) - n // 2 for n in shape), indexing="ij")
+    classes = np.full(shape, TissueClass.LIVER, np.uint8)
+    tumor = x**2 + y**2 + z**2 <= 10**2
     classes[tumor] = TissueClass.TUMOR
-    axis_x = tumor_radius_mm + vessel_gap_mm + vessel_radius_mm
-    classes[np.sqrt((i - axis_x) ** 2 + j**2) <= vessel_radius_mm] = TissueClass.VESSEL
+    offset = 10 + gap_mm + 0.5 * vessel_diameter_mm
+    lumen = (x - offset) ** 2 + y**2 <= (0.5 * vessel_diameter_mm) ** 2
+    classes[lumen] = TissueClass.VESSEL
     return classes, tumor
 
 
-def test_disc_covering_ratio_proven_values_and_bound():
-    assert disc_covering_ratio(1) == 1.0 and disc_covering_ratio(2) == 1.0
-    assert disc_covering_ratio(6) == pytest.approx(0.555905)
-    assert disc_covering_ratio(7) == pytest.approx(0.5)
-    assert disc_covering_ratio(12) == pytest.approx(math.sin(math.pi / 12))
-    with pytest.raises(ValueError, match="at least 1"):
+def test_a_large_vessel_inside_the_margin_makes_it_unreachable() -> None:
+    classes, tumor = _ball_case(gap_mm=3.0, vessel_diameter_mm=8.0)
+    gap = large_vessel_gap(classes, tumor, 1.0, 5.0, 3.0)
+    assert gap.wall_gap_mm is not None and 2.0 <= gap.wall_gap_mm <= 4.0
+    assert gap.calibre_mm >= 7.0
+    verdict = vessel_feasibility(gap, 5.0, "arrhenius")
+    assert verdict.unreachable and verdict.bound == "large vessel"
+    assert "large vessel" in verdict.status(False) and verdict.status(True) == "met"
+
+
+def test_a_far_or_small_vessel_does_not() -> None:
+    classes, tumor = _ball_case(gap_mm=12.0, vessel_diameter_mm=8.0)
+    assert not vessel_feasibility(large_vessel_gap(classes, tumor, 1.0, 5.0, 3.0), 5.0, "isotherm").unreachable
+    classes, tumor = _ball_case(gap_mm=2.0, vessel_diameter_mm=2.0)  # thromboses: not a permanent sink
+    assert not vessel_feasibility(large_vessel_gap(classes, tumor, 1.0, 5.0, 3.0), 5.0, "isotherm").unreachable
+    # The vessel model "none": vessels are tissue, nothing to prove.
+    classes, tumor = _ball_case(gap_mm=3.0, vessel_diameter_mm=8.0)
+    assert not vessel_feasibility(large_vessel_gap(classes, tumor, 1.0, 5.0, 3.0), 5.0, "isotherm",
+                                  vessels_modelled=False).unreachable
+
+
+def test_disc_covering_ratios() -> None:
+    assert disc_covering_ratio(1) == disc_covering_ratio(2) == 1.0
+    assert disc_covering_ratio(3) == pytest.approx(math.sqrt(3) / 2, abs=1e-6)
+    assert disc_covering_ratio(4) == pytest.approx(math.sqrt(2) / 2, abs=1e-6)
+    assert disc_covering_ratio(6) == pytest.approx(0.5559, abs=1e-4)
+    assert disc_covering_ratio(7) == 0.5
+    # Beyond the proven values a lower bound: below the best known coverings (n = 8: 0.445041).
+    assert disc_covering_ratio(8) == pytest.approx(math.sin(math.pi / 8)) and disc_covering_ratio(8) < 0.445041
+    ratios = [disc_covering_ratio(n) for n in range(1, 13)]
+    assert all(a >= b for a, b in zip(ratios, ratios[1:], strict=False))
+    with pytest.raises(ValueError):
         disc_covering_ratio(0)
 
 
-def test_large_vessel_inside_the_margin_makes_the_target_unreachable():
-    classes, tumor = _anatomy(vessel_gap_mm=3.0)
-    gap = large_vessel_gap(classes, tumor, SPACING_MM, margin_mm=5.0, thrombosis_threshold_mm=3.0)
-    assert gap.wall_gap_mm is not None and 1.5 <= gap.wall_gap_mm <= 4.0
-    assert gap.calibre_mm is not None and gap.calibre_mm >= 3.0
-    verdict = vessel_feasibility(gap, 5.0, "arrhenius")
-    assert verdict.unreachable and verdict.bound == "large vessel"
-    assert "large vessel" in verdict.reason and "5 mm margin" in verdict.reason
-    assert verdict.status(False).startswith("unreachable: ")
-    assert verdict.status(True) == "met"  # a met plan would refute it; status reports what was verified
+def _core(volume_ml: float, inscribed_mm: float, axis_mm: float, diameter_mm: float) -> DeviceCore:
+    return DeviceCore("device", 1.0, 100.0, volume_ml, inscribed_mm, axis_mm, diameter_mm)
 
 
-def test_vessel_beyond_the_margin_or_unmodelled_proves_nothing():
-    classes, tumor = _anatomy(vessel_gap_mm=9.0)
-    gap = large_vessel_gap(classes, tumor, SPACING_MM, margin_mm=5.0, thrombosis_threshold_mm=3.0)
-    assert gap.wall_gap_mm is None
-    assert not vessel_feasibility(gap, 5.0, "arrhenius").unreachable
-    near = large_vessel_gap(*_anatomy(vessel_gap_mm=3.0), SPACING_MM, 5.0, 3.0)
-    assert not vessel_feasibility(near, 5.0, "arrhenius", vessels_modelled=False).unreachable
-
-
-def test_small_vessel_thromboses_and_is_no_proof():
-    classes, tumor = _anatomy(vessel_gap_mm=3.0, vessel_radius_mm=1.0)  # 2 mm calibre < 3 mm threshold
-    gap = large_vessel_gap(classes, tumor, SPACING_MM, margin_mm=5.0, thrombosis_threshold_mm=3.0)
-    assert gap.wall_gap_mm is None
-    assert not vessel_feasibility(gap, 5.0, "isotherm").unreachable
-
-
-def test_target_shape_is_the_dilated_tumor():
-    classes, tumor = _anatomy(vessel_gap_mm=20.0)
-    shape = target_shape(classes, tumor, SPACING_MM, margin_mm=5.0)
-    expected = 4.0 / 3.0 * math.pi * 11.0**3 * 1e-3  # ball of 6 + 5 mm
-    assert shape.volume_ml == pytest.approx(expected, rel=0.05)
-    assert shape.inscribed_radius_mm == pytest.approx(11.5, abs=1.0)
-
-
-def _core(volume_ml: float, radius_mm: float) -> DeviceCore:
-    return DeviceCore("cooltip-17g-3cm", 1.0, 100.0, volume_ml, radius_mm, radius_mm + 0.7, 40.0)
-
-
-def test_volume_bound_with_the_multi_probe_factor():
+def test_core_bounds_with_their_numbers() -> None:
     target = TargetShape(volume_ml=14.1, inscribed_radius_mm=15.0, spacing_mm=1.0)
-    proven, words, figures = isotherm_device_bound(_core(1.0, 4.0), target, 6, "parallel", 10.0, "needle")
-    assert proven and "volume: 6 x 2.00 x 1.00 mL = 12.0 mL < 14.1 mL" in words
-    assert figures["volume_bound"]["cores_ml"] == pytest.approx(12.0)
-    not_proven, words, _ = isotherm_device_bound(_core(1.8, 4.0), target, 6, "parallel", 10.0, "needle")
-    assert not not_proven and words == ""  # 6 x 2 x 1.8 = 21.6 mL >= 14.1 mL: no proof
-    one, words, _ = isotherm_device_bound(_core(20.0, 9.0), target, 1, "parallel", 10.0, "needle")
-    assert one and "largest ball 9.0 < 15.0 mm" in words
+    # Six cores of 1 mL, even doubled by interaction (12 mL), cannot hold 14.1 mL.
+    proven, words, figures = isotherm_device_bound(_core(1.0, 4.0, 5.0, 30.0), target, 6, "parallel", 10.0, "straight")
+    assert proven and "volume" in words and figures["volume_bound"]["cores_ml"] == pytest.approx(12.0)
+    # Larger cores: the volume bound no longer proves it; the covering bound would (5 < 0.5559 x 15
+    # = 8.34 mm) but is not used while multi-probe zones exceed single cores (factor 2).
+    proven, _, figures = isotherm_device_bound(_core(1.62, 4.1, 5.2, 33.9), target, 6, "parallel", 10.0, "straight")
+    assert not proven
+    assert figures["disc_covering_bound"]["would_prove"] and not figures["disc_covering_bound"]["used"]
+    assert figures["disc_covering_bound"]["needed_radius_mm"] == pytest.approx(0.555905 * 15.0, abs=0.01)
+    # With cores no larger than single ones (factor 1) the covering bound proves it.
+    proven, words, _ = isotherm_device_bound(_core(1.62, 4.1, 5.2, 33.9), target, 6, "parallel", 10.0, "straight",
+                                             multi_probe_factor=1.0)
+    assert proven and "disc covering" in words
+    # One probe: a core whose largest ball is smaller than the target's cannot contain it.
+    proven, words, _ = isotherm_device_bound(_core(20.0, 9.0, 17.0, 35.0), target, 1, "parallel", 32.0, "multitine")
+    assert proven and "largest ball" in words
 
 
-def test_a_verified_plan_beyond_the_bound_withdraws_the_proof():
-    target = TargetShape(volume_ml=14.1, inscribed_radius_mm=15.0, spacing_mm=1.0)
-    proven, words, figures = isotherm_device_bound(_core(1.0, 4.0), target, 6, "parallel", 10.0, "needle")
-    verdict = CriterionFeasibility("isotherm", proven, words, "volume / one core", {"devices": {"cooltip-17g-3cm": figures}})
-    assert check_isotherm_hypothesis(verdict, "cooltip-17g-3cm", 4, zone_volume_ml=7.0)  # 7 <= 4 x 2 x 1
+def test_the_criterion_is_unreachable_only_when_every_device_is() -> None:
+    target = TargetShape(14.1, 15.0, 1.0)
+    small, large = _core(1.0, 4.0, 5.0, 30.0), _core(5.2, 6.8, 17.2, 34.8)
+    rules = {"small": (10.0, "straight"), "large": (32.0, "multitine")}
+    verdict = isotherm_feasibility({"small": small}, target, 6, "parallel", {"small": rules["small"]})
+    assert verdict.unreachable and "small" in verdict.reason
+    both = isotherm_feasibility({"small": small, "large": large}, target, 6, "parallel", rules)
+    assert not both.unreachable and both.figures["not_proven_for"] == ["large"]
+
+
+def test_a_verified_zone_beyond_the_bound_withdraws_the_proof() -> None:
+    target = TargetShape(14.1, 15.0, 1.0)
+    verdict = isotherm_feasibility({"small": _core(1.0, 4.0, 5.0, 30.0)}, target, 6, "parallel",
+                                   {"small": (10.0, "straight")})
+    assert check_isotherm_hypothesis(verdict, "small", 4, 7.9)  # 7.9 <= 4 x 2 x 1 mL
     assert verdict.unreachable
-    assert not check_isotherm_hypothesis(verdict, "cooltip-17g-3cm", 4, zone_volume_ml=9.0)
-    assert not verdict.unreachable and "withdrawn" in verdict.figures and verdict.hypothesis_held is False
+    assert not check_isotherm_hypothesis(verdict, "small", 4, 8.5)
+    assert not verdict.unreachable and "withdrawn" in verdict.figures
+    assert CriterionFeasibility("isotherm", False).status(False) == "not met"
