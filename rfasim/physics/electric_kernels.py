@@ -35,48 +35,12 @@ def _assemble_planes(sigma, metal, metal_potential, h, grounded, origin, ghost, 
         i = oi + a
         for b in range(by):
             j = oj + b
-            # Voxels whose six neighbours lie inside the box take an explicit path (no grid
-            # boundary, no interface): the generic face loop below costs ~4x as much per voxel.
-            inner_ab = 0 < a < bx - 1 and 0 < b < by - 1
             for c in range(bz):
                 k = ok + c
                 here = sigma[i, j, k]
                 diagonal = source = outside = 0.0
                 face_x = face_y = face_z = 0.0
-                if here > 0.0 and metal[i, j, k] == 0 and inner_ab and 0 < c < bz - 1:
-                    # Same faces, same order (+x, +y, +z, -x, -y, -z) as the generic loop.
-                    g_metal = 2.0 * here * h
-                    if metal[i + 1, j, k] != 0:
-                        diagonal += g_metal
-                        source += g_metal * metal_potential[i + 1, j, k]
-                    else:
-                        other = sigma[i + 1, j, k]
-                        if other > 0.0:
-                            face_x = 2.0 * here * other / (here + other) * h
-                    if metal[i, j + 1, k] != 0:
-                        diagonal += g_metal
-                        source += g_metal * metal_potential[i, j + 1, k]
-                    else:
-                        other = sigma[i, j + 1, k]
-                        if other > 0.0:
-                            face_y = 2.0 * here * other / (here + other) * h
-                    if metal[i, j, k + 1] != 0:
-                        diagonal += g_metal
-                        source += g_metal * metal_potential[i, j, k + 1]
-                    else:
-                        other = sigma[i, j, k + 1]
-                        if other > 0.0:
-                            face_z = 2.0 * here * other / (here + other) * h
-                    if metal[i - 1, j, k] != 0:
-                        diagonal += g_metal
-                        source += g_metal * metal_potential[i - 1, j, k]
-                    if metal[i, j - 1, k] != 0:
-                        diagonal += g_metal
-                        source += g_metal * metal_potential[i, j - 1, k]
-                    if metal[i, j, k - 1] != 0:
-                        diagonal += g_metal
-                        source += g_metal * metal_potential[i, j, k - 1]
-                elif here > 0.0 and metal[i, j, k] == 0:
+                if here > 0.0 and metal[i, j, k] == 0:
                     g_metal = 2.0 * here * h
                     for face in range(6):
                         upper = face < 3
@@ -182,7 +146,6 @@ def _joule_planes(u, ghost, ghost_scale, sigma, metal, metal_potential, h, groun
         i = oi + a
         for b in range(by):
             j = oj + b
-            inner_ab = 0 < a < bx - 1 and 0 < b < by - 1
             for c in range(bz):
                 k = ok + c
                 here = sigma[i, j, k]
@@ -197,36 +160,6 @@ def _joule_planes(u, ghost, ghost_scale, sigma, metal, metal_potential, h, groun
                 v = u[a, b, c]
                 g_metal = 2.0 * here * h
                 total = 0.0
-                if inner_ab and 0 < c < bz - 1:
-                    # All six neighbours in the box: explicit faces, same order as the loop below.
-                    if metal[i - 1, j, k] != 0:
-                        total += g_metal * (v - metal_potential[i - 1, j, k]) ** 2
-                    else:
-                        total += 0.5 * gx[a - 1, b, c] * (v - u[a - 1, b, c]) ** 2
-                    if metal[i + 1, j, k] != 0:
-                        total += g_metal * (v - metal_potential[i + 1, j, k]) ** 2
-                    else:
-                        total += 0.5 * gx[a, b, c] * (v - u[a + 1, b, c]) ** 2
-                    if metal[i, j - 1, k] != 0:
-                        total += g_metal * (v - metal_potential[i, j - 1, k]) ** 2
-                    else:
-                        total += 0.5 * gy[a, b - 1, c] * (v - u[a, b - 1, c]) ** 2
-                    if metal[i, j + 1, k] != 0:
-                        total += g_metal * (v - metal_potential[i, j + 1, k]) ** 2
-                    else:
-                        total += 0.5 * gy[a, b, c] * (v - u[a, b + 1, c]) ** 2
-                    if metal[i, j, k - 1] != 0:
-                        total += g_metal * (v - metal_potential[i, j, k - 1]) ** 2
-                    else:
-                        total += 0.5 * gz[a, b, c - 1] * (v - u[a, b, c - 1]) ** 2
-                    if metal[i, j, k + 1] != 0:
-                        total += g_metal * (v - metal_potential[i, j, k + 1]) ** 2
-                    else:
-                        total += 0.5 * gz[a, b, c] * (v - u[a, b, c + 1]) ** 2
-                    power += total
-                    heating[i, j, k] = total * inverse_volume / here
-                    potential[i, j, k] = v
-                    continue
                 for face in range(6):  # -x, +x, -y, +y, -z, +z
                     step = 1 if face % 2 == 1 else -1
                     axis = face // 2

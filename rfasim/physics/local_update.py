@@ -174,8 +174,6 @@ class LocalUpdate:
         self._response_stale = True
         self._scale = 1.0
         self._flux_combined = np.zeros(size)
-        #: (flux mismatch, exterior drift) of the last update, accepted or not (diagnostics).
-        self.last_indicators = (0.0, 0.0)
 
     @classmethod
     def after_global(cls, problem: ElectricProblem, sigma: np.ndarray, solution: ElectricSolution,
@@ -336,7 +334,6 @@ class LocalUpdate:
             potential,
         )
         drift = exterior_drift / self.conductance_global if self.conductance_global > 0 else math.inf
-        self.last_indicators = (mismatch, drift)
         if not (mismatch <= options.flux_mismatch_tolerance and drift <= options.exterior_drift_tolerance):
             self.warm_start = potential  # the local field: the best start for the global solve
             self.corrections["flux_mismatch" if mismatch > options.flux_mismatch_tolerance else "exterior_drift"] += 1
