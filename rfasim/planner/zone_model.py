@@ -203,6 +203,21 @@ def combine_rises(peak_rises: np.ndarray, end_rises: np.ndarray, weights: Protoc
     return own + weights.neighbour_heat * neighbours
 
 
+#: Protocols whose probes share one generator at the same time: their weights are not
+#: extrapolated to more probes than a calibration run had (see :meth:`LibraryZoneModel.protocols`).
+SHARED_GENERATOR_PROTOCOLS = ("simultaneous",)
+
+
+def _calibrated_for(zones: DeviceZones, protocol: str, probe_count: int | None) -> bool:
+    """Whether some calibration run of ``protocol`` had at least ``probe_count`` probes."""
+    counts = [zones.protocols[protocol].probe_count] if protocol in zones.protocols else []
+    more = zones.protocols_more_probes.get(protocol)
+    if more is not None:
+        counts.append(more.probe_count)
+    counts.extend(zones.protocols_by_count.get(protocol, {}))
+    return bool(counts) and (probe_count or 0) <= max(counts)
+
+
 class LibraryZoneModel:
     """The fast zone model from single-probe library runs (see the module docstring).
 
@@ -243,6 +258,11 @@ class LibraryZoneModel:
             exact = zones.protocols_by_count.get(protocol, {}).get(probe_count or 0)
             if exact is not None:  # calibrated with this number of probes: its own agreement decides
                 runs = [exact]
+            elif protocol in SHARED_GENERATOR_PROTOCOLS and not _calibrated_for(zones, protocol, probe_count):
+                # One generator feeds every probe at once: its power and current limit are shared,
+                # so weights fitted with fewer probes over-predict (four simultaneous Cool-tips:
+                # fast 100 %, verified 0 % coverage, 65 W delivered against the 2 A limit).
+                return False
             else:
                 runs = [calibrated[protocol], zones.protocols_more_probes.get(protocol, calibrated[protocol])]
             return all(run.agreement.get(criterion, 1.0) >= MINIMUM_AGREEMENT for run in runs)

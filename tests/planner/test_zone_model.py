@@ -58,6 +58,25 @@ def test_protocols_with_poor_calibration_are_not_offered() -> None:
     assert set(model.protocols("cooltip-17g-3cm", "arrhenius")) == {"switched", "simultaneous"}
 
 
+def test_simultaneous_weights_are_not_extrapolated_to_more_probes() -> None:
+    """Issue 14: four simultaneous Cool-tips were rated 100 % by 2-probe weights and covered 0 %
+    in the full simulation (one generator's current limit shared by four probes)."""
+    good = {"isotherm": 0.9, "arrhenius": 0.9}
+    zones = DeviceZones(_entry(), protocols={
+        "switched": ProtocolWeights(1.0, 0.3, 50.0, good, 2),
+        "sequential": ProtocolWeights(1.0, 0.3, 50.0, good, 2),
+        "simultaneous": ProtocolWeights(1.0, 0.7, 50.0, good, 2),
+    })
+    model = LibraryZoneModel({"cooltip-17g-3cm": zones})
+    assert "simultaneous" in model.protocols("cooltip-17g-3cm", "isotherm", 2)
+    four = model.protocols("cooltip-17g-3cm", "isotherm", 4)
+    assert "simultaneous" not in four
+    assert set(four) == {"switched", "sequential"}
+    # A calibration with four simultaneous probes makes the protocol available again.
+    zones.protocols_by_count["simultaneous"] = {4: ProtocolWeights(0.5, 0.2, 50.0, good, 4)}
+    assert "simultaneous" in model.protocols("cooltip-17g-3cm", "isotherm", 4)
+
+
 def test_correction_recovers_a_known_scale() -> None:
     model = LibraryZoneModel({"cooltip-17g-3cm": DeviceZones(_entry())})
     rise = np.linspace(0.0, 80.0, 401)
