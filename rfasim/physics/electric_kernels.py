@@ -23,10 +23,71 @@ import numba
 
 
 @numba.njit(cache=True)
-def _assemble_planes(sigma, metal, metal_potential, h, grounded, origin, ghost, gx, gy, gz, d, rhs,
-                     rhs_ghost, low, high):  # pragma: no cover - compiled
-    # The six faces in a loop in this function: per-face helpers (inline or not) made the pass
-    # ~20x slower (benchmarks/README.md).  Order as before: +x, +y, +z, then -x, -y, -z.
+def _shell_step(a, b, bx, by, bz):  # pragma: no cover - compiled
+    """Step of the last index that visits only the box's shell in the row ``(a, b)``."""
+    if 0 < a < bx - 1 and 0 < b < by - 1:
+        return max(bz - 1, 1)  # an inner row: its two end voxels only
+    return 1
+
+
+@numba.njit(cache=True)
+def _assemble_interior(sigma, metal, metal_potential, h, origin, gx, gy, gz, d, rhs, rhs_ghost):  # pragma: no cover
+    # Voxels whose six neighbours lie in the box: no grid boundary and no interface, so the
+    # faces are written out (the generic face loop of _assemble_shell costs ~3x as much per
+    # voxel).  Same faces in the same order (+x, +y, +z, -x, -y, -z): bit-identical results.
+    bx, by, bz = d.shape
+    oi, oj, ok = origin[0], origin[1], origin[2]
+    ghost_rhs = rhs_ghost.size > 0
+    for a in range(1, bx - 1):
+        i = oi + a
+        for b in range(1, by - 1):
+            j = oj + b
+            for c in range(1, bz - 1):
+                k = ok + c
+                here = sigma[i, j, k]
+                diagonal = source = 0.0
+                face_x = face_y = face_z = 0.0
+                if here > 0.0 and metal[i, j, k] == 0:
+                    g_metal = 2.0 * here * h
+                    if metal[i + 1, j, k] != 0:
+                        diagonal += g_metal
+                        source += g_metal * metal_potential[i + 1, j, k]
+                    elif sigma[i + 1, j, k] > 0.0:
+                        face_x = 2.0 * here * sigma[i + 1, j, k] / (here + sigma[i + 1, j, k]) * h
+                    if metal[i, j + 1, k] != 0:
+                        diagonal += g_metal
+                        source += g_metal * metal_potential[i, j + 1, k]
+                    elif sigma[i, j + 1, k] > 0.0:
+                        face_y = 2.0 * here * sigma[i, j + 1, k] / (here + sigma[i, j + 1, k]) * h
+                    if metal[i, j, k + 1] != 0:
+                        diagonal += g_metal
+                        source += g_metal * metal_potential[i, j, k + 1]
+                    elif sigma[i, j, k + 1] > 0.0:
+                        face_z = 2.0 * here * sigma[i, j, k + 1] / (here + sigma[i, j, k + 1]) * h
+                    if metal[i - 1, j, k] != 0:
+                        diagonal += g_metal
+                        source += g_metal * metal_potential[i - 1, j, k]
+                    if metal[i, j - 1, k] != 0:
+                        diagonal += g_metal
+                        source += g_metal * metal_potential[i, j - 1, k]
+                    if metal[i, j, k - 1] != 0:
+                        diagonal += g_metal
+                        source += g_metal * metal_potential[i, j, k - 1]
+                gx[a, b, c] = face_x
+                gy[a, b, c] = face_y
+                gz[a, b, c] = face_z
+                d[a, b, c] = diagonal
+                rhs[a, b, c] = source
+                if ghost_rhs:
+                    rhs_ghost[a, b, c] = 0.0
+
+
+@numba.njit(cache=True)
+def _assemble_shell(sigma, metal, metal_potential, h, grounded, origin, ghost, gx, gy, gz, d, rhs,
+                    rhs_ghost, low, high):  # pragma: no cover - compiled
+    # The box's outer layer of voxels (grid boundary, interfaces): the six faces in a loop in
+    # this function; per-face helpers (inline or not) made the pass ~20x slower
+    # (benchmarks/README.md).  Order as in _assemble_interior: +x, +y, +z, then -x, -y, -z.
     nx, ny, nz = sigma.shape
     bx, by, bz = d.shape
     oi, oj, ok = origin[0], origin[1], origin[2]
@@ -35,7 +96,7 @@ def _assemble_planes(sigma, metal, metal_potential, h, grounded, origin, ghost, 
         i = oi + a
         for b in range(by):
             j = oj + b
-            for c in range(bz):
+            for c in range(0, bz, _shell_step(a, b, bx, by, bz)):
                 k = ok + c
                 here = sigma[i, j, k]
                 diagonal = source = outside = 0.0
@@ -128,16 +189,69 @@ def assemble(sigma, metal, metal_potential, h, grounded, origin, ghost, index, f
         Outputs: faces (S), extra diagonal (S), right-hand sides (A at 1 V; A per V of ghost).
         ``rhs_ghost`` may be empty (size 0) when no ghost is held outside (the global system).
     """
-    _assemble_planes(sigma, metal, metal_potential, h, grounded, origin, ghost, gx, gy, gz, d, rhs,
-                     rhs_ghost, 0, d.shape[0])
+    _assemble_interior(sigma, metal, metal_potential, h, origin, gx, gy, gz, d, rhs, rhs_ghost)
+    _assemble_shell(sigma, metal, metal_potential, h, grounded, origin, ghost, gx, gy, gz, d, rhs,
+                    rhs_ghost, 0, d.shape[0])
     _add_couplings(sigma, metal, origin, index, factor, factor_polarity, d, rhs)
 
 
 @numba.njit(cache=True)
-def _joule_planes(u, ghost, ghost_scale, sigma, metal, metal_potential, h, grounded, origin, gx, gy, gz,
-                  inverse_volume, heating, potential, low, high):  # pragma: no cover - compiled
-    # The six faces in a loop in this function: a per-face helper (inline or not) made the pass
-    # ~20x slower (benchmarks/README.md).
+def _joule_interior(u, sigma, metal, metal_potential, h, origin, gx, gy, gz, inverse_volume, heating,
+                    potential):  # pragma: no cover - compiled
+    # Voxels whose six neighbours lie in the box, faces written out in the order of
+    # _joule_shell (-x, +x, -y, +y, -z, +z): bit-identical to the generic loop, ~3x cheaper.
+    bx, by, bz = u.shape
+    oi, oj, ok = origin[0], origin[1], origin[2]
+    power = 0.0
+    for a in range(1, bx - 1):
+        i = oi + a
+        for b in range(1, by - 1):
+            j = oj + b
+            for c in range(1, bz - 1):
+                k = ok + c
+                here = sigma[i, j, k]
+                if metal[i, j, k] != 0 or here <= 0.0:
+                    heating[i, j, k] = 0.0
+                    potential[i, j, k] = metal_potential[i, j, k] if metal[i, j, k] != 0 else 0.0
+                    continue
+                v = u[a, b, c]
+                g_metal = 2.0 * here * h
+                total = 0.0
+                if metal[i - 1, j, k] != 0:
+                    total += g_metal * (v - metal_potential[i - 1, j, k]) ** 2
+                else:
+                    total += 0.5 * gx[a - 1, b, c] * (v - u[a - 1, b, c]) ** 2
+                if metal[i + 1, j, k] != 0:
+                    total += g_metal * (v - metal_potential[i + 1, j, k]) ** 2
+                else:
+                    total += 0.5 * gx[a, b, c] * (v - u[a + 1, b, c]) ** 2
+                if metal[i, j - 1, k] != 0:
+                    total += g_metal * (v - metal_potential[i, j - 1, k]) ** 2
+                else:
+                    total += 0.5 * gy[a, b - 1, c] * (v - u[a, b - 1, c]) ** 2
+                if metal[i, j + 1, k] != 0:
+                    total += g_metal * (v - metal_potential[i, j + 1, k]) ** 2
+                else:
+                    total += 0.5 * gy[a, b, c] * (v - u[a, b + 1, c]) ** 2
+                if metal[i, j, k - 1] != 0:
+                    total += g_metal * (v - metal_potential[i, j, k - 1]) ** 2
+                else:
+                    total += 0.5 * gz[a, b, c - 1] * (v - u[a, b, c - 1]) ** 2
+                if metal[i, j, k + 1] != 0:
+                    total += g_metal * (v - metal_potential[i, j, k + 1]) ** 2
+                else:
+                    total += 0.5 * gz[a, b, c] * (v - u[a, b, c + 1]) ** 2
+                power += total
+                heating[i, j, k] = total * inverse_volume / here
+                potential[i, j, k] = v
+    return power
+
+
+@numba.njit(cache=True)
+def _joule_shell(u, ghost, ghost_scale, sigma, metal, metal_potential, h, grounded, origin, gx, gy, gz,
+                 inverse_volume, heating, potential, low, high):  # pragma: no cover - compiled
+    # The box's outer layer of voxels: the six faces in a loop in this function; a per-face
+    # helper (inline or not) made the pass ~20x slower (benchmarks/README.md).
     nx, ny, nz = sigma.shape
     bx, by, bz = u.shape
     oi, oj, ok = origin[0], origin[1], origin[2]
@@ -146,7 +260,7 @@ def _joule_planes(u, ghost, ghost_scale, sigma, metal, metal_potential, h, groun
         i = oi + a
         for b in range(by):
             j = oj + b
-            for c in range(bz):
+            for c in range(0, bz, _shell_step(a, b, bx, by, bz)):
                 k = ok + c
                 here = sigma[i, j, k]
                 if metal[i, j, k] != 0:
@@ -222,7 +336,9 @@ def joule(u, ghost, ghost_scale, sigma, metal, metal_potential, h, grounded, ori
     ``ghost_scale * ghost`` outside.  Writes ``heating`` and ``potential`` (grid-shaped) at the
     box's voxels (metal: its potential; insulators: 0) and returns the box's power (W at 1 V).
     """
-    power = _joule_planes(u, ghost, ghost_scale, sigma, metal, metal_potential, h, grounded, origin,
+    power = _joule_interior(u, sigma, metal, metal_potential, h, origin, gx, gy, gz, inverse_volume, heating,
+                            potential)
+    power += _joule_shell(u, ghost, ghost_scale, sigma, metal, metal_potential, h, grounded, origin,
                           gx, gy, gz, inverse_volume, heating, potential, 0, u.shape[0])
     return power + _coupling_heat(u, sigma, metal, origin, index, factor, factor_polarity, factor_polarity2,
                                   inverse_volume, heating)
