@@ -299,55 +299,50 @@ def conjugate_gradient(
 
 
 @numba.njit(cache=True)
-def _relax_plane(u, f, gx, gy, gz, d, i, color, zero_guess):  # pragma: no cover - compiled
+def _relax_plane(u, f, gx, gy, gz, inverse, i, color, zero_guess):  # pragma: no cover - compiled
     """Gauss-Seidel update of the voxels of one colour in plane ``i``.
 
-    With ``zero_guess`` the neighbours are taken as zero (the first sweep from a zero start).
+    ``inverse`` is the inverse of the full diagonal (0 on inactive voxels).  Rows whose voxels
+    have their x and y neighbours on the level skip those bounds checks.  With ``zero_guess``
+    the neighbours are taken as zero (the first sweep from a zero start).  No helper calls in
+    the loops: a call per voxel (array arguments, reference counts) costs more than the update.
     """
     nx, ny, nz = u.shape
+    inner_i = 0 < i < nx - 1
     for j in range(ny):
         start = (color + i + j) % 2
-        for k in range(start, nz, 2):
-            diagonal = d[i, j, k]
-            total = f[i, j, k]
-            if i > 0:
-                g = gx[i - 1, j, k]
-                diagonal += g
-                if not zero_guess:
-                    total += g * u[i - 1, j, k]
-            if i < nx - 1:
-                g = gx[i, j, k]
-                diagonal += g
-                if not zero_guess:
-                    total += g * u[i + 1, j, k]
-            if j > 0:
-                g = gy[i, j - 1, k]
-                diagonal += g
-                if not zero_guess:
-                    total += g * u[i, j - 1, k]
-            if j < ny - 1:
-                g = gy[i, j, k]
-                diagonal += g
-                if not zero_guess:
-                    total += g * u[i, j + 1, k]
-            if k > 0:
-                g = gz[i, j, k - 1]
-                diagonal += g
-                if not zero_guess:
-                    total += g * u[i, j, k - 1]
-            if k < nz - 1:
-                g = gz[i, j, k]
-                diagonal += g
-                if not zero_guess:
-                    total += g * u[i, j, k + 1]
-            if diagonal > 0.0:
-                u[i, j, k] = total / diagonal
-            else:
-                u[i, j, k] = 0.0
+        if zero_guess:
+            for k in range(start, nz, 2):
+                u[i, j, k] = f[i, j, k] * inverse[i, j, k]
+        elif inner_i and 0 < j < ny - 1:
+            for k in range(start, nz, 2):
+                total = (f[i, j, k] + gx[i - 1, j, k] * u[i - 1, j, k] + gx[i, j, k] * u[i + 1, j, k]
+                         + gy[i, j - 1, k] * u[i, j - 1, k] + gy[i, j, k] * u[i, j + 1, k])
+                if k > 0:
+                    total += gz[i, j, k - 1] * u[i, j, k - 1]
+                if k < nz - 1:
+                    total += gz[i, j, k] * u[i, j, k + 1]
+                u[i, j, k] = total * inverse[i, j, k]
+        else:
+            for k in range(start, nz, 2):
+                total = f[i, j, k]
+                if i > 0:
+                    total += gx[i - 1, j, k] * u[i - 1, j, k]
+                if i < nx - 1:
+                    total += gx[i, j, k] * u[i + 1, j, k]
+                if j > 0:
+                    total += gy[i, j - 1, k] * u[i, j - 1, k]
+                if j < ny - 1:
+                    total += gy[i, j, k] * u[i, j + 1, k]
+                if k > 0:
+                    total += gz[i, j, k - 1] * u[i, j, k - 1]
+                if k < nz - 1:
+                    total += gz[i, j, k] * u[i, j, k + 1]
+                u[i, j, k] = total * inverse[i, j, k]
 
 
 @numba.njit(cache=True)
-def _sweep(u, f, gx, gy, gz, d, first, zero_guess):  # pragma: no cover - compiled
+def _sweep(u, f, gx, gy, gz, inverse, first, zero_guess):  # pragma: no cover - compiled
     """One red-black sweep (colour ``first``, then the other) in one pass over the planes.
 
     The second colour of plane ``i - 1`` is updated right after the first colour of plane ``i``:
@@ -357,12 +352,30 @@ def _sweep(u, f, gx, gy, gz, d, first, zero_guess):  # pragma: no cover - compil
     second = 1 - first
     nx = u.shape[0]
     for i in range(nx):
-        _relax_plane(u, f, gx, gy, gz, d, i, first, zero_guess)
+        _relax_plane(u, f, gx, gy, gz, inverse, i, first, zero_guess)
         if i > 0:
-            _relax_plane(u, f, gx, gy, gz, d, i - 1, second, False)
-    _relax_plane(u, f, gx, gy, gz, d, nx - 1, second, False)
+            _relax_plane(u, f, gx, gy, gz, inverse, i - 1, second, False)
+    _relax_plane(u, f, gx, gy, gz, inverse, nx - 1, second, False)
 
 
+@numba.njit(cache=True)
+def _inverse_diagonal_planes(gx, gy, gz, d, inverse):  # pragma: no cover - compiled
+    """inverse = 1 / (d + the faces' sum) where positive, else 0 (padded faces)."""
+    nx, ny, nz = d.shape
+    for i in range(nx):
+        for j in range(ny):
+            for k in range(nz):
+                diagonal = d[i, j, k]
+                if i > 0:
+                    diagonal += gx[i - 1, j, k]
+                diagonal += gx[i, j, k]
+                if j > 0:
+                    diagonal += gy[i, j - 1, k]
+                diagonal += gy[i, j, k]
+                if k > 0:
+                    diagonal += gz[i, j, k - 1]
+                diagonal += gz[i, j, k]
+                inverse[i, j, k] = 1.0 / diagonal if diagonal > 0.0 else 0.0
 
 
 @numba.njit(cache=True)
@@ -450,14 +463,16 @@ def _level(buffer, offsets, shapes, level):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True)
-def _build_hierarchy(gx, gy, gz, d, hgx, hgy, hgz, hd, offsets, shapes):  # pragma: no cover - compiled
-    """Level 0 = the fine system in the hierarchy's precision, then each coarser level."""
+def _build_hierarchy(gx, gy, gz, d, hgx, hgy, hgz, hd, hi, offsets, shapes):  # pragma: no cover - compiled
+    """Level 0 = the fine system in the hierarchy's precision, then each coarser level; ``hi``
+    receives each level's inverse full diagonal (what the smoother multiplies by)."""
     levels = shapes.shape[0]
     fgx = _level(hgx, offsets, shapes, 0)
     fgy = _level(hgy, offsets, shapes, 0)
     fgz = _level(hgz, offsets, shapes, 0)
     fd = _level(hd, offsets, shapes, 0)
     _convert_planes(gx, gy, gz, d, fgx, fgy, fgz, fd, 0, d.shape[0])
+    _inverse_diagonal_planes(fgx, fgy, fgz, fd, _level(hi, offsets, shapes, 0))
     for level in range(1, levels):
         agx = _level(hgx, offsets, shapes, level - 1)
         agy = _level(hgy, offsets, shapes, level - 1)
@@ -468,10 +483,11 @@ def _build_hierarchy(gx, gy, gz, d, hgx, hgy, hgz, hd, offsets, shapes):  # prag
         bgz = _level(hgz, offsets, shapes, level)
         bd = _level(hd, offsets, shapes, level)
         _coarsen_planes(agx, agy, agz, ad, bgx, bgy, bgz, bd, 0, bd.shape[0])
+        _inverse_diagonal_planes(bgx, bgy, bgz, bd, _level(hi, offsets, shapes, level))
 
 
 @numba.njit(cache=True)
-def _v_cycle(hgx, hgy, hgz, hd, hu, hf, offsets, shapes, sweeps, coarsest_sweeps):  # pragma: no cover - compiled
+def _v_cycle(hgx, hgy, hgz, hd, hi, hu, hf, offsets, shapes, sweeps, coarsest_sweeps):  # pragma: no cover - compiled
     """One symmetric V-cycle: ``hu`` level 0 = V(``hf`` level 0), from a zero start.
 
     Pre-smoothing red-black ``sweeps`` times, post-smoothing black-red (symmetric operator).
@@ -484,29 +500,30 @@ def _v_cycle(hgx, hgy, hgz, hd, hu, hf, offsets, shapes, sweeps, coarsest_sweeps
         d = _level(hd, offsets, shapes, level)
         u = _level(hu, offsets, shapes, level)
         f = _level(hf, offsets, shapes, level)
+        inverse = _level(hi, offsets, shapes, level)
         coarse_f = _level(hf, offsets, shapes, level + 1)
         for sweep in range(sweeps):
-            _sweep(u, f, gx, gy, gz, d, 0, sweep == 0)
+            _sweep(u, f, gx, gy, gz, inverse, 0, sweep == 0)
         _residual_restrict_planes(u, f, gx, gy, gz, d, coarse_f, 0, coarse_f.shape[0])
     last = levels - 1
     gx = _level(hgx, offsets, shapes, last)
     gy = _level(hgy, offsets, shapes, last)
     gz = _level(hgz, offsets, shapes, last)
-    d = _level(hd, offsets, shapes, last)
+    inverse = _level(hi, offsets, shapes, last)
     u = _level(hu, offsets, shapes, last)
     f = _level(hf, offsets, shapes, last)
     for sweep in range(coarsest_sweeps):
-        _sweep(u, f, gx, gy, gz, d, 0, sweep == 0)
+        _sweep(u, f, gx, gy, gz, inverse, 0, sweep == 0)
     for level in range(levels - 2, -1, -1):
         gx = _level(hgx, offsets, shapes, level)
         gy = _level(hgy, offsets, shapes, level)
         gz = _level(hgz, offsets, shapes, level)
-        d = _level(hd, offsets, shapes, level)
+        inverse = _level(hi, offsets, shapes, level)
         u = _level(hu, offsets, shapes, level)
         f = _level(hf, offsets, shapes, level)
         _prolong_planes(_level(hu, offsets, shapes, level + 1), u, 0, u.shape[0])
         for _ in range(sweeps):
-            _sweep(u, f, gx, gy, gz, d, 1, False)
+            _sweep(u, f, gx, gy, gz, inverse, 1, False)
 
 
 @numba.njit(cache=True)
@@ -602,7 +619,7 @@ def _direction_planes(p, z, beta, low, high):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True)
-def _pcg(gx, gy, gz, d, b, x, r, p, q, hgx, hgy, hgz, hd, hu, hf, offsets, shapes, sweeps,
+def _pcg(gx, gy, gz, d, b, x, r, p, q, hgx, hgy, hgz, hd, hi, hu, hf, offsets, shapes, sweeps,
          coarsest_sweeps, target_squared, maximum_iterations):  # pragma: no cover - compiled
     """Multigrid-preconditioned CG on the padded fine system; x holds the start and the result.
 
@@ -616,7 +633,7 @@ def _pcg(gx, gy, gz, d, b, x, r, p, q, hgx, hgy, hgz, hd, hu, hf, offsets, shape
     if residual_squared <= target_squared:
         return 0, residual_squared
     f0[...] = r
-    _v_cycle(hgx, hgy, hgz, hd, hu, hf, offsets, shapes, sweeps, coarsest_sweeps)
+    _v_cycle(hgx, hgy, hgz, hd, hi, hu, hf, offsets, shapes, sweeps, coarsest_sweeps)
     p[...] = z
     rz = _dot_planes(r, z, 0, nx)
     for iteration in range(1, maximum_iterations + 1):
@@ -627,7 +644,7 @@ def _pcg(gx, gy, gz, d, b, x, r, p, q, hgx, hgy, hgz, hd, hu, hf, offsets, shape
         residual_squared = _step_planes(x, r, p, q, alpha, f0, 0, nx)
         if residual_squared <= target_squared:
             return iteration, residual_squared
-        _v_cycle(hgx, hgy, hgz, hd, hu, hf, offsets, shapes, sweeps, coarsest_sweeps)
+        _v_cycle(hgx, hgy, hgz, hd, hi, hu, hf, offsets, shapes, sweeps, coarsest_sweeps)
         rz_next = _dot_planes(r, z, 0, nx)
         beta = rz_next / rz
         rz = rz_next
@@ -676,6 +693,8 @@ class MultigridHierarchy:
         total = int(sum(sizes))
         self.precision = np.dtype(precision)
         self.gx, self.gy, self.gz, self.d, self.u, self.f = (np.zeros(total, self.precision) for _ in range(6))
+        #: Inverse full diagonal of every level (the smoother multiplies by it).
+        self.inverse_diagonal = np.zeros(total, self.precision)
         self.smoothing_sweeps = int(smoothing_sweeps)
         self.coarsest_sweeps = int(coarsest_sweeps)
         self._vectors: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
@@ -688,13 +707,14 @@ class MultigridHierarchy:
 
     def update(self, gx: np.ndarray, gy: np.ndarray, gz: np.ndarray, diagonal_extra: np.ndarray) -> None:
         """Rebuild every level from the fine system (padded faces, S)."""
-        _build_hierarchy(gx, gy, gz, diagonal_extra, self.gx, self.gy, self.gz, self.d, self.offsets, self.shapes)
+        _build_hierarchy(gx, gy, gz, diagonal_extra, self.gx, self.gy, self.gz, self.d, self.inverse_diagonal,
+                         self.offsets, self.shapes)
 
     def apply(self, residual: np.ndarray) -> np.ndarray:
         """One V-cycle applied to ``residual`` (a new float64 array)."""
         size = int(np.prod(self.shape))
         self.f[:size] = residual.ravel()
-        _v_cycle(self.gx, self.gy, self.gz, self.d, self.u, self.f, self.offsets, self.shapes,
+        _v_cycle(self.gx, self.gy, self.gz, self.d, self.inverse_diagonal, self.u, self.f, self.offsets, self.shapes,
                  self.smoothing_sweeps, self.coarsest_sweeps)
         self.v_cycles += 1
         return self.u[:size].reshape(self.shape).astype(float)
@@ -721,7 +741,8 @@ class MultigridHierarchy:
         # No BLAS here: its threads, woken for one dot product, fight Numba's for the cores.
         target = relative_tolerance * math.sqrt(_dot_planes(rhs, rhs, 0, rhs.shape[0]))
         iterations, _ = _pcg(gx, gy, gz, diagonal_extra, rhs, solution, residual, direction, product,
-                             self.gx, self.gy, self.gz, self.d, self.u, self.f, self.offsets, self.shapes,
+                             self.gx, self.gy, self.gz, self.d, self.inverse_diagonal, self.u, self.f,
+                             self.offsets, self.shapes,
                              self.smoothing_sweeps, self.coarsest_sweeps, target * target, maximum_iterations)
         if iterations < 0:
             raise RuntimeError(f"multigrid CG did not converge in {maximum_iterations} iterations")
