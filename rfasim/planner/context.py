@@ -64,13 +64,25 @@ class AnatomyGrid:
 
     def sample(self, volume: np.ndarray, points_mm: np.ndarray, outside: float) -> np.ndarray:
         """Nearest-voxel values at world points (..., 3); ``outside`` off the grid."""
+        return self.read(volume, self.locate(points_mm), outside)
+
+    def locate(self, points_mm: np.ndarray) -> np.ndarray:
+        """Flat index of the nearest voxel of each world point (..., 3); -1 off the grid.
+
+        Locate a batch of points once and :meth:`read` several volumes there.
+        """
         points = np.asarray(points_mm, dtype=float)
-        index = np.rint(self.grid.world_to_index(points)).astype(np.int64)
-        shape = np.asarray(self.grid.shape)
-        inside = np.all((index >= 0) & (index < shape), axis=-1)
-        clipped = np.clip(index, 0, shape - 1)
-        values = volume[clipped[..., 0], clipped[..., 1], clipped[..., 2]]
-        return np.where(inside, values, outside)
+        index = np.rint((points - np.asarray(self.grid.origin_mm)) / self.grid.spacing_mm).astype(np.int64)
+        nx, ny, nz = self.grid.shape
+        i, j, k = index[..., 0], index[..., 1], index[..., 2]
+        inside = (i >= 0) & (i < nx) & (j >= 0) & (j < ny) & (k >= 0) & (k < nz)
+        return np.where(inside, (i * ny + j) * nz + k, -1)
+
+    @staticmethod
+    def read(volume: np.ndarray, located: np.ndarray, outside: float) -> np.ndarray:
+        """Values of ``volume`` at points located by :meth:`locate`; ``outside`` off the grid."""
+        values = volume.ravel()[np.maximum(located, 0)]
+        return np.where(located >= 0, values, outside)
 
 
 @dataclass

@@ -38,6 +38,12 @@ NO_ENTRY_PENALTY_MM = 40.0
 #: Penalty (mm) per extra capsule crossing, and for a tip outside liver and tumor.
 CAPSULE_PENALTY_MM = 5.0
 _OUTSIDE_IMAGE = 255
+#: Lookup tables by class code (0-255): liver parenchyma as the capsule check sees it (liver,
+#: tumor, vessel lumen), and the classes a tip may lie in.
+_IN_LIVER = np.zeros(256, bool)
+_IN_LIVER[[TissueClass.LIVER, TissueClass.TUMOR, TissueClass.VESSEL]] = True
+_TIP_ALLOWED = np.zeros(256, bool)
+_TIP_ALLOWED[[TissueClass.LIVER, TissueClass.TUMOR]] = True
 
 
 @dataclass(frozen=True)
@@ -122,8 +128,23 @@ class TrajectoryBatch:
     reasons: list[list[str]]
 
 
+#: _template's results by ``id(model)`` (the models are immutable; the entry keeps the model).
+_TEMPLATES: dict[int, tuple[ProbeModel, np.ndarray, float]] = {}
+
+
 def _template(model: ProbeModel) -> tuple[np.ndarray, float]:
-    """Active metal sample points in the probe frame (tip 0, shaft +z) and their radius (mm)."""
+    """Active metal sample points in the probe frame (tip 0, shaft +z) and their radius (mm).
+
+    Computed once per model: the search checks hundreds of batches of one device.
+    """
+    cached = _TEMPLATES.get(id(model))
+    if cached is None or cached[0] is not model:
+        cached = (model, *_build_template(model))
+        _TEMPLATES[id(model)] = cached
+    return cached[1], cached[2]
+
+
+def _build_template(model: ProbeModel) -> tuple[np.ndarray, float]:
     placement = ProbePlacement(model, tip_mm=[0.0, 0.0, 0.0], direction=[0.0, 0.0, 1.0])
     geometry = placement.geometry()
     points = []
@@ -156,7 +177,8 @@ def check_trajectories_batch(anatomy: AnatomyGrid, model: ProbeModel, tips_mm: n
     reach = model.active_length_mm + model.shaft_length_mm
     distances = np.arange(0.0, reach + PATH_STEP_MM / 2, PATH_STEP_MM)
     points = tips[:, :, None, :] - distances[None, None, :, None] * direction[:, :, None, :]
-    classes = anatomy.sample(anatomy.classes, points, _OUTSIDE_IMAGE)
+    located = anatomy.locate(points)  # once for the three volumes read along the path
+    classes = anatomy.read(anatomy.classes, located, _OUTSIDE_IMAGE)
     body = (classes != TissueClass.BACKGROUND) & (classes != _OUTSIDE_IMAGE)
     left = ~body
     first_out = np.where(left.any(axis=-1), left.argmax(axis=-1), distances.size)
@@ -170,26 +192,27 @@ def check_trajectories_batch(anatomy: AnatomyGrid, model: ProbeModel, tips_mm: n
 
     inside = np.arange(distances.size)[None, None, :] < first_out[..., None]
     approach = inside & (distances[None, None, :] >= model.active_length_mm)
-    vessel = anatomy.sample(anatomy.vessel_distance_mm, points, np.inf)
-    obstacle = anatomy.sample(anatomy.obstacle_distance_mm, points, np.inf)
+    vessel = anatomy.read(anatomy.vessel_distance_mm, located, np.inf)
+    obstacle = anatomy.read(anatomy.obstacle_distance_mm, located, np.inf)
     approach_vessel = np.where(approach, vessel, np.inf).min(axis=-1)
     vessel_violation = (np.where(approach, np.maximum(rules.vessel_clearance_mm - vessel, 0.0), 0.0).sum(-1)
                         * PATH_STEP_MM)
     obstacle_violation = (np.where(inside, np.maximum(rules.obstacle_clearance_mm - obstacle, 0.0), 0.0).sum(-1)
                           * PATH_STEP_MM)
-    liver = np.isin(classes, (TissueClass.LIVER, TissueClass.TUMOR, TissueClass.VESSEL)) & inside
+    liver = _IN_LIVER[classes] & inside
     rising = liver[..., :-1] & ~liver[..., 1:]  # walking from the tip outwards: leaving the liver
     capsule_crossings = rising.sum(-1) + (liver[..., -1])
     extra_crossings = np.maximum(capsule_crossings - 1, 0)
     tip_class = classes[..., 0]
-    bad_tip = ~np.isin(tip_class, (TissueClass.LIVER, TissueClass.TUMOR))
+    bad_tip = ~_TIP_ALLOWED[tip_class]
 
     # Active metal (needles and tines): never in a vessel, a forbidden structure or another tumor.
     template, metal_radius = _template(model)
     frames = probe_frames(direction)  # (c, p, 3, 3) rows: first, second, direction
-    metal = tips[:, :, None, :] + np.einsum("kr,cpra->cpka", template, frames)
-    metal_vessel = anatomy.sample(anatomy.vessel_distance_mm, metal, np.inf)
-    metal_obstacle = anatomy.sample(anatomy.obstacle_distance_mm, metal, np.inf)
+    metal = tips[:, :, None, :] + np.matmul(template, frames)  # sum_r template[k, r] frames[c, p, r, a]
+    located_metal = anatomy.locate(metal)
+    metal_vessel = anatomy.read(anatomy.vessel_distance_mm, located_metal, np.inf)
+    metal_obstacle = anatomy.read(anatomy.obstacle_distance_mm, located_metal, np.inf)
     limit = metal_radius + 0.5 * anatomy.grid.spacing_mm
     metal_violation = (np.maximum(limit - metal_vessel, 0.0).sum(-1)
                        + np.maximum(rules.obstacle_clearance_mm - metal_obstacle, 0.0).sum(-1)) * 1.0

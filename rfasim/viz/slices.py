@@ -451,23 +451,32 @@ def _draw_probes(axes: Axes, plan: PlanResult, plane: SlicePlane) -> None:
         "tine": {"color": COLORS["tine"], "linewidth": 1.5, "edge": "black", "edge_width": 3.0},
     }
     from matplotlib import patheffects
+    from matplotlib.collections import LineCollection
 
+    # One collection per kind (a multi-tine array has hundreds of tine pieces: one Line2D each
+    # cost most of the figure's time); path effects are drawn per segment, as for single lines.
+    segments: dict[str, list[np.ndarray]] = {kind: [] for kind in styles}
     for _, piece in probe_pieces(plan.placements):
         clipped = clip_segment_to_box(piece.start_mm, piece.end_mm, lower, upper)
         if clipped is None:
             continue
-        ends = plane.to_plane_mm(np.stack(clipped))
-        style = styles[piece.kind]
-        axes.plot(
-            ends[:, 0],
-            ends[:, 1],
-            color=style["color"],
-            linewidth=style["linewidth"],
-            solid_capstyle="butt",
-            zorder=8 if piece.kind != "insulated" else 7,
-            path_effects=[
-                patheffects.withStroke(linewidth=style["edge_width"], foreground=style["edge"])
-            ],
+        segments[piece.kind].append(plane.to_plane_mm(np.stack(clipped)))
+    for kind, found in segments.items():
+        if not found:
+            continue
+        style = styles[kind]
+        axes.add_collection(
+            LineCollection(
+                found,
+                colors=style["color"],
+                linewidths=style["linewidth"],
+                capstyle="butt",
+                zorder=8 if kind != "insulated" else 7,
+                path_effects=[
+                    patheffects.withStroke(linewidth=style["edge_width"], foreground=style["edge"])
+                ],
+            ),
+            autolim=False,
         )
     for placement in plan.placements:
         tip = plane.to_plane_mm(np.asarray(placement.tip_mm, dtype=float))
