@@ -259,6 +259,34 @@ def spawn(
     return figures
 
 
+def peers(args: argparse.Namespace, cache_dir: str, steps: int) -> dict:
+    """The heat step alone, rfasim beside py-pde and the hand-fused ceiling, on the case's grid
+    (``benchmarks/heat_kernel.py`` in a child process of this run, the same step count)."""
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "heat_kernel.py")
+    command = [sys.executable, script, "--extent", str(args.extent), "--spacing", str(args.spacing),
+               "--steps", str(steps), "--repeats", "1"]
+    env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
+    completed = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if completed.returncode != 0:
+        raise RuntimeError(f"heat_kernel.py failed ({completed.returncode}):\n{completed.stderr[-4000:]}")
+    return json.loads(completed.stdout[completed.stdout.index("{"):])
+
+
+def peer_summary(peer: dict, heat_in_run: float) -> dict:
+    """Ratios of the issue's heat-step targets (>= 3x py-pde, >= 0.5x the ceiling)."""
+    ceiling = peer["ceiling"]["voxel_updates_per_s"]
+    figures = {
+        "ceiling_voxel_updates_per_s": ceiling,
+        "heat_in_run_to_ceiling": heat_in_run / ceiling,
+        "heat_alone_voxel_updates_per_s": peer["rfasim"]["voxel_updates_per_s"],
+        "heat_alone_to_ceiling": peer["ratio_rfasim_to_ceiling"],
+    }
+    if "pypde" in peer:
+        figures["pypde_voxel_updates_per_s"] = peer["pypde"]["voxel_updates_per_s"]
+        figures["heat_alone_to_pypde"] = peer["ratio_rfasim_to_pypde"]
+    return figures
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spacing", type=float, default=1.0, help="voxel size (mm)")
@@ -284,6 +312,10 @@ def main(argv=None) -> dict:
         help="also run the reference (re-solve every step, float64, global) and compare",
     )
     parser.add_argument("--reference-from", help="reuse the reference section of this JSON")
+    parser.add_argument(
+        "--skip-peers", action="store_true",
+        help="leave out the heat-step peers (benchmarks/heat_kernel.py: py-pde and the hand-fused ceiling)",
+    )
     parser.add_argument("--out", help="also write the JSON here")
     parser.add_argument("--reference-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -360,6 +392,9 @@ def main(argv=None) -> dict:
                 cold["runs"][0]["wall_seconds"] - cold["runs"][1]["wall_seconds"]
             )
         report["summary"] = summary
+        if not args.skip_peers:
+            report["peers"] = peers(args, cache_dir, warm["runs"][0]["heat_steps"])
+            summary.update(peer_summary(report["peers"], summary["heat_voxel_updates_per_s"]))
         if args.reference or args.reference_from:
             if args.reference_from:
                 with open(args.reference_from) as handle:
