@@ -38,8 +38,10 @@ def _ball_case(gap_mm: float, vessel_diameter_mm: float) -> tuple[np.ndarray, np
 def test_a_large_vessel_inside_the_margin_makes_it_unreachable() -> None:
     classes, tumor = _ball_case(gap_mm=3.0, vessel_diameter_mm=8.0)
     gap = large_vessel_gap(classes, tumor, 1.0, 5.0, 3.0)
-    assert gap.wall_gap_mm is not None
-    assert 2.0 <= gap.wall_gap_mm <= 4.0
+    # A distance in mm (tumor surface to the vessel's wall), built as 3 mm on a 1 mm grid.
+    distance_to_vessel_mm = gap.wall_gap_mm
+    assert distance_to_vessel_mm is not None
+    assert 2.0 <= distance_to_vessel_mm <= 4.0
     assert gap.calibre_mm >= 7.0
     verdict = vessel_feasibility(gap, 5.0, "arrhenius")
     assert verdict.unreachable
