@@ -71,8 +71,7 @@ class AnatomyGrid:
 
         Locate a batch of points once and :meth:`read` several volumes there.
         """
-        points = np.asarray(points_mm, dtype=float)
-        index = np.rint((points - np.asarray(self.grid.origin_mm)) / self.grid.spacing_mm).astype(np.int64)
+        index = np.rint(self.grid.world_to_index(points_mm)).astype(np.int64)
         nx, ny, nz = self.grid.shape
         i, j, k = index[..., 0], index[..., 1], index[..., 2]
         inside = (i >= 0) & (i < nx) & (j >= 0) & (j < ny) & (k >= 0) & (k < nz)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rfasim.atomic import atomic_path
+from rfasim.probes.placement import lateral_axes
 from rfasim.tissue import TissueClass
 from rfasim.viz._common import (
     COLORS,
@@ -211,10 +212,8 @@ def _cylinders(pieces: list[tuple[np.ndarray, np.ndarray, float]]) -> pyvista.Po
         axis = end - start
         length = float(np.linalg.norm(axis))
         axis = axis / length
-        helper = np.array([1.0, 0.0, 0.0]) if abs(axis[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
-        first = np.cross(axis, helper)
-        first /= np.linalg.norm(first)
-        frame = np.stack([first, np.cross(axis, first), axis])  # rows: local x, y, z in world
+        first, second = lateral_axes(axis, 0.0)
+        frame = np.stack([first, second, axis])  # rows: local x, y, z in world (right-handed)
         points.append((local * np.array([radius, radius, length])) @ frame + (start + end) / 2.0)
         normals.append(local_normals @ frame)
         cells.append(np.where(is_index, faces + number * local.shape[0], faces))
