@@ -478,8 +478,9 @@ class ElectricProblem:
         self._last_solution: ElectricSolution | None = None
         self.local_options = local_update if local_update is not None else LocalUpdateOptions()
         self._local: LocalUpdate | None = None
-        self._update_outputs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        self._update_turn = 0
+        # Output fields (heating, potential) of update(), global and local alike: three pairs.
+        self._pool: list[tuple[np.ndarray, np.ndarray]] = []
+        self._returned_potential: np.ndarray | None = None
         self.global_solves = 0
         self.local_updates = 0
         self.unchanged_calls = 0
@@ -559,13 +560,13 @@ class ElectricProblem:
 
     def _solve_global(self, sigma: np.ndarray, guess: np.ndarray | None, start: float,
                       prepare_local: bool, relative_tolerance: float | None = None,
-                      buffers: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> ElectricSolution:
+                      buffers: tuple[np.ndarray, np.ndarray] | None = None) -> ElectricSolution:
         grid = self.grid
         gx, gy, gz, diagonal, rhs = self._system(sigma)
         with _single_threaded_blas():
             if isinstance(self.solver, MultigridSolver):
                 potential, iterations = self.solver.solve_padded(
-                    gx, gy, gz, diagonal, rhs, guess, relative_tolerance, None if buffers is None else buffers[0]
+                    gx, gy, gz, diagonal, rhs, guess, relative_tolerance, None if buffers is None else buffers[1]
                 )
             else:
                 unknown = ((sigma > 0) & (self._metal == 0)).astype(np.uint8)
@@ -574,8 +575,8 @@ class ElectricProblem:
         self._last_potential = potential
         if buffers is None:
             heating, output = np.empty(grid.shape), np.empty(grid.shape)
-        else:
-            heating, output = buffers[1], buffers[2]
+        else:  # the potential is completed in place: Joule reads no metal or insulator value of it
+            heating, output = buffers
         power = electric_kernels.joule(
             potential, self._no_ghost, 1.0, sigma, self._metal, self._metal_potential, grid.spacing_m,
             self._grounded, self._origin, gx, gy, gz, self._coupling_index, self._coupling_factor,
@@ -621,31 +622,39 @@ class ElectricProblem:
         if not isinstance(self.solver, MultigridSolver):
             return self._solve_global(sigma, self._last_potential, start, prepare_local=True)
         if self._local is None:
-            return self._solve_global(sigma, self._last_potential, start, prepare_local=True,
-                                      buffers=self._global_buffers())
+            solution = self._solve_global(sigma, self._last_potential, start, prepare_local=True,
+                                          buffers=self.output_pair(self._last_potential))
+            self._returned_potential = solution.potential_v
+            return solution
         solution = self._local.update(self, sigma, start)
         if solution is None:  # an indicator passed its tolerance: correct globally
-            return self._solve_global(sigma, self._local.warm_start, start, prepare_local=True,
-                                      relative_tolerance=self.local_options.global_relative_tolerance,
-                                      buffers=self._global_buffers())
-        self._remember(sigma, solution)
-        self.local_updates += 1
+            solution = self._solve_global(sigma, self._local.warm_start, start, prepare_local=True,
+                                          relative_tolerance=self.local_options.global_relative_tolerance,
+                                          buffers=self.output_pair(self._local.warm_start))
+        else:
+            self._remember(sigma, solution)
+            self.local_updates += 1
+        self._returned_potential = solution.potential_v
         return solution
 
 
-    def _global_buffers(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Arrays (solution, heating, potential) for the next global solve of :meth:`update`,
-        alternating between two sets: the last global field stays intact while the next is
-        computed, and no fresh grid-sized arrays are allocated per solve."""
-        if not self._update_outputs:
-            self._update_outputs = [tuple(np.empty(self.grid.shape) for _ in range(3)) for _ in range(2)]
+    def output_pair(self, prefer: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Arrays ``(heating, potential)`` for the next result of :meth:`update` (local or global).
+
+        Three pairs serve every update: the next result never overwrites the last returned one
+        (valid until the second following call) nor the last global field, which the local
+        update holds as its exterior; among the free pairs the one whose potential is
+        ``prefer`` (a warm start, then solved in place) is taken.  No grid-sized arrays are
+        allocated per update.
+        """
+        if not self._pool:
+            self._pool = [(np.empty(self.grid.shape), np.empty(self.grid.shape)) for _ in range(3)]
         held = self._local.potential_global if self._local is not None else None
-        self._update_turn ^= 1
-        buffers = self._update_outputs[self._update_turn]
-        if held is not None and any(b is held for b in buffers):
-            self._update_turn ^= 1
-            buffers = self._update_outputs[self._update_turn]
-        return buffers
+        free = [pair for pair in self._pool if pair[1] is not held and pair[1] is not self._returned_potential]
+        for pair in free:
+            if pair[1] is prefer:
+                return pair
+        return free[0]
 
     def statistics(self) -> dict[str, int]:
         """Counts since construction: global solves, local updates, calls with an unchanged

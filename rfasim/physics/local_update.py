@@ -152,18 +152,16 @@ class LocalUpdate:
         self.rhs_constant = np.empty(shape) if self.floating else None
         self._ones = np.ones(problem.grid.shape) if self.floating else None
         self.tolerance = options.relative_tolerance
-        # Single-precision copies of the global fields the exterior pass reads (a quarter less
-        # memory traffic; they scale a heating and a potential, and weigh a drift metric).
+        # The conductivity at the global solve, in single precision (it weighs a drift metric);
+        # the global heating and potential are the solution's own arrays, which the problem's
+        # output pool keeps intact while they are held here (ElectricProblem.output_pair).
         self.sigma_global = np.empty(problem.grid.shape, np.float32)
-        self.heating_global = np.empty(problem.grid.shape, np.float32)
-        self.potential_global_single = np.empty(problem.grid.shape, np.float32)
+        self.heating_global: np.ndarray | None = None
         self.potential_global: np.ndarray | None = None
         self.conductance_global = 0.0
         self.uniform_weights = True
         self.count = 0
         self.warm_start: np.ndarray | None = None
-        self._outputs = [(np.empty(problem.grid.shape), np.empty(problem.grid.shape)) for _ in range(2)]
-        self._turn = 0
         #: Why global corrections were made: indicator that tripped -> count.
         self.corrections = {"flux_mismatch": 0, "exterior_drift": 0, "count": 0, "scale": 0}
         # One-solve path (grounded problems): last box field, the outside response, last scale.
@@ -194,8 +192,7 @@ class LocalUpdate:
 
     def _take_global(self, problem: ElectricProblem, sigma: np.ndarray, solution: ElectricSolution) -> None:
         np.copyto(self.sigma_global, sigma)
-        np.copyto(self.heating_global, solution.heating_per_conductivity)
-        np.copyto(self.potential_global_single, solution.potential_v)
+        self.heating_global = solution.heating_per_conductivity
         self.potential_global = solution.potential_v
         self.conductance_global = solution.conductance_s
         inside = np.ascontiguousarray(self.potential_global[self.box])
@@ -290,7 +287,7 @@ class LocalUpdate:
         from rfasim.physics.electric import ElectricSolution
 
         options = problem.local_options
-        if self.count >= options.maximum_local_updates or self.potential_global is None:
+        if self.count >= options.maximum_local_updates or self.potential_global is None or self.heating_global is None:
             self.warm_start = problem._last_potential
             self.corrections["count"] += 1
             return None
@@ -318,12 +315,11 @@ class LocalUpdate:
             return None
         total = float(np.abs(flux).sum())
         mismatch = float(np.abs(flux - scale * self.flux_global).sum()) / total if total > 0 else math.inf
-        # Output arrays alternate between two pairs: no fresh pages (first-touch faults) per update.
-        self._turn ^= 1
-        heating, potential = self._outputs[self._turn]
+        # Output arrays from the problem's pool: no fresh pages (first-touch faults) per update.
+        heating, potential = problem.output_pair()
         inverse_volume = 1.0 / grid.voxel_volume_m3
         exterior_power, exterior_drift = electric_kernels.exterior(
-            self.heating_global, self.potential_global_single, sigma, self.sigma_global, scale, constant, self.low,
+            self.heating_global, self.potential_global, sigma, self.sigma_global, scale, constant, self.low,
             self.high, inverse_volume, heating, potential, True,
         )
         ghost = self.potential_global if constant == 0.0 else scale * self.potential_global + constant
