@@ -202,6 +202,60 @@ def resample_to_volume(
     return _sample(field, to_index, axes, tuple(int(n) for n in target_shape), order, fill)
 
 
+def _axis_aligned(to_source_index: np.ndarray) -> bool:
+    """Whether the 4x4 map's linear part is diagonal (exact zeros off the diagonal).
+
+    Then each source index depends on one output index only, and the per-axis products
+    ``axis * scale + offset`` are bit-for-bit the full matrix product's (a product by an exact zero
+    adds nothing, fused or not).
+    """
+    linear = np.asarray(to_source_index, dtype=float)[:3, :3]
+    return bool(np.all(linear[~np.eye(3, dtype=bool)] == 0.0))
+
+
+def _sample_nearest_separable(
+    source: np.ndarray,
+    to_source_index: np.ndarray,
+    axes: tuple[np.ndarray, ...],
+    fill: float,
+) -> np.ndarray:
+    """Nearest-neighbour sampling through an axis-aligned map: one index vector per axis.
+
+    The same values as the general path of :func:`_sample` (``order=0``), without the per-voxel
+    coordinate arrays.
+    """
+    indices, valid = [], []
+    for axis in range(3):
+        coordinate = axes[axis] * to_source_index[axis, axis] + to_source_index[axis, 3]
+        rounded = np.rint(coordinate).astype(np.int64)
+        inside = (rounded >= 0) & (rounded < source.shape[axis])
+        indices.append(np.where(inside, rounded, 0))
+        valid.append(inside)
+    output = source[np.ix_(*indices)]
+    inside = valid[0][:, None, None] & valid[1][None, :, None] & valid[2][None, None, :]
+    if not inside.all():
+        output[~inside] = np.asarray(fill).astype(source.dtype)
+    return output
+
+
+def _coordinates_separable(
+    to_source_index: np.ndarray, axes: tuple[np.ndarray, ...], kk: np.ndarray
+) -> np.ndarray:
+    """Source indices of a slab through an axis-aligned map, shape ``(ni, nj, nk, 3)``.
+
+    Bit-for-bit :func:`rfasim.imaging.io.apply_affine` of the slab's voxel indices (see
+    :func:`_axis_aligned`).
+    """
+    shape = (axes[0].size, axes[1].size, kk.size)
+    coordinates = np.empty((*shape, 3))
+    for axis, values in enumerate((axes[0], axes[1], kk)):
+        mapped = values * to_source_index[axis, axis] + to_source_index[axis, 3]
+        view = [None, None, None]
+        view[axis] = slice(None)
+        coordinates[..., axis] = mapped[tuple(view)]
+    return coordinates
+
+
 def _sample(
     source: np.ndarray,
     to_source_index: np.ndarray,
@@ -211,6 +265,9 @@ def _sample(
     fill: float,
 ) -> np.ndarray:
     """Sample ``source`` at ``to_source_index @ [i, j, k, 1]`` for every output voxel, by slabs."""
+    aligned = _axis_aligned(to_source_index)
+    if order == 0 and aligned:
+        return _sample_nearest_separable(source, to_source_index, axes, fill)
     if order == 0:
         dtype = source.dtype
         values = source
@@ -223,15 +280,18 @@ def _sample(
     ii, jj = np.meshgrid(axes[0], axes[1], indexing="ij")
     for start in range(0, shape[2], slab):
         kk = axes[2][start : start + slab]
-        indices = np.stack(
-            [
-                np.broadcast_to(ii[:, :, None], (*ii.shape, kk.size)),
-                np.broadcast_to(jj[:, :, None], (*jj.shape, kk.size)),
-                np.broadcast_to(kk[None, None, :], (*ii.shape, kk.size)),
-            ],
-            axis=-1,
-        )
-        coordinates = apply_affine(to_source_index, indices)
+        if aligned:
+            coordinates = _coordinates_separable(to_source_index, axes, kk)
+        else:
+            indices = np.stack(
+                [
+                    np.broadcast_to(ii[:, :, None], (*ii.shape, kk.size)),
+                    np.broadcast_to(jj[:, :, None], (*jj.shape, kk.size)),
+                    np.broadcast_to(kk[None, None, :], (*ii.shape, kk.size)),
+                ],
+                axis=-1,
+            )
+            coordinates = apply_affine(to_source_index, indices)
         if order == 0:
             # Nearest neighbour with explicit rounding: no interpolation of label codes.
             rounded = np.rint(coordinates).astype(np.int64)

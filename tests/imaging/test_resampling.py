@@ -131,6 +131,33 @@ def test_resample_to_volume_keeps_the_input_shape():
         resample_to_volume(temperature[:-1], grid, SHAPE, affine)
 
 
+@pytest.mark.parametrize("scale", [(1.0, 1.0, 1.0), (0.8, -0.7, 1.5), (-2.0, 1.25, -0.8339)])
+def test_axis_aligned_images_sample_as_the_general_path(scale):
+    """Axis-aligned images take a per-axis fast path: the same values as sampling every voxel."""
+    from scipy import ndimage
+
+    from rfasim.imaging.io import apply_affine
+
+    rng = np.random.default_rng(5)
+    shape = (23, 17, 12)
+    affine = np.diag([*scale, 1.0])
+    affine[:3, 3] = [10.5, -31.0, 44.25]
+    labels = rng.integers(0, 9, shape).astype(np.uint8)
+    ct = rng.normal(40.0, 30.0, shape).astype(np.float32)
+    grid = Grid.centered(extent_mm=(30.0, 26.0, 21.0), spacing_mm=1.5, center_mm=(15.0, -28.0, 47.0))
+    to_index = np.linalg.inv(affine) @ grid.affine
+    indices = np.stack(np.indices(grid.shape), axis=-1).astype(float)
+    coordinates = apply_affine(to_index, indices)
+    rounded = np.rint(coordinates).astype(np.int64)
+    inside = np.all((rounded >= 0) & (rounded < np.asarray(shape)), axis=-1)
+    expected = np.zeros(grid.shape, np.uint8)
+    expected[inside] = labels[tuple(rounded[inside].T)]
+    np.testing.assert_array_equal(resample_labels(Volume(labels, affine), grid), expected)
+    linear = ndimage.map_coordinates(ct, np.moveaxis(coordinates, -1, 0), order=1, mode="nearest")
+    outside = np.any((coordinates < -0.5) | (coordinates > np.asarray(shape) - 0.5), axis=-1)
+    np.testing.assert_array_equal(resample_ct(Volume(ct, affine), grid), np.where(outside, np.float32(-1000.0), linear))
+
+
 def test_order_must_be_nearest_or_linear():
     grid = Grid.centered(extent_mm=10.0, spacing_mm=1.0)
     with pytest.raises(ValueError, match="order"):
