@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass, field
 
@@ -152,9 +153,46 @@ def _distance(mask: np.ndarray, spacing_mm: float) -> np.ndarray:
     return ndimage.distance_transform_edt(~mask, sampling=spacing_mm).astype(np.float32)
 
 
+#: The anatomy grids built in this process, by a digest of their inputs (the last few): the
+#: automatic planner prepares the same case more than once (an attempt with more slack, the
+#: demo's second criterion), and the grid and its distance maps depend on the images only.
+_ANATOMY_GRIDS: dict[str, AnatomyGrid] = {}
+#: How many anatomy grids :data:`_ANATOMY_GRIDS` keeps.
+_ANATOMY_GRIDS_KEPT = 2
+
+
+def _anatomy_key(classes: np.ndarray, affine: np.ndarray, other_tumor_mask: np.ndarray, spacing_mm: float) -> str:
+    """SHA-256 (hex) of everything :func:`anatomy_grid` reads: arrays (type, shape, bytes) and spacing."""
+    digest = hashlib.sha256(repr(float(spacing_mm)).encode("ascii"))
+    for array in (classes, np.asarray(affine, dtype=float), other_tumor_mask):
+        contiguous = np.ascontiguousarray(array)
+        digest.update(repr((contiguous.dtype.str, contiguous.shape)).encode("ascii"))
+        digest.update(contiguous.tobytes())
+    return digest.hexdigest()
+
+
 def anatomy_grid(classes: np.ndarray, affine: np.ndarray, other_tumor_mask: np.ndarray,
                  spacing_mm: float = 1.0) -> AnatomyGrid:
-    """Resample tissue classes onto a world-aligned grid and build the distance maps."""
+    """Resample tissue classes onto a world-aligned grid and build the distance maps.
+
+    Built once per set of inputs in a process (:data:`_ANATOMY_GRIDS`): the arrays of the grid
+    returned are shared, hence read-only.
+    """
+    key = _anatomy_key(classes, affine, other_tumor_mask, spacing_mm)
+    anatomy = _ANATOMY_GRIDS.get(key)
+    if anatomy is None:
+        anatomy = _build_anatomy_grid(classes, affine, other_tumor_mask, spacing_mm)
+        for array in (anatomy.classes, anatomy.vessel_distance_mm, anatomy.obstacle_distance_mm, anatomy.other_tumors):
+            array.setflags(write=False)
+        while len(_ANATOMY_GRIDS) >= _ANATOMY_GRIDS_KEPT:
+            del _ANATOMY_GRIDS[next(iter(_ANATOMY_GRIDS))]
+        _ANATOMY_GRIDS[key] = anatomy
+    return anatomy
+
+
+def _build_anatomy_grid(classes: np.ndarray, affine: np.ndarray, other_tumor_mask: np.ndarray,
+                        spacing_mm: float) -> AnatomyGrid:
+    """The anatomy grid of :func:`anatomy_grid`, computed."""
     low, high = _image_box_mm(affine, classes.shape)
     extent = high - low
     spacing = float(spacing_mm)

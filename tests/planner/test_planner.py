@@ -38,6 +38,23 @@ def test_sampling_kernel_matches_map_coordinates() -> None:
             assert np.all(peak_out[p, c][~inside] == 0)
 
 
+def test_anatomy_grid_is_built_once_per_inputs() -> None:
+    from rfasim.planner.context import anatomy_grid
+    from rfasim.tissue import TissueClass
+
+    classes = np.full((12, 10, 8), TissueClass.LIVER, np.uint8)
+    classes[2:4, 2:4, 2:4] = TissueClass.VESSEL
+    others = np.zeros(classes.shape, bool)
+    affine = np.diag([2.0, 2.0, 2.0, 1.0])
+    first = anatomy_grid(classes, affine, others, 2.0)
+    assert anatomy_grid(classes.copy(), affine.copy(), others.copy(), 2.0) is first
+    assert not first.vessel_distance_mm.flags.writeable  # shared between callers: read-only
+    others[8:10, 6:8, 4:6] = True
+    second = anatomy_grid(classes, affine, others, 2.0)
+    assert second is not first and second.other_tumors.any() and not first.other_tumors.any()
+    assert anatomy_grid(classes, affine, others, 3.0).grid.spacing_mm == 3.0
+
+
 def test_probe_frames_follow_the_placement_convention() -> None:
     for direction in ([0.3, -0.2, 0.9], [-0.99, 0.05, 0.1], [0.0, 1.0, 0.0]):
         unit = np.asarray(direction) / np.linalg.norm(direction)
