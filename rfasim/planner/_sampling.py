@@ -11,26 +11,6 @@ import numba
 import numpy as np
 
 
-@numba.njit(cache=True, inline="always")
-def _trilinear(field: np.ndarray, i: float, j: float, k: float) -> float:
-    ni, nj, nk = field.shape
-    if i < 0.0 or j < 0.0 or k < 0.0 or i > ni - 1 or j > nj - 1 or k > nk - 1:
-        return 0.0
-    i0 = min(int(i), ni - 2)
-    j0 = min(int(j), nj - 2)
-    k0 = min(int(k), nk - 2)
-    fi, fj, fk = i - i0, j - j0, k - k0
-    value = 0.0
-    for di in range(2):
-        wi = fi if di else 1.0 - fi
-        for dj in range(2):
-            wj = fj if dj else 1.0 - fj
-            for dk in range(2):
-                wk = fk if dk else 1.0 - fk
-                value += wi * wj * wk * field[i0 + di, j0 + dj, k0 + dk]
-    return value
-
-
 @numba.njit(cache=True, parallel=True)
 def sample_probe_fields(peak: np.ndarray, end: np.ndarray, origin: np.ndarray, spacing: float,
                         points: np.ndarray, tips: np.ndarray, frames: np.ndarray,
@@ -39,8 +19,13 @@ def sample_probe_fields(peak: np.ndarray, end: np.ndarray, origin: np.ndarray, s
 
     ``tips`` (candidates, probes, 3), ``frames`` (candidates, probes, 3, 3) with rows (first
     lateral, second lateral, shaft direction), ``points`` (points, 3) in world mm; ``origin`` and
-    ``spacing`` place the library fields in the probe frame (mm).
+    ``spacing`` place the library fields in the probe frame (mm).  ``peak`` and ``end`` share one
+    shape: each point's cell and trilinear weights are found once and serve both fields (0
+    outside the fields' box).
     """
+    if end.shape != peak.shape:
+        raise ValueError("the peak and end fields must have the same shape")
+    ni, nj, nk = peak.shape
     candidates, probes = tips.shape[0], tips.shape[1]
     count = points.shape[0]
     for c in numba.prange(candidates):
@@ -52,5 +37,26 @@ def sample_probe_fields(peak: np.ndarray, end: np.ndarray, origin: np.ndarray, s
                 i = (rx * frames[c, p, 0, 0] + ry * frames[c, p, 0, 1] + rz * frames[c, p, 0, 2] - origin[0]) / spacing
                 j = (rx * frames[c, p, 1, 0] + ry * frames[c, p, 1, 1] + rz * frames[c, p, 1, 2] - origin[1]) / spacing
                 k = (rx * frames[c, p, 2, 0] + ry * frames[c, p, 2, 1] + rz * frames[c, p, 2, 2] - origin[2]) / spacing
-                peak_out[p, c, n] = _trilinear(peak, i, j, k)
-                end_out[p, c, n] = _trilinear(end, i, j, k)
+                if i < 0.0 or j < 0.0 or k < 0.0 or i > ni - 1 or j > nj - 1 or k > nk - 1:
+                    peak_out[p, c, n] = 0.0
+                    end_out[p, c, n] = 0.0
+                    continue
+                i0 = min(int(i), ni - 2)
+                j0 = min(int(j), nj - 2)
+                k0 = min(int(k), nk - 2)
+                fi, fj, fk = i - i0, j - j0, k - k0
+                peak_value = 0.0
+                end_value = 0.0
+                for di in range(2):
+                    wi = fi if di else 1.0 - fi
+                    for dj in range(2):
+                        wj = fj if dj else 1.0 - fj
+                        wij = wi * wj
+                        for dk in range(2):
+                            wk = fk if dk else 1.0 - fk
+                            weight = wij * wk
+                            peak_value += weight * peak[i0 + di, j0 + dj, k0 + dk]
+                            end_value += weight * end[i0 + di, j0 + dj, k0 + dk]
+                peak_out[p, c, n] = peak_value
+                end_out[p, c, n] = end_value
+
