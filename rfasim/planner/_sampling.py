@@ -1,8 +1,10 @@
-"""Numba kernel of the fast zone model: library fields moved onto world points, trilinearly.
+"""Numba kernels of the planner's search: the fast zone model's sampling, the anatomy look-up.
 
 :func:`sample_probe_fields` is the compiled twin of
 ``scipy.ndimage.map_coordinates(field, index, order=1, cval=0)`` applied to the points expressed
-in each probe's frame; ``tests/planner`` checks the two agree.
+in each probe's frame; ``tests/planner`` checks the two agree.  :func:`locate_voxels` is the
+compiled twin of :meth:`rfasim.planner.context.AnatomyGrid.locate`'s nearest-voxel rounding (the
+same operations, point by point, so the same indices).
 """
 
 from __future__ import annotations
@@ -60,3 +62,23 @@ def sample_probe_fields(peak: np.ndarray, end: np.ndarray, origin: np.ndarray, s
                 peak_out[p, c, n] = peak_value
                 end_out[p, c, n] = end_value
 
+
+@numba.njit(cache=True)
+def locate_voxels(points: np.ndarray, origin: np.ndarray, spacing: float, shape: np.ndarray,
+                  located_out: np.ndarray) -> None:
+    """Fill ``located_out`` (points,) with the flat index of each point's nearest voxel, -1 off the grid.
+
+    ``points`` (points, 3) in world mm, ``origin`` (3,) the world mm of voxel (0, 0, 0),
+    ``spacing`` the voxel edge (mm) and ``shape`` (3,) the grid's shape: the index along each axis
+    is ``rint((x - origin) / spacing)`` (ties to even), a point is on the grid when every index
+    lies in ``[0, shape)`` (a NaN coordinate is off the grid).
+    """
+    nx, ny, nz = shape[0], shape[1], shape[2]
+    for n in range(points.shape[0]):
+        i = np.rint((points[n, 0] - origin[0]) / spacing)
+        j = np.rint((points[n, 1] - origin[1]) / spacing)
+        k = np.rint((points[n, 2] - origin[2]) / spacing)
+        if i >= 0.0 and i < nx and j >= 0.0 and j < ny and k >= 0.0 and k < nz:
+            located_out[n] = (np.int64(i) * ny + np.int64(j)) * nz + np.int64(k)
+        else:
+            located_out[n] = -1

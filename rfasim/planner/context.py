@@ -34,6 +34,7 @@ from rfasim.imaging import (
 from rfasim.imaging.tumors import Tumor
 from rfasim.plan.eligibility import eligibility_verdict
 from rfasim.plan.result import Eligibility
+from rfasim.planner._sampling import locate_voxels
 from rfasim.tissue import TissueClass
 
 #: Largest anatomy grid (voxels); beyond it the anatomy spacing grows.
@@ -72,11 +73,12 @@ class AnatomyGrid:
 
         Locate a batch of points once and :meth:`read` several volumes there.
         """
-        index = np.rint(self.grid.world_to_index(points_mm)).astype(np.int64)
-        nx, ny, nz = self.grid.shape
-        i, j, k = index[..., 0], index[..., 1], index[..., 2]
-        inside = (i >= 0) & (i < nx) & (j >= 0) & (j < ny) & (k >= 0) & (k < nz)
-        return np.where(inside, (i * ny + j) * nz + k, -1)
+        points = np.asarray(points_mm, dtype=np.float64)
+        flat = np.ascontiguousarray(points.reshape(-1, 3))
+        located = np.empty(flat.shape[0], dtype=np.int64)
+        locate_voxels(flat, np.asarray(self.grid.origin_mm, dtype=np.float64), float(self.grid.spacing_mm),
+                      np.asarray(self.grid.shape, dtype=np.int64), located)
+        return located.reshape(points.shape[:-1])
 
     @staticmethod
     def read(volume: np.ndarray, located: np.ndarray, outside: float) -> np.ndarray:

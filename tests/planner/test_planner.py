@@ -38,6 +38,28 @@ def test_sampling_kernel_matches_map_coordinates() -> None:
             assert np.all(peak_out[p, c][~inside] == 0)
 
 
+def test_anatomy_locate_matches_the_rounded_indices() -> None:
+    from rfasim.grid import Grid
+    from rfasim.planner.context import AnatomyGrid
+
+    grid = Grid((7, 9, 5), 1.5, (-3.25, 2.0, 10.75))
+    volume = np.zeros(grid.shape, np.float32)
+    anatomy = AnatomyGrid(grid, volume.astype(np.uint8), volume, volume, volume.astype(bool))
+    rng = np.random.default_rng(4)
+    points = rng.uniform(-8.0, 25.0, (6, 40, 3))
+    points[0, :4] = np.asarray(grid.origin_mm) + 1.5 * np.array([[0.5, 0.5, 0.5], [1.5, 2.5, 3.5],
+                                                                   [-0.5, 0.0, 0.0], [6.5, 8.0, 4.0]])
+    points[1, 0] = np.nan
+    index = np.rint((points - np.asarray(grid.origin_mm)) / grid.spacing_mm)
+    inside = np.all((index >= 0) & (index < np.asarray(grid.shape)), axis=-1)
+    safe = np.where(inside[..., None], index, 0).astype(np.int64)
+    expected = np.where(inside, np.ravel_multi_index(tuple(np.moveaxis(safe, -1, 0)), grid.shape), -1)
+    located = anatomy.locate(points)
+    assert located.shape == points.shape[:-1] and located.dtype == np.int64
+    np.testing.assert_array_equal(located, expected)
+    assert located[1, 0] == -1 and anatomy.locate(points[0, 0]).shape == ()
+
+
 def test_anatomy_grid_is_built_once_per_inputs() -> None:
     from rfasim.planner.context import anatomy_grid
     from rfasim.tissue import TissueClass
