@@ -473,8 +473,10 @@ class ElectricProblem:
         self._origin = np.zeros(3, np.int64)
         self._no_ghost = np.zeros((1, 1, 1))
         self._buffers: tuple[np.ndarray, ...] | None = None
+        self._rhs: np.ndarray | None = None
+        self._no_ghost_rhs = np.zeros((0, 0, 0))
         self._last_potential: np.ndarray | None = None
-        self._last_sigma: np.ndarray | None = None
+        self._last_digest: tuple[int, int] | None = None
         self._last_solution: ElectricSolution | None = None
         self.local_options = local_update if local_update is not None else LocalUpdateOptions()
         self._local: LocalUpdate | None = None
@@ -492,11 +494,23 @@ class ElectricProblem:
         return np.where(self._metal != 0, self._metal_potential, np.nan).ravel()
 
     # -- assembly ------------------------------------------------------------------------------
-    def _system(self, sigma: np.ndarray) -> tuple[np.ndarray, ...]:
-        """Fused assembly into the problem's buffers: padded gx, gy, gz, diagonal, rhs."""
-        if self._buffers is None:
-            self._buffers = (*(np.empty(self.grid.shape) for _ in range(5)), np.zeros((0, 0, 0)))
-        gx, gy, gz, diagonal, rhs, unused = self._buffers
+    def _system(self, sigma: np.ndarray, own_buffers: bool = False) -> tuple[np.ndarray, ...]:
+        """Fused assembly: padded gx, gy, gz, diagonal, rhs.
+
+        With the multigrid solver the faces and the diagonal go straight into its hierarchy's
+        fine level (its precision: no float64 copy of the operator is kept; the CG applies the
+        same faces), else (or with ``own_buffers``) into float64 buffers of the problem's own.
+        """
+        into_hierarchy = isinstance(self.solver, MultigridSolver) and not own_buffers
+        if into_hierarchy:
+            if self._rhs is None:
+                self._rhs = np.empty(self.grid.shape)
+            gx, gy, gz, diagonal = self.solver.hierarchy(self.grid.shape).fine_system()
+            rhs, unused = self._rhs, self._no_ghost_rhs
+        else:
+            if self._buffers is None:
+                self._buffers = (*(np.empty(self.grid.shape) for _ in range(5)), np.zeros((0, 0, 0)))
+            gx, gy, gz, diagonal, rhs, unused = self._buffers
         electric_kernels.assemble(
             sigma, self._metal, self._metal_potential, self.grid.spacing_m, self._grounded, self._origin,
             self._no_ghost, self._coupling_index, self._coupling_factor, self._coupling_factor_polarity,
@@ -505,20 +519,18 @@ class ElectricProblem:
         return gx, gy, gz, diagonal, rhs
 
     def _conductivity(self, conductivity_s_per_m: np.ndarray) -> np.ndarray:
-        sigma = np.ascontiguousarray(conductivity_s_per_m, dtype=float).reshape(self.grid.shape)
-        if sigma is conductivity_s_per_m and self._last_sigma is not None and sigma is self._last_sigma:
-            sigma = sigma.copy()
-        return sigma
+        return np.ascontiguousarray(conductivity_s_per_m, dtype=float).reshape(self.grid.shape)
 
     def _changed(self, sigma: np.ndarray) -> bool:
-        """Whether sigma differs from the last call's (which it then replaces); checks it conducts."""
-        if self._last_sigma is None:
-            self._last_sigma = sigma.copy()
-            changed, positive = True, bool(np.any(sigma > 0))
-        else:
-            changed, positive = electric_kernels.store_if_changed(sigma.ravel(), self._last_sigma.ravel())
+        """Whether sigma differs from the last call's (by a 128-bit digest of its bytes, not a
+        stored copy); checks it conducts."""
+        flat = sigma.ravel()
+        first, second, positive = electric_kernels.content_digest(flat.view(np.uint64), flat)
         if not positive:
             raise ValueError("the electric problem has no conducting tissue voxel")
+        digest = (int(first), int(second))
+        changed = digest != self._last_digest
+        self._last_digest = digest
         return changed
 
     def assemble(self, conductivity_s_per_m: np.ndarray) -> tuple[Level, np.ndarray, dict[str, np.ndarray]]:
@@ -530,7 +542,7 @@ class ElectricProblem:
         sigma = self._conductivity(conductivity_s_per_m)
         if not np.any(sigma > 0):
             raise ValueError("the electric problem has no conducting tissue voxel")
-        gx, gy, gz, diagonal, rhs = (array.copy() for array in self._system(sigma))
+        gx, gy, gz, diagonal, rhs = (array.copy() for array in self._system(sigma, own_buffers=True))
         unknown = (sigma > 0) & (self._metal == 0)
         level = Level.from_padded(gx, gy, gz, diagonal, unknown.astype(np.uint8))
         pieces = {"sigma": sigma, "unknown": unknown, "is_metal": self._metal != 0,

@@ -705,6 +705,16 @@ class MultigridHierarchy:
         """Number of levels, the fine one included."""
         return len(self.shapes)
 
+    def fine_system(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Views ``(gx, gy, gz, diagonal_extra)`` of the fine level, in the hierarchy's precision.
+
+        A system assembled into them needs no second copy: :meth:`update` then only builds the
+        coarse levels (its copy of the fine level onto itself changes nothing), and the CG of
+        :meth:`solve` may be given the same views as its operator.
+        """
+        size = int(np.prod(self.shape))
+        return tuple(array[:size].reshape(self.shape) for array in (self.gx, self.gy, self.gz, self.d))
+
     def update(self, gx: np.ndarray, gy: np.ndarray, gz: np.ndarray, diagonal_extra: np.ndarray) -> None:
         """Rebuild every level from the fine system (padded faces, S)."""
         _build_hierarchy(gx, gy, gz, diagonal_extra, self.gx, self.gy, self.gz, self.d, self.inverse_diagonal,

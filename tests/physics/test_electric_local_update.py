@@ -44,7 +44,7 @@ def mixed_problem(grounded=("x-", "y+", "z-")):
 @pytest.mark.parametrize("grounded", [(), ("x-", "y+", "z-"), ("x-", "x+", "y-", "y+", "z-", "z+")])
 def test_fused_assembly_and_joule_match_numpy_twins(grounded):
     grid, sigma, problem = mixed_problem(grounded)
-    gx, gy, gz, diagonal, rhs = problem._system(sigma)
+    gx, gy, gz, diagonal, rhs = problem._system(sigma, own_buffers=True)  # float64 buffers
     expected = assemble_reference(problem, sigma)
     for fast, slow in zip((gx[:-1], gy[:, :-1], gz[:, :, :-1], diagonal, rhs), expected[:5], strict=True):
         np.testing.assert_allclose(fast, slow, rtol=1e-13, atol=1e-18)
@@ -63,10 +63,27 @@ def test_fused_assembly_and_joule_match_numpy_twins(grounded):
     assert power == pytest.approx(power_ref, rel=1e-12)
 
 
+def test_multigrid_operator_is_the_float64_assembly_rounded_once():
+    """The multigrid path assembles straight into the hierarchy's fine level: each face and
+    diagonal is the float64 value rounded to the hierarchy's precision, the rhs stays float64."""
+    grid, sigma, problem = mixed_problem()
+    exact = [array.copy() for array in problem._system(sigma, own_buffers=True)]
+    stored = problem._system(sigma)
+    hierarchy = problem.solver.hierarchy(grid.shape)
+    assert all(np.shares_memory(array, view) for array, view in zip(stored[:4], hierarchy.fine_system(), strict=True))
+    for fast, slow in zip(stored[:4], exact[:4], strict=True):
+        assert fast.dtype == hierarchy.precision
+        np.testing.assert_array_equal(fast, slow.astype(hierarchy.precision))
+    assert stored[4].dtype == np.float64
+    np.testing.assert_array_equal(stored[4], exact[4])
+
+
 def test_box_with_the_exact_outside_reproduces_the_global_solution():
     """Interfaces: a box solved with the global potential held outside gives the global field."""
     grid, sigma, problem = mixed_problem()
-    problem.solver = MultigridSolver(relative_tolerance=1e-12)
+    # The decomposition is exact in exact arithmetic: check it at double precision (the
+    # default single-precision operator of the global solve differs from it by ~1e-7).
+    problem.solver = MultigridSolver(relative_tolerance=1e-12, precision="float64")
     solution = problem.solve(sigma)
     low, high = np.array([2, 2, 1]), np.array([12, 9, 8])
     shape = tuple(high - low)
@@ -232,3 +249,22 @@ def test_update_with_another_solver_is_a_global_solve_and_counts_are_kept():
     problem.update(desiccated(radius, z, base, 0.9))  # unchanged: answered from the last solve
     counts = problem.statistics()
     assert counts["global_solves"] == 2 and counts["local_updates"] == 0 and counts["unchanged_calls"] == 1
+
+
+def test_content_digest_tells_any_change_of_the_conductivity():
+    """The unchanged-conductivity check hashes the field's bytes: equal fields agree, a change of
+    one value by one ulp, two values swapped or a sign flip each give another digest."""
+    field = np.random.default_rng(3).uniform(0.1, 0.6, 4096)
+
+    def digest(values):
+        return electric_kernels.content_digest(values.view(np.uint64), values)
+
+    assert digest(field) == digest(field.copy())
+    nudged = field.copy()
+    nudged[1234] = np.nextafter(nudged[1234], 1.0)
+    swapped = field.copy()
+    swapped[[10, 11]] = swapped[[11, 10]]
+    negative = -field
+    digests = {digest(values)[:2] for values in (field, nudged, swapped, negative)}
+    assert len(digests) == 4
+    assert digest(field)[2] and not digest(negative)[2]
