@@ -272,12 +272,26 @@ def spacing_penalty(model: ProbeModel, tips_mm: np.ndarray, directions: np.ndarr
     too_far = np.maximum(nearest - rule.max_spacing_mm, 0.0).sum(axis=1)
     # Shafts: sampled every ~5 mm over 100 mm behind the active part, at least 3 mm apart.
     path = _segment_points(tips, direction, active + 100.0, 24)  # (c, p, k, 3)
+    first, second = np.triu_indices(probes, 1)  # pairs (0, 1), (0, 2), ... (1, 2), ...
+    gaps = _closest_gaps(path[:, first], path[:, second])
     contact = np.zeros(candidates)
-    for i in range(probes):
-        for j in range(i + 1, probes):
-            gap = np.linalg.norm(path[:, i, :, None, :] - path[:, j, None, :, :], axis=-1).min(axis=(1, 2))
-            contact += np.maximum(3.0 - gap, 0.0)
+    for pair in range(first.size):  # summed pair after pair
+        contact += np.maximum(3.0 - gaps[:, pair], 0.0)
     return too_close + too_far + contact
+
+
+def _closest_gaps(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Smallest distance (mm) between the sample points of two shafts, shape (c, pairs, k, 3) -> (c, pairs).
+
+    The squared distances are summed in :func:`numpy.linalg.norm`'s order (x, then y, then z) and
+    the root is taken of the smallest only: the same values as the smallest of the norms.
+    """
+    difference = first[:, :, :, None, 0] - second[:, :, None, :, 0]
+    squared = difference * difference
+    for axis in (1, 2):
+        difference = first[:, :, :, None, axis] - second[:, :, None, :, axis]
+        squared += difference * difference
+    return np.sqrt(squared.min(axis=(2, 3)))
 
 
 __all__ = [

@@ -77,6 +77,39 @@ def test_anatomy_grid_is_built_once_per_inputs() -> None:
     assert anatomy_grid(classes, affine, others, 3.0).grid.spacing_mm == 3.0
 
 
+def test_shaft_contact_penalty_is_the_pairwise_smallest_distance() -> None:
+    from rfasim.planner.trajectories import _segment_points, spacing_penalty, spacing_rule
+    from rfasim.probes import get_probe_model
+
+    model = get_probe_model("cooltip-17g-3cm")
+    rng = np.random.default_rng(6)
+    tips = rng.normal(scale=4.0, size=(9, 4, 3))
+    directions = np.array([0.0, 0.0, 1.0]) + rng.normal(scale=0.2, size=(9, 4, 3))
+    directions /= np.linalg.norm(directions, axis=-1, keepdims=True)
+    rule = spacing_rule(model)
+    # The per-pair reference: every sample of one shaft against every sample of the other.
+    active = max(model.active_length_mm, 0.5 * model.max_deployment_diameter_mm, 5.0)
+    path = _segment_points(tips, directions, active + 100.0, 24)
+    centre = tips - 0.5 * active * directions
+    expected = np.zeros(9)
+    for i in range(4):
+        for j in range(4):
+            if i == j:
+                continue
+            separation = np.linalg.norm(centre[:, i] - centre[:, j], axis=-1)
+            expected += np.maximum(rule.min_spacing_mm - separation, 0.0) / 2.0
+    nearest = np.min([[np.linalg.norm(centre[:, i] - centre[:, j], axis=-1) for j in range(4) if j != i]
+                      for i in range(4)], axis=1)
+    expected += np.maximum(nearest - rule.max_spacing_mm, 0.0).sum(axis=0)
+    for i in range(4):
+        for j in range(i + 1, 4):
+            gap = np.linalg.norm(path[:, i, :, None, :] - path[:, j, None, :, :], axis=-1).min(axis=(1, 2))
+            expected += np.maximum(3.0 - gap, 0.0)
+    penalty = spacing_penalty(model, tips, directions, rule)
+    np.testing.assert_allclose(penalty, expected, rtol=1e-12, atol=1e-12)
+    assert penalty.max() > 0.0
+
+
 def test_probe_frames_follow_the_placement_convention() -> None:
     for direction in ([0.3, -0.2, 0.9], [-0.99, 0.05, 0.1], [0.0, 1.0, 0.0]):
         unit = np.asarray(direction) / np.linalg.norm(direction)
