@@ -83,7 +83,7 @@ class AnatomyGrid:
     @staticmethod
     def read(volume: np.ndarray, located: np.ndarray, outside: float) -> np.ndarray:
         """Values of ``volume`` at points located by :meth:`locate`; ``outside`` off the grid."""
-        values = volume.ravel()[np.maximum(located, 0)]
+        values = np.take(volume.ravel(), located, mode="clip")  # -1 reads the first voxel, replaced below
         return np.where(located >= 0, values, outside)
 
 
