@@ -8,11 +8,13 @@ an interrupted run leaves no plan that looks complete.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 import os
 import shutil
 import tempfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -36,7 +38,9 @@ def _to_input(plan: PlanResult, field: np.ndarray, order: int, fill: float) -> n
     return resample_to_volume(field, plan.grid, plan.input_shape, plan.input_affine, order=order, fill=fill)
 
 
-def write_plan_folder(plan: PlanResult, out_dir: str | os.PathLike[str], body_temperature_c: float = 37.0) -> list[Path]:
+def write_plan_folder(plan: PlanResult, out_dir: str | os.PathLike[str], body_temperature_c: float = 37.0,
+                      scene_variants: Mapping[str | os.PathLike[str], Callable[[Any], None]] | None = None,
+                      ) -> list[Path]:
     """Write the plan folder; returns the files written.
 
     Parameters
@@ -46,6 +50,10 @@ def write_plan_folder(plan: PlanResult, out_dir: str | os.PathLike[str], body_te
         Destination folder (created if needed; plan files already there are replaced).
     body_temperature_c : float
         Value of ``temperature_max`` outside the simulated region (degC).
+    scene_variants : mapping of path to callable, optional
+        Further pictures of ``scene.png``'s 3D scene, rendered from the same scene right after it
+        (``variants`` of :func:`rfasim.viz.render_scene_png`); written where their paths say, not
+        listed in the files returned, and missing when they could not be rendered.
     """
     out = Path(out_dir)
     created = _missing_folders(out)
@@ -54,7 +62,7 @@ def write_plan_folder(plan: PlanResult, out_dir: str | os.PathLike[str], body_te
     staging = Path(tempfile.mkdtemp(prefix=f".rfasim-staging.{owner_tag()}.", dir=out))
     complete = False
     try:
-        written = _write_into(plan, staging, body_temperature_c)
+        written = _write_into(plan, staging, body_temperature_c, scene_variants)
         # A stale metrics.json from an earlier run must not vouch for a half-replaced folder.
         (out / "metrics.json").unlink(missing_ok=True)
         for name in PLAN_FILES:
@@ -85,7 +93,8 @@ def _missing_folders(folder: Path) -> list[Path]:
     return missing
 
 
-def _write_into(plan: PlanResult, folder: Path, body_temperature_c: float) -> list[Path]:
+def _write_into(plan: PlanResult, folder: Path, body_temperature_c: float,
+                scene_variants: Mapping[str | os.PathLike[str], Callable[[Any], None]] | None = None) -> list[Path]:
     written: list[Path] = []
     if plan.simulated:
         affine = plan.input_affine
@@ -98,7 +107,8 @@ def _write_into(plan: PlanResult, folder: Path, body_temperature_c: float) -> li
             written.append(folder / name)
         write_text(folder / "timeseries.csv", plan.simulation.timeseries.to_csv())
         written.append(folder / "timeseries.csv")
-    pictures = [("summary.png", _summary), ("scene.png", _scene), ("generator.png", _generator)]
+    pictures = [("summary.png", _summary), ("scene.png", functools.partial(_scene, variants=scene_variants)),
+                ("generator.png", _generator)]
     if plan.snapshots is not None and plan.snapshots.times_s:
         pictures.append(("heating.gif", _animation))
     for name, render in pictures:
@@ -124,10 +134,11 @@ def _summary(plan: PlanResult, path: Path) -> None:
     plt.close(figure)
 
 
-def _scene(plan: PlanResult, path: Path) -> None:
+def _scene(plan: PlanResult, path: Path,
+           variants: Mapping[str | os.PathLike[str], Callable[[Any], None]] | None = None) -> None:
     from rfasim.viz import render_scene_png
 
-    render_scene_png(plan, path)
+    render_scene_png(plan, path, variants=variants)
 
 
 def _generator(plan: PlanResult, path: Path) -> None:

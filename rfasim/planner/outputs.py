@@ -26,6 +26,7 @@ import numpy as np
 
 from rfasim.atomic import atomic_path, write_text
 from rfasim.planner.automatic import AutomaticPlan
+from rfasim.planner.search import Candidate
 from rfasim.planner.verdict import outcome, verdict_lines
 from rfasim.planner.verify import candidate_case
 
@@ -226,22 +227,30 @@ def get_active_length(device: str) -> float:
     return model.active_length_mm
 
 
-def render_scene_with_entries(plan: AutomaticPlan, path: Path) -> None:
-    """``scene_entries.png``: the plan's 3D scene plus full trajectories and skin entries."""
+def add_entries(plotter: Any, candidate: Candidate) -> None:
+    """Add a candidate's full trajectories (white) and skin entries (green spheres) to a 3D scene."""
     import pyvista
 
+    for tip, entry in zip(candidate.tips_mm, candidate.entries_mm, strict=True):
+        if not np.all(np.isfinite(entry)):
+            continue
+        plotter.add_mesh(pyvista.Line(tuple(entry), tuple(tip)), color="white", line_width=3)
+        plotter.add_mesh(pyvista.Sphere(radius=2.0, center=tuple(entry)), color="#00e676")
+
+
+def render_scene_with_entries(plan: AutomaticPlan, path: Path) -> None:
+    """``scene_entries.png``: the plan's 3D scene plus full trajectories and skin entries.
+
+    :func:`write_automatic_plan` renders it from ``scene.png``'s scene (one scene built, not two)
+    and calls this only when that did not write it.
+    """
     from rfasim.viz import build_scene
     from rfasim.viz.rendering import rendering_backend
 
     rendering_backend()
     chosen = plan.chosen
     plotter = build_scene(chosen.plan, off_screen=True)
-    candidate = chosen.candidate
-    for tip, entry in zip(candidate.tips_mm, candidate.entries_mm, strict=True):
-        if not np.all(np.isfinite(entry)):
-            continue
-        plotter.add_mesh(pyvista.Line(tuple(entry), tuple(tip)), color="white", line_width=3)
-        plotter.add_mesh(pyvista.Sphere(radius=2.0, center=tuple(entry)), color="#00e676")
+    add_entries(plotter, chosen.candidate)
     plotter.reset_camera()
     with atomic_path(path) as temporary:
         plotter.screenshot(str(temporary))
@@ -257,8 +266,15 @@ def write_automatic_plan(plan: AutomaticPlan, out_dir: str | os.PathLike[str]) -
     written: list[Path] = []
     warnings: list[str] = []
     if plan.chosen is not None:
-        written += write_plan_folder(plan.chosen.plan, out)
+        entries = out / "scene_entries.png"
+        entries.unlink(missing_ok=True)  # written again below, from scene.png's scene when it renders
+        candidate = plan.chosen.candidate
+        written += write_plan_folder(plan.chosen.plan, out,
+                                     scene_variants={entries: lambda plotter: add_entries(plotter, candidate)})
         for name, render in (("trajectories.png", plot_trajectories), ("scene_entries.png", render_scene_with_entries)):
+            if name == "scene_entries.png" and entries.exists():
+                written.append(entries)
+                continue
             try:
                 render(plan, out / name)
                 written.append(out / name)

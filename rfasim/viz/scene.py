@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -531,6 +532,7 @@ def render_scene_png(
     plan: PlanResult,
     path: str | os.PathLike[str],
     window_size: tuple[int, int] = (1024, 768),
+    variants: Mapping[str | os.PathLike[str], Callable[[pyvista.Plotter], None]] | None = None,
     **scene_options: Any,
 ) -> None:
     """Render :func:`build_scene` off-screen and write it to a PNG atomically.
@@ -542,6 +544,11 @@ def render_scene_png(
         Output PNG.
     window_size : tuple of int
         Width and height (pixels).
+    variants : mapping of path to callable, optional
+        Further pictures of the same scene, built once: after ``path`` is written, each callable
+        adds its actors to the plotter, the camera is reset to hold them and the picture is
+        written (atomically) to its path, in order.  A variant that fails is not written and
+        leaves ``path`` and the other variants alone (its caller sees the file missing).
     **scene_options
         Passed to :func:`build_scene` (``show_liver``, ``show_ct_plane``).
 
@@ -568,8 +575,22 @@ def render_scene_png(
                 raise RenderingUnavailableError(f"3D rendering failed: {error}") from error
             if image is None or np.asarray(image).std() == 0:
                 raise RenderingUnavailableError("3D rendering produced a blank image")
+        for variant_path, add_actors in (variants or {}).items():
+            _render_variant(plotter, variant_path, add_actors)
     finally:
         plotter.close()
+
+
+def _render_variant(plotter: pyvista.Plotter, path: str | os.PathLike[str],
+                    add_actors: Callable[[pyvista.Plotter], None]) -> None:
+    """One variant of :func:`render_scene_png`: actors added, camera reset, PNG written; failures skipped."""
+    try:
+        add_actors(plotter)
+        plotter.reset_camera()
+        with atomic_path(path) as temporary:
+            plotter.screenshot(str(temporary))
+    except Exception:  # the variant's caller renders it on its own when its file is missing
+        return
 
 
 def _in_notebook() -> bool:
