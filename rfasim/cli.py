@@ -204,7 +204,9 @@ def _demo(case_path: Path, out: Path, arguments: argparse.Namespace) -> int:
         verdict_lines,
         write_automatic_plan,
     )
+    from rfasim.viz.rendering import prefetch_rendering_backend
 
+    prefetch_rendering_backend()  # the 3D pictures come last: their trial render runs beside the search
     case = load_case(case_path)
     # The design criterion first: a candidate the fast model finds is screened by the full
     # simulation at the search spacing (2 mm), and verified at the demo's spacing if it passes.

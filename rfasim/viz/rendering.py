@@ -13,6 +13,8 @@ is tried in a child process, in this order:
 The first that renders a non-blank image is used in this process.  If none does,
 :class:`RenderingUnavailableError` is raised, which a plan catches and reports as a warning.
 Set ``RFASIM_RENDERING_BACKEND`` to one of the names above (or ``none``) to skip the search.
+:func:`prefetch_rendering_backend` starts the trial renders in the background, so that a
+program that renders only at its end (the demo) does not wait for them then.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ import os
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 
 from rfasim.errors import RfasimError
 
@@ -61,10 +64,16 @@ print(window.GetClassName(), "renders" if high > low else "blank")
 
 @dataclass
 class _BackendChoice:
-    """The process's rendering backend, chosen once: its name, or why none renders."""
+    """The process's rendering backend, chosen once: its name, or why none renders.
+
+    ``trials`` is the background search of :func:`prefetch_rendering_backend` while it runs (or
+    until :func:`rendering_backend` collects it); ``found`` receives its outcome.
+    """
 
     backend: str | None = None
     failure: str | None = None
+    trials: threading.Thread | None = None
+    found: dict[str, tuple[str | None, list[str]]] = field(default_factory=dict)
 
 
 _choice = _BackendChoice()
@@ -119,6 +128,49 @@ def _activate(backend: str) -> None:
         pyvista.start_xvfb()
 
 
+def _candidates() -> tuple[str, ...] | None:
+    """The backends to try, in order (``RFASIM_RENDERING_BACKEND`` may name one); None: rendering disabled."""
+    requested = os.environ.get("RFASIM_RENDERING_BACKEND", "").strip().lower()
+    if requested == "none":
+        return None
+    return (requested,) if requested in BACKENDS else BACKENDS
+
+
+def _find(candidates: tuple[str, ...], timeout_s: float) -> tuple[str | None, list[str]]:
+    """The first backend whose trial render works (None if none does) and why the others failed."""
+    reasons = []
+    for backend in candidates:
+        reason = _probe(backend, timeout_s)
+        if not reason:
+            return backend, reasons
+        reasons.append(reason)
+    return None, reasons
+
+
+def prefetch_rendering_backend(timeout_s: float = 60.0) -> None:
+    """Start :func:`rendering_backend`'s trial renders in a background thread (each in a child process).
+
+    :func:`rendering_backend` then waits for them instead of running them; nothing is activated
+    in this process until it is called.  Does nothing when the backend is already known, the
+    trials already run, or rendering is disabled.
+
+    Parameters
+    ----------
+    timeout_s : float
+        Longest wait (s) for each trial render.
+    """
+    candidates = _candidates()
+    if _choice.backend is not None or _choice.failure is not None or _choice.trials is not None or candidates is None:
+        return
+
+    def search() -> None:
+        _choice.found["outcome"] = _find(candidates, timeout_s)
+
+    # A daemon: a program that ends without rendering does not wait for the trials.
+    _choice.trials = threading.Thread(target=search, name="rfasim-rendering-trials", daemon=True)
+    _choice.trials.start()
+
+
 def rendering_backend(timeout_s: float = 60.0) -> str:
     """Name of the off-screen backend that works here (see the module docstring), found once.
 
@@ -146,19 +198,19 @@ def rendering_backend(timeout_s: float = 60.0) -> str:
         return _choice.backend
     if _choice.failure is not None:
         raise RenderingUnavailableError(_choice.failure)
-    requested = os.environ.get("RFASIM_RENDERING_BACKEND", "").strip().lower()
-    if requested == "none":
+    candidates = _candidates()
+    if candidates is None:
         _choice.failure = "3D rendering disabled by RFASIM_RENDERING_BACKEND=none"
         raise RenderingUnavailableError(_choice.failure)
-    candidates = (requested,) if requested in BACKENDS else BACKENDS
-    reasons = []
-    for backend in candidates:
-        reason = _probe(backend, timeout_s)
-        if not reason:
-            _activate(backend)
-            _choice.backend = backend
-            return backend
-        reasons.append(reason)
+    if _choice.trials is not None:  # started by prefetch_rendering_backend
+        _choice.trials.join()
+        _choice.trials = None
+    found = _choice.found.pop("outcome", None)
+    backend, reasons = found if found is not None else _find(candidates, timeout_s)
+    if backend is not None:
+        _activate(backend)
+        _choice.backend = backend
+        return backend
     _choice.failure = (
         "no off-screen OpenGL context for 3D rendering (" + "; ".join(reasons) + ")"
     )

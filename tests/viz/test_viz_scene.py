@@ -155,6 +155,21 @@ def test_unavailable_rendering_raises_and_show_falls_back(
     assert any("3D view unavailable" in str(w.message) for w in caught)
 
 
+def test_prefetched_trial_renders_are_collected_once(monkeypatch) -> None:
+    monkeypatch.setattr(rendering, "_choice", rendering._BackendChoice())
+    monkeypatch.delenv("RFASIM_RENDERING_BACKEND", raising=False)
+    tried, activated = [], []
+    monkeypatch.setattr(rendering, "_probe", lambda backend, timeout_s: tried.append(backend) or (
+        "" if backend == "default" else f"{backend}: no"))
+    monkeypatch.setattr(rendering, "_activate", activated.append)
+    rendering.prefetch_rendering_backend()
+    rendering.prefetch_rendering_backend()  # already running: no second search
+    assert not activated  # nothing is activated before the backend is asked for
+    assert rendering.rendering_backend() == "default"
+    assert rendering.rendering_backend() == "default"
+    assert tried == ["egl", "default"] and activated == ["default"]
+
+
 @needs_rendering
 def test_show_without_display_returns_an_image(plan, monkeypatch) -> None:
     monkeypatch.delenv("DISPLAY", raising=False)
