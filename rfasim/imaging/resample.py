@@ -238,22 +238,38 @@ def _sample_nearest_separable(
     return output
 
 
-def _coordinates_separable(
-    to_source_index: np.ndarray, axes: tuple[np.ndarray, ...], kk: np.ndarray
+def _sample_linear_separable(
+    values: np.ndarray,
+    to_source_index: np.ndarray,
+    axes: tuple[np.ndarray, ...],
+    fill: float,
 ) -> np.ndarray:
-    """Source indices of a slab through an axis-aligned map, shape ``(ni, nj, nk, 3)``.
+    """Trilinear sampling (``float32``) through an axis-aligned map, interpolating inside voxels only.
 
-    Bit-for-bit :func:`rfasim.imaging.io.apply_affine` of the slab's voxel indices (see
-    :func:`_axis_aligned`).
+    An output voxel lies beyond the image (more than half a voxel past its outer centres) when
+    one of its per-axis source indices does: those are ``fill`` without being interpolated, and
+    the others get :func:`scipy.ndimage.map_coordinates`' values at the same source indices as
+    the general path of :func:`_sample` (``order=1``), slab by slab.
     """
-    shape = (axes[0].size, axes[1].size, kk.size)
-    coordinates = np.empty((*shape, 3))
-    for axis, values in enumerate((axes[0], axes[1], kk)):
-        mapped = values * to_source_index[axis, axis] + to_source_index[axis, 3]
-        view = [None, None, None]
-        view[axis] = slice(None)
-        coordinates[..., axis] = mapped[tuple(view)]
-    return coordinates
+    kept, coordinates = [], []
+    for axis in range(3):
+        mapped = axes[axis] * to_source_index[axis, axis] + to_source_index[axis, 3]
+        inside = (mapped >= -0.5) & (mapped <= values.shape[axis] - 0.5)
+        kept.append(np.flatnonzero(inside))
+        coordinates.append(mapped[inside])
+    output = np.full(tuple(axis.size for axis in axes), np.float32(fill), dtype=np.float32)
+    if any(index.size == 0 for index in kept):
+        return output
+    slab = max(1, _BLOCK_VOXELS // (kept[0].size * kept[1].size))
+    for start in range(0, kept[2].size, slab):
+        depth = coordinates[2][start : start + slab]
+        points = np.empty((3, kept[0].size, kept[1].size, depth.size))
+        points[0] = coordinates[0][:, None, None]
+        points[1] = coordinates[1][None, :, None]
+        points[2] = depth[None, None, :]
+        block = ndimage.map_coordinates(values, points, order=1, mode="nearest")
+        output[np.ix_(kept[0], kept[1], kept[2][start : start + slab])] = block
+    return output
 
 
 def _sample(
@@ -264,34 +280,36 @@ def _sample(
     order: int,
     fill: float,
 ) -> np.ndarray:
-    """Sample ``source`` at ``to_source_index @ [i, j, k, 1]`` for every output voxel, by slabs."""
+    """Sample ``source`` at ``to_source_index @ [i, j, k, 1]`` for every output voxel, by slabs.
+
+    An axis-aligned map takes the per-axis paths (:func:`_axis_aligned`), with the same values.
+    """
     aligned = _axis_aligned(to_source_index)
-    if order == 0 and aligned:
-        return _sample_nearest_separable(source, to_source_index, axes, fill)
     if order == 0:
+        if aligned:
+            return _sample_nearest_separable(source, to_source_index, axes, fill)
         dtype = source.dtype
         values = source
     else:
         dtype = np.dtype(np.float32)
         values = source.astype(np.float32, copy=False)
+        if aligned:
+            return _sample_linear_separable(values, to_source_index, axes, fill)
     output = np.empty(shape, dtype=dtype)
     plane = shape[0] * shape[1]
     slab = max(1, _BLOCK_VOXELS // max(plane, 1))
     ii, jj = np.meshgrid(axes[0], axes[1], indexing="ij")
     for start in range(0, shape[2], slab):
         kk = axes[2][start : start + slab]
-        if aligned:
-            coordinates = _coordinates_separable(to_source_index, axes, kk)
-        else:
-            indices = np.stack(
-                [
-                    np.broadcast_to(ii[:, :, None], (*ii.shape, kk.size)),
-                    np.broadcast_to(jj[:, :, None], (*jj.shape, kk.size)),
-                    np.broadcast_to(kk[None, None, :], (*ii.shape, kk.size)),
-                ],
-                axis=-1,
-            )
-            coordinates = apply_affine(to_source_index, indices)
+        indices = np.stack(
+            [
+                np.broadcast_to(ii[:, :, None], (*ii.shape, kk.size)),
+                np.broadcast_to(jj[:, :, None], (*jj.shape, kk.size)),
+                np.broadcast_to(kk[None, None, :], (*ii.shape, kk.size)),
+            ],
+            axis=-1,
+        )
+        coordinates = apply_affine(to_source_index, indices)
         if order == 0:
             # Nearest neighbour with explicit rounding: no interpolation of label codes.
             rounded = np.rint(coordinates).astype(np.int64)
