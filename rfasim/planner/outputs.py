@@ -228,14 +228,17 @@ def get_active_length(device: str) -> float:
 
 
 def add_entries(plotter: Any, candidate: Candidate) -> None:
-    """Add a candidate's full trajectories (white) and skin entries (green spheres) to a 3D scene."""
+    """Add a candidate's full trajectories (white) and skin entries (green spheres) to a 3D scene.
+
+    Nothing is rendered: the scene is rendered once, by its screenshot.
+    """
     import pyvista
 
     for tip, entry in zip(candidate.tips_mm, candidate.entries_mm, strict=True):
         if not np.all(np.isfinite(entry)):
             continue
-        plotter.add_mesh(pyvista.Line(tuple(entry), tuple(tip)), color="white", line_width=3)
-        plotter.add_mesh(pyvista.Sphere(radius=2.0, center=tuple(entry)), color="#00e676")
+        plotter.add_mesh(pyvista.Line(tuple(entry), tuple(tip)), color="white", line_width=3, render=False)
+        plotter.add_mesh(pyvista.Sphere(radius=2.0, center=tuple(entry)), color="#00e676", render=False)
 
 
 def render_scene_with_entries(plan: AutomaticPlan, path: Path) -> None:

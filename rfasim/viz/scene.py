@@ -546,9 +546,10 @@ def render_scene_png(
         Width and height (pixels).
     variants : mapping of path to callable, optional
         Further pictures of the same scene, built once: after ``path`` is written, each callable
-        adds its actors to the plotter, the camera is reset to hold them and the picture is
-        written (atomically) to its path, in order.  A variant that fails is not written and
-        leaves ``path`` and the other variants alone (its caller sees the file missing).
+        adds its actors to the plotter (with ``render=False``: the picture is rendered once, by
+        its screenshot), the camera is reset to hold them and the picture is written
+        (atomically) to its path, in order.  A variant that fails is not written and leaves
+        ``path`` and the other variants alone (its caller sees the file missing).
     **scene_options
         Passed to :func:`build_scene` (``show_liver``, ``show_ct_plane``).
 
@@ -586,7 +587,7 @@ def _render_variant(plotter: pyvista.Plotter, path: str | os.PathLike[str],
     """One variant of :func:`render_scene_png`: actors added, camera reset, PNG written; failures skipped."""
     try:
         add_actors(plotter)
-        plotter.reset_camera()
+        plotter.reset_camera(render=False)
         with atomic_path(path) as temporary:
             plotter.screenshot(str(temporary))
     except Exception:  # the variant's caller renders it on its own when its file is missing
