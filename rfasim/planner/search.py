@@ -336,14 +336,29 @@ def search_device(context: PlanningContext, zone_model: ZoneModel, device: str, 
                        _zone_offset(zone_model, device, criterion, threshold_c), criterion, threshold_c,
                        protocols, rules)
 
+    # Violation and coverage of every candidate scored, by its parameters' bytes: the callback
+    # asks about the population's best, which the objective has scored already (each candidate
+    # is scored on its own, so its figures do not depend on the batch it came in).
+    scored: dict[bytes, tuple[float, float]] = {}
+
     def objective(parameters: np.ndarray) -> np.ndarray:
-        return problem.evaluate(parameters)["score"]
+        values = problem.evaluate(parameters)
+        columns = np.atleast_2d(parameters)
+        columns = columns if columns.shape[0] == len(problem.bounds) else columns.T
+        for column, violation, coverage in zip(columns.T, values["violation"], values["coverage_target"], strict=True):
+            scored[np.ascontiguousarray(column, dtype=float).tobytes()] = (float(violation), float(coverage))
+        return values["score"]
 
     found: dict[str, Any] = {}
 
     def stop(intermediate_result: Any) -> bool:
-        values = problem.evaluate(np.asarray(intermediate_result.x)[:, None])
-        found["meets"] = bool(values["violation"][0] <= 0 and values["coverage_target"][0] >= MEETS_FRACTION)
+        best = np.asarray(intermediate_result.x, dtype=float)
+        figures = scored.get(np.ascontiguousarray(best).tobytes())
+        if figures is None:
+            values = problem.evaluate(best[:, None])
+            figures = (float(values["violation"][0]), float(values["coverage_target"][0]))
+        violation, coverage = figures
+        found["meets"] = bool(violation <= 0 and coverage >= MEETS_FRACTION)
         return found["meets"]
 
     result = optimize.differential_evolution(
