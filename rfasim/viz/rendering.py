@@ -138,7 +138,7 @@ def _candidates() -> tuple[str, ...] | None:
 
 def _find(candidates: tuple[str, ...], timeout_s: float) -> tuple[str | None, list[str]]:
     """The first backend whose trial render works (None if none does) and why the others failed."""
-    reasons = []
+    reasons: list[str] = []
     for backend in candidates:
         reason = _probe(backend, timeout_s)
         if not reason:
