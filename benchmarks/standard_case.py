@@ -91,11 +91,11 @@ def child(args: argparse.Namespace) -> dict:
     original_update = electric.ElectricProblem.update
     method = original_solve if args.reference_child or args.electric == "solve" else original_update
 
-    def recorded(self, conductivity):
+    def recorded(self, conductivity, **keywords):
         if not any(p is self for p in problems):
             problems.append(self)
         cpu = time.process_time()
-        solution = method(self, conductivity)
+        solution = method(self, conductivity, **keywords) if method is original_update else method(self, conductivity)
         solves.append((solution.solve_seconds, solution.iterations, solution.local, time.process_time() - cpu))
         return solution
 

@@ -611,7 +611,7 @@ class ElectricProblem:
     def _remember(self, sigma: np.ndarray, solution: ElectricSolution) -> None:
         self._last_solution = solution  # (the conductivity was stored by _changed)
 
-    def update(self, conductivity_s_per_m: np.ndarray) -> ElectricSolution:
+    def update(self, conductivity_s_per_m: np.ndarray, known_changed: bool = False) -> ElectricSolution:
         """The field at a changed conductivity: a local re-solve, or a global solve when needed.
 
         Re-solves a box around the electrodes (``local_update.margin_mm`` beyond them) with the
@@ -625,12 +625,21 @@ class ElectricProblem:
         The arrays of a solution of :meth:`update` (local or global) belong to the problem:
         they are reused (so no fresh pages are touched per update) and overwritten by the second
         following call of :meth:`update`.  Copy them to keep them longer.
+
+        ``known_changed=True``: the caller knows the conductivity differs from the last call's
+        (the coupled loop re-solves when the drift since the last solve passed its tolerance);
+        the digest that tells an unchanged conductivity (one pass over the field) and its check
+        that some voxel conducts are skipped, and the next call cannot be answered from cache.
         """
         start = time.perf_counter()
         sigma = self._conductivity(conductivity_s_per_m)
-        cached = self._cached(sigma, start)
-        if cached is not None:
-            return cached
+        if known_changed and self._last_solution is not None:
+            self._last_digest = None
+            self._last_solution = None  # until this solve succeeds
+        else:
+            cached = self._cached(sigma, start)
+            if cached is not None:
+                return cached
         if not isinstance(self.solver, MultigridSolver):
             return self._solve_global(sigma, self._last_potential, start, prepare_local=True)
         if self._local is None:

@@ -91,7 +91,11 @@ class ElectricCoupling:
         configuration = self.active
         self.bioheat.conductivity(temperature_c, material, constants, self._conductivity, self.dried_fraction)
         problem = configuration.problem
-        solution = problem.update(self._conductivity) if self.local_updates else problem.solve(self._conductivity)
+        if self.local_updates:
+            # A drift above zero since this configuration's last solve means sigma has changed.
+            solution = problem.update(self._conductivity, known_changed=self.drift > 0.0)
+        else:
+            solution = problem.solve(self._conductivity)
         # Single precision halves what the heat step reads; the Joule source keeps 7 digits.  The
         # configuration's buffers are filled in place: no fresh grid-sized arrays per solve.
         if configuration.heating_per_conductivity is None or configuration.solve_conductivity is None:
@@ -109,6 +113,7 @@ class ElectricCoupling:
     def connect(self, group: int, temperature_c: np.ndarray, material: np.ndarray, constants: HeatConstants) -> None:
         """Switch to another configuration (solved at once for the current temperatures)."""
         self.group = group
+        self.drift = 0.0  # the drift was the previous configuration's
         self.solve(temperature_c, material, constants)
 
     def observe(self, tallies: StepTallies) -> None:
