@@ -376,12 +376,31 @@ def area_fraction_at_least(values: np.ndarray, level: float) -> np.ndarray:
 
     ``values`` has shape ``(m, 3)``; exact for a field linear on each triangle.
     """
-    low, middle, high = np.sort(values, axis=1).T
-    fraction = np.zeros(values.shape[0])
+    return _fraction_at_least(_SortedCorners.of(values), level)
+
+
+class _SortedCorners:
+    """Each triangle's corner values sorted (low, middle, high) with the two spans the area
+    fractions divide by: computed once for the many levels of a percentile bisection."""
+
+    def __init__(self, low: np.ndarray, middle: np.ndarray, high: np.ndarray) -> None:
+        self.low, self.middle, self.high = low, middle, high
+        self.span_lower = (middle - low) * (high - low)
+        self.span_upper = (high - low) * (high - middle)
+
+    @classmethod
+    def of(cls, values: np.ndarray) -> _SortedCorners:
+        low, middle, high = np.sort(values, axis=1).T
+        return cls(low, middle, high)
+
+
+def _fraction_at_least(corners: _SortedCorners, level: float) -> np.ndarray:
+    low, middle, high = corners.low, corners.middle, corners.high
+    fraction = np.zeros(low.shape[0])
     fraction[level <= low] = 1.0
     # level between the lowest and middle corner: a small triangle at the lowest corner is below.
     lower = (level > low) & (level <= middle)
-    span = (middle - low) * (high - low)
+    span = corners.span_lower
     with np.errstate(divide="ignore", invalid="ignore"):
         below = np.where(
             lower & (span > 0), (level - low) ** 2 / np.where(span > 0, span, 1.0), 0.0
@@ -389,7 +408,7 @@ def area_fraction_at_least(values: np.ndarray, level: float) -> np.ndarray:
     fraction = np.where(lower, 1.0 - below, fraction)
     # level between the middle and highest corner: a small triangle at the highest corner is above.
     upper = (level > middle) & (level < high)
-    span = (high - low) * (high - middle)
+    span = corners.span_upper
     with np.errstate(divide="ignore", invalid="ignore"):
         above = np.where(
             upper & (span > 0), (high - level) ** 2 / np.where(span > 0, span, 1.0), 0.0
@@ -411,10 +430,21 @@ def area_weighted_fraction_at_least(
 def area_weighted_percentiles(
     values: np.ndarray, faces: np.ndarray, areas: np.ndarray, percentiles: tuple[float, ...]
 ) -> list[float]:
-    """Area-weighted percentiles of a per-vertex field, linear on each face (bisection)."""
+    """Area-weighted percentiles of a per-vertex field, linear on each face (bisection).
+
+    The faces' corner values are gathered and sorted once for all bisection steps.
+    """
     results = []
     low_bound = float(values.min())
     high_bound = float(values.max())
+    total = float(areas.sum())
+    corners = _SortedCorners.of(values[faces]) if total > 0 else None
+
+    def fraction_at_least(level: float) -> float:
+        if corners is None:
+            return float(np.mean(values >= level)) if values.size else 0.0
+        return float(np.sum(areas * _fraction_at_least(corners, level)) / total)
+
     for percentile in percentiles:
         target_above = 1.0 - percentile / 100.0
         low, high = low_bound, high_bound
@@ -422,7 +452,7 @@ def area_weighted_percentiles(
             if high - low < 1e-6:
                 break
             middle = 0.5 * (low + high)
-            if area_weighted_fraction_at_least(values, faces, areas, middle) > target_above:
+            if fraction_at_least(middle) > target_above:
                 low = middle
             else:
                 high = middle
