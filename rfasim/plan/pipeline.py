@@ -39,6 +39,7 @@ from rfasim.plan.result import Eligibility, PlanResult, RunSummary, TumorSummary
 from rfasim.plan.tumor_list import other_tumor_findings
 from rfasim.probes import ProbePlacement, check_trajectories, get_probe_model, rasterize_probes
 from rfasim.probes.path_check import needle_path_report
+from rfasim.process_cache import ReadOnlyCache
 from rfasim.simulation import BYTES_PER_VOXEL_ESTIMATE, TissueState, simulate
 from rfasim.tissue import TissueClass
 from rfasim.trackers import ProgressTracker, SnapshotTracker, Tracker
@@ -222,9 +223,15 @@ def _check_damage_models(case: Case) -> None:
             )
 
 
+def _input_arrays(inputs: _Inputs) -> list[np.ndarray]:
+    """Every array of a case's inputs (made read-only when cached)."""
+    arrays = [inputs.labels.data, inputs.labels.affine, inputs.classes]
+    arrays += [] if inputs.ct is None else [inputs.ct.data, inputs.ct.affine]
+    return arrays + [array for tumor in inputs.tumors for array in (tumor.centroid_mm, tumor.box_mask, tumor.affine)]
+
+
 #: Inputs read in this process, by :func:`_inputs_key` (a sweep runs one case many times).
-_INPUTS_CACHE: dict[tuple[Any, ...], _Inputs] = {}
-_INPUTS_CACHE_SIZE = 2
+_INPUTS_CACHE: ReadOnlyCache[_Inputs] = ReadOnlyCache(2, _input_arrays)
 
 
 def _file_key(path: Any) -> tuple[Any, ...]:
@@ -249,24 +256,11 @@ def _read_inputs(case: Case) -> _Inputs:
     """:func:`_read_case_inputs`, cached per process while the files are unchanged.
 
     A parameter sweep runs one case many times in a worker: the images are read, checked and
-    mapped once (~0.07 s of a 1.6 s run at 1 mm, benchmarks/README.md).  The cached arrays are
-    read-only, so that no caller can change what the next run reads; each call gets its own copy
-    of the warnings list.
+    mapped once (~0.07 s per run of the 1 mm sweep benchmark, by cProfile).  The cached arrays
+    are read-only, so that no caller can change what the next run reads; each call gets its own
+    lists of tumors and warnings.
     """
-    key = _inputs_key(case)
-    cached = _INPUTS_CACHE.get(key) if key is not None else None
-    if cached is None:
-        cached = _read_case_inputs(case)
-        arrays = [cached.labels.data, cached.labels.affine, cached.classes]
-        arrays += [] if cached.ct is None else [cached.ct.data, cached.ct.affine]
-        arrays += [array for tumor in cached.tumors for array in (tumor.centroid_mm, tumor.box_mask, tumor.affine)]
-        for array in arrays:
-            if isinstance(array, np.ndarray):
-                array.flags.writeable = False
-        if key is not None:
-            if len(_INPUTS_CACHE) >= _INPUTS_CACHE_SIZE:
-                _INPUTS_CACHE.pop(next(iter(_INPUTS_CACHE)))
-            _INPUTS_CACHE[key] = cached
+    cached = _INPUTS_CACHE.get(_inputs_key(case), lambda: _read_case_inputs(case))
     return _Inputs(labels=cached.labels, ct=cached.ct, classes=cached.classes, tumors=list(cached.tumors),
                    warnings=list(cached.warnings))
 

@@ -35,6 +35,7 @@ from rfasim.imaging.tumors import Tumor
 from rfasim.plan.eligibility import eligibility_verdict
 from rfasim.plan.result import Eligibility
 from rfasim.planner._sampling import locate_voxels
+from rfasim.process_cache import ReadOnlyCache
 from rfasim.tissue import TissueClass
 
 #: Largest anatomy grid (voxels); beyond it the anatomy spacing grows.
@@ -155,12 +156,11 @@ def _distance(mask: np.ndarray, spacing_mm: float) -> np.ndarray:
     return ndimage.distance_transform_edt(~mask, sampling=spacing_mm).astype(np.float32)
 
 
-#: The anatomy grids built in this process, by a digest of their inputs (the last few): the
+#: The anatomy grids built in this process, by a digest of their inputs (the last two): the
 #: automatic planner prepares the same case more than once (an attempt with more slack, the
 #: demo's second criterion), and the grid and its distance maps depend on the images only.
-_ANATOMY_GRIDS: dict[str, AnatomyGrid] = {}
-#: How many anatomy grids :data:`_ANATOMY_GRIDS` keeps.
-_ANATOMY_GRIDS_KEPT = 2
+_ANATOMY_GRIDS: ReadOnlyCache[AnatomyGrid] = ReadOnlyCache(2, lambda anatomy: (
+    anatomy.classes, anatomy.vessel_distance_mm, anatomy.obstacle_distance_mm, anatomy.other_tumors))
 
 
 def _anatomy_key(classes: np.ndarray, affine: np.ndarray, other_tumor_mask: np.ndarray, spacing_mm: float) -> str:
@@ -181,15 +181,7 @@ def anatomy_grid(classes: np.ndarray, affine: np.ndarray, other_tumor_mask: np.n
     returned are shared, hence read-only.
     """
     key = _anatomy_key(classes, affine, other_tumor_mask, spacing_mm)
-    anatomy = _ANATOMY_GRIDS.get(key)
-    if anatomy is None:
-        anatomy = _build_anatomy_grid(classes, affine, other_tumor_mask, spacing_mm)
-        for array in (anatomy.classes, anatomy.vessel_distance_mm, anatomy.obstacle_distance_mm, anatomy.other_tumors):
-            array.setflags(write=False)
-        while len(_ANATOMY_GRIDS) >= _ANATOMY_GRIDS_KEPT:
-            del _ANATOMY_GRIDS[next(iter(_ANATOMY_GRIDS))]
-        _ANATOMY_GRIDS[key] = anatomy
-    return anatomy
+    return _ANATOMY_GRIDS.get(key, lambda: _build_anatomy_grid(classes, affine, other_tumor_mask, spacing_mm))
 
 
 def _build_anatomy_grid(classes: np.ndarray, affine: np.ndarray, other_tumor_mask: np.ndarray,

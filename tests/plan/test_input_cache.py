@@ -9,6 +9,7 @@ import pytest
 
 from rfasim.case import load_case
 from rfasim.plan import pipeline
+from rfasim.process_cache import ReadOnlyCache
 
 
 def test_a_case_read_twice_is_read_once_and_again_when_its_labels_change(small_case, monkeypatch):
@@ -21,7 +22,7 @@ def test_a_case_read_twice_is_read_once_and_again_when_its_labels_change(small_c
         return original(path)
 
     monkeypatch.setattr(pipeline, "load_labels", counting)
-    monkeypatch.setattr(pipeline, "_INPUTS_CACHE", {})
+    monkeypatch.setattr(pipeline, "_INPUTS_CACHE", ReadOnlyCache(2, pipeline._input_arrays))
     case = load_case(case_path)
     first = pipeline._read_inputs(case)
     second = pipeline._read_inputs(load_case(case_path))
@@ -41,7 +42,7 @@ def test_a_case_read_twice_is_read_once_and_again_when_its_labels_change(small_c
 
 
 def test_cached_inputs_give_the_same_plan(small_case, monkeypatch):
-    monkeypatch.setattr(pipeline, "_INPUTS_CACHE", {})
+    monkeypatch.setattr(pipeline, "_INPUTS_CACHE", ReadOnlyCache(2, pipeline._input_arrays))
     case = load_case(small_case("liver-25mm"))
     first = pipeline.run_case(case, progress=False)
     second = pipeline.run_case(case, progress=False)
