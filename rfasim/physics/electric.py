@@ -587,7 +587,8 @@ class ElectricProblem:
         self._last_potential = potential
         if buffers is None:
             heating, output = np.empty(grid.shape), np.empty(grid.shape)
-        else:  # the potential is completed in place: Joule reads no metal or insulator value of it
+        else:  # the potential is completed in place: Joule takes metal voxels' potential from
+            # _metal_potential and reads insulator voxels only through zero face conductances
             heating, output = buffers
         power = electric_kernels.joule(
             potential, self._no_ghost, 1.0, sigma, self._metal, self._metal_potential, grid.spacing_m,
@@ -609,7 +610,7 @@ class ElectricProblem:
         return solution
 
     def _remember(self, sigma: np.ndarray, solution: ElectricSolution) -> None:
-        self._last_solution = solution  # (the conductivity was stored by _changed)
+        self._last_solution = solution  # (the conductivity's digest was taken by _changed)
 
     def update(self, conductivity_s_per_m: np.ndarray, known_changed: bool = False) -> ElectricSolution:
         """The field at a changed conductivity: a local re-solve, or a global solve when needed.
