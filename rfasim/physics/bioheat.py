@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -28,6 +28,7 @@ from rfasim.physics.bioheat_kernel import (
     conductivity_field,
     critical_time_step,
     heat_step,
+    uniform_row_materials,
 )
 from rfasim.sources import ElectrodeRaster
 from rfasim.tissue import PERFUSION_RESPONSE_CODES, PropertyTable, TissueClass, TissueModel
@@ -99,6 +100,33 @@ class ThermalBoundary:
 
     fixed: np.ndarray
     coolant: CoolantCoupling | None
+    _row_materials: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
+    _rows_of: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        fixed = self.fixed
+        if fixed.ndim != 3 or min(fixed.shape) < 3:
+            raise ValueError(f"fixed must be a 3-D field of at least 3 voxels a side, got shape {fixed.shape}")
+        outer = (fixed[[0, -1], :, :].all() and fixed[:, [0, -1], :].all() and fixed[:, :, [0, -1]].all())
+        if not outer:
+            raise ValueError("every voxel of the outer layer must be fixed (fixed == 1): the heat step relies on it")
+
+    def row_materials(self, material: np.ndarray) -> np.ndarray:
+        """Per row along z, the material of the rows the heat step may take on its vectorised
+        path, else -1 (:func:`~rfasim.physics.bioheat_kernel.uniform_row_materials`).
+
+        Built on first use for ``material`` and kept: after editing ``material`` or ``fixed`` in
+        place, call :meth:`material_changed`.
+        """
+        if self._row_materials is None or self._rows_of is not material:
+            self._row_materials = uniform_row_materials(material, self.fixed)
+            self._rows_of = material
+        return self._row_materials
+
+    def material_changed(self) -> None:
+        """Forget what was derived from the material map and ``fixed`` (call after editing either)."""
+        self._row_materials = None
+        self._rows_of = None
 
 
 class PennesBioheat:
@@ -241,7 +269,7 @@ class PennesBioheat:
         dried = dried_fraction if dried_fraction is not None else _NO_DRYING
         raw = heat_step(temperature_c, new_temperature_c, material, boundary.fixed, vascular_damage,
                         peak_temperature_c, heating_per_conductivity, solve_conductivity, external_power, cem43,
-                        self.materials, constants, float(voltage_squared), dried)
+                        self.materials, constants, float(voltage_squared), dried, boundary.row_materials(material))
         tallies = StepTallies(*raw)
         if boundary.coolant is None:
             return tallies
@@ -404,11 +432,12 @@ def _damage_reference(vascular_damage: np.ndarray, cem43_minutes: np.ndarray, te
 def heat_step_reference(temperature, new_temperature, material, fixed, vascular_damage, peak_temperature,
                         heating_per_conductivity, solve_conductivity, external_power, cem43_minutes,
                         materials: MaterialTable, constants: HeatConstants, voltage_squared: float,
-                        desiccation=None) -> np.ndarray:
+                        desiccation=None, row_materials=None) -> np.ndarray:
     """NumPy twin of :func:`rfasim.physics.bioheat_kernel.heat_step` (same arguments, same results).
 
-    The Omega gate (``constants.omega_gate_c``) is an exact shortcut of the kernel and has no
-    twin here: the twin always reads Omega.
+    The Omega gate (``constants.omega_gate_c``) and the vectorised path of one-material rows
+    (``row_materials``) are exact shortcuts of the kernel and have no twin here: the twin always
+    reads Omega and takes every voxel by the same formulas.
     """
     h, dt = constants.spacing_m, constants.time_step_s
     volume = h**3

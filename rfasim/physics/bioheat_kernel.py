@@ -9,14 +9,26 @@ since the last electric solve).  The built-in damage doses (Arrhenius Omega and 
 accumulated in the same pass from the step's starting temperature, exactly as their models'
 own passes would (:mod:`rfasim.physics.damage`); other damage models run their own passes.
 
-Bytes per voxel: the pass reads the temperature (float64), the material and fixed codes
-(uint8, into small per-material tables), the peak temperature, the heating per conductivity
-and the conductivity at the last solve (float32), and writes the new temperature.  The damage
-doses are touched only where they can change: Omega is read only where the peak temperature
-has passed the Arrhenius threshold (elsewhere it is exactly zero, ``HeatConstants.omega_gate_c``)
-and the CEM43 dose only above 39 degC.  Each physical term is one inline helper
-(``_conductivity``, ``_perfusion``, ``_arrhenius_increment``, ``_cem43_increment``,
-``_advance``) so that further terms can be added as helpers of their own.
+Paths through the pass (one parallel region per call: its scratch arrays are ``np.empty``, as
+each ``np.zeros`` would be a region of its own, and each region costs a wake-up of the sleeping
+OpenMP threads, ~60 us under ``OMP_WAIT_POLICY=PASSIVE``):
+
+- rows on the outer layer and the rows' ends: the layer is fixed (``ThermalBoundary`` checks
+  it), so each voxel books only the face to its one inward neighbour (``_outer_voxel``);
+- rows of one material with no fixed voxel, whose four neighbour rows share the material
+  (classified once per material map, :func:`uniform_row_materials`, kept by
+  ``ThermalBoundary.row_materials``): a branch-free update that vectorises
+  (``_uniform_row_update``), then, in rows where a dose is due, a branch-free dose pass
+  (``_dose_row``) whose exponential is :func:`~rfasim.physics.vector_math.exp_vectorizable`;
+- every other voxel, and those the vectorised update leaves (latent heat, the vaporisation
+  drop, a gradual-stasis perfusion): the general per-voxel update (``_voxel``).
+
+Bytes per voxel on the vectorised path: the temperature and Omega (float64) are read, the new
+temperature written, the peak temperature (float32) read and written, the heating per
+conductivity and the conductivity at the last solve (float32) read, and the user's power
+density (float64) where there is one; the doses only in rows where one is due.  Each physical
+term is one inline helper (``_conductivity``, ``_perfusion``, ``_arrhenius_increment``,
+``_cem43_increment``, ``_advance``) so that further terms can be added as helpers of their own.
 
 The kernel reads its constants from two typed records built once per run by
 :class:`~rfasim.physics.bioheat.PennesBioheat`: :class:`HeatConstants` (scalars) and
@@ -30,6 +42,8 @@ from typing import NamedTuple
 
 import numba
 import numpy as np
+
+from rfasim.physics.vector_math import exp_vectorizable
 
 
 class HeatConstants(NamedTuple):
@@ -302,6 +316,80 @@ def _heat_into_fixed(temperature, material, fixed, face, i, j, k):
 
 
 @numba.njit(cache=True, inline="always")
+def _outer_voxel(i, j, k, inward_i, inward_j, inward_k, temperature, new_temperature, material, fixed,
+                 peak_temperature, heating_per_conductivity, solve_conductivity, external_power, materials,
+                 constants, voltage_squared, onset, desiccation):
+    """Voxel (i, j, k) of the outer layer, which is fixed: it keeps its temperature and books
+    what :func:`_voxel` books for a fixed voxel.  Its neighbours on the layer are fixed too, so
+    heat flows into it only from the one inward neighbour ``(inward_i, inward_j, inward_k)``
+    (``inward_i < 0``: none, on the layer's edges), and no per-neighbour bounds test is needed.
+    Returns the power densities (W/m^3) of Joule and external heat, the inflow (W), and the
+    heating-weighted conductivity and its drift (:class:`StepTallies` per volume).
+    """
+    m = material[i, j, k]
+    t_here = temperature[i, j, k]
+    hpc = heating_per_conductivity[i, j, k]
+    sigma_now = drift = 0.0
+    if hpc > 0.0:
+        dried = desiccation[i, j, k] if desiccation.size > 0 else 0.0
+        sigma_now = _dried_conductivity(materials.electrical_conductivity_s_per_m[m],
+                                        materials.conductivity_temperature_coefficient_per_k[m], t_here, dried,
+                                        constants.reference_temperature_c, onset, constants.vaporization_width_c,
+                                        constants.vaporization_log_drop)
+        drift = hpc * abs(sigma_now - solve_conductivity[i, j, k])
+    extra = external_power[i, j, k] if external_power.size > 0 else 0.0
+    inflow = 0.0
+    if inward_i >= 0 and fixed[inward_i, inward_j, inward_k] == 0:
+        inflow = (materials.face_conductance_w_per_k[m, material[inward_i, inward_j, inward_k]]
+                  * (temperature[inward_i, inward_j, inward_k] - t_here))
+    new_temperature[i, j, k] = t_here
+    if t_here > peak_temperature[i, j, k]:
+        peak_temperature[i, j, k] = t_here
+    return hpc * sigma_now * voltage_squared, extra, inflow, hpc * sigma_now, drift
+
+
+@numba.njit(cache=True, inline="always")
+def _book_outer(acc, joule, extra, inflow, conductance, drift, constants):
+    """Add the sums of :func:`_outer_voxel`'s answers to the tallies ``acc``."""
+    volume, dt = constants.spacing_m**3, constants.time_step_s
+    acc[0] += joule * volume * dt
+    acc[1] += extra * volume * dt
+    acc[5] += inflow * dt
+    acc[6] += (joule + extra) * volume * dt
+    acc[7] += conductance * volume
+    acc[8] += drift * volume
+
+
+@numba.njit(cache=True, inline="always")
+def _outer_row(i, j, temperature, new_temperature, material, fixed, peak_temperature, heating_per_conductivity,
+               solve_conductivity, external_power, materials, constants, voltage_squared, onset, acc, desiccation):
+    """Row (i, j) lying on the outer layer (``i`` or ``j`` on the grid's edge): every voxel by
+    :func:`_outer_voxel`, with the inward neighbour across the face the row lies on."""
+    nx, ny, nz = temperature.shape
+    i, j = np.int64(i), np.int64(j)
+    inward_i, inward_j = i, j
+    if 0 < j < ny - 1:  # on an x face: the neighbour inward in x
+        inward_i = np.int64(1) if i == 0 else nx - 2
+    elif 0 < i < nx - 1:  # on a y face
+        inward_j = np.int64(1) if j == 0 else ny - 2
+    else:  # an edge of the grid: every neighbour lies on the layer
+        inward_i = np.int64(-1)
+    joule_sum = extra_sum = inflow_sum = conductance_sum = drift_sum = 0.0
+    for k in range(nz):
+        row_i = inward_i if 0 < k < nz - 1 else np.int64(-1)
+        joule, extra, inflow, conductance, drift = _outer_voxel(
+            i, j, k, row_i, inward_j, k, temperature, new_temperature, material, fixed, peak_temperature,
+            heating_per_conductivity, solve_conductivity, external_power, materials, constants, voltage_squared,
+            onset, desiccation)
+        joule_sum += joule
+        extra_sum += extra
+        inflow_sum += inflow
+        conductance_sum += conductance
+        drift_sum += drift
+    _book_outer(acc, joule_sum, extra_sum, inflow_sum, conductance_sum, drift_sum, constants)
+
+
+@numba.njit(cache=True, inline="always")
 def _advance(density, specific_heat, latent, t_here, energy_density, onset, volume, constants):
     """New temperature after adding ``energy_density`` (J/m^3), and the stored heat (J).
 
@@ -440,6 +528,21 @@ def _uniform_row(material, fixed, i, j):
     return -1 if mixed else np.int64(m)
 
 
+@numba.njit(parallel=True, cache=True)
+def uniform_row_materials(material: np.ndarray, fixed: np.ndarray) -> np.ndarray:
+    """Per row (i, j) along z: the material code where the heat step may take the vectorised
+    path (:func:`_uniform_row`: one material in the row and its four neighbour rows, no fixed
+    voxel inside it), else -1 (the outer layer's rows too).  Depends on the material map and the
+    fixed voxels only, so the step reads it from :class:`~rfasim.physics.bioheat.ThermalBoundary`
+    instead of testing five rows per row at every step."""
+    nx, ny, _ = material.shape
+    rows = np.full((nx, ny), -1, np.int16)
+    for i in numba.prange(1, nx - 1):
+        for j in range(1, ny - 1):
+            rows[i, j] = _uniform_row(material, fixed, i, j)
+    return rows
+
+
 @numba.njit(cache=True, inline="always")
 def _general_case(t, t_new, omega, onset, stasis):
     """Whether a voxel of a one-material row needs the general update: latent heat or the
@@ -450,12 +553,12 @@ def _general_case(t, t_new, omega, onset, stasis):
 @numba.njit(cache=True, inline="always")
 def _uniform_row_update(i, j, m, temperature, new_temperature, vascular_damage, peak_temperature,
                         heating_per_conductivity, solve_conductivity, external_power, materials, constants,
-                        voltage_squared, onset, acc):
+                        voltage_squared, onset, acc, flags):
     """Free voxels of a one-material row below the vaporisation onset (the common case),
-    branch-free so that it vectorises.  Voxels outside that case (:func:`_general_case`, checked
-    again on the same values by the caller) keep their peak and add no tallies; the caller
-    redoes them with :func:`_voxel`.  The doses are not accumulated here.  Returns the count of
-    those voxels and of the voxels whose doses are due (``t`` above :func:`_dose_threshold`)."""
+    branch-free so that it vectorises.  Voxels outside that case (:func:`_general_case`) are
+    marked in ``flags[i, k]`` (1; else 0), keep their peak and add no tallies; the caller redoes
+    them with :func:`_voxel`.  The doses are not accumulated here.  Returns the count of those
+    voxels and of the voxels whose doses are due (``t`` above :func:`_dose_threshold`)."""
     nz = temperature.shape[2]
     volume, dt = constants.spacing_m**3, constants.time_step_s
     g = materials.face_conductance_w_per_k[m, m]
@@ -484,6 +587,7 @@ def _uniform_row_update(i, j, m, temperature, new_temperature, vascular_damage, 
         t_new = t + rate * step_per_energy
         peak = peak_temperature[i, j, k]
         flag = _general_case(t, t_new, omega, onset, stasis)
+        flags[i, k] = flag
         new_temperature[i, j, k] = t_new
         peak_temperature[i, j, k] = peak if flag | (t_new <= peak) else t_new
         sigma_next = sigma_reference * max(1.0 + coefficient * (t_new - reference_c), 0.05)
@@ -517,46 +621,74 @@ def _dose_threshold(constants):
 
 
 @numba.njit(cache=True, inline="always")
+def _dose_row(i, j, temperature, vascular_damage, peak_temperature, cem43_minutes, flags, constants):
+    """Both fused doses for the voxels of a one-material row that the vectorised path updated
+    (``flags[i, k] == 0``), from the step's starting temperature: the branch-free twin of
+    :func:`_damage`, with :func:`~rfasim.physics.vector_math.exp_vectorizable` (within 2 ulp of
+    ``math.exp``) so that it vectorises.  Voxels whose dose is not due get ``+ 0``."""
+    nz = temperature.shape[2]
+    dt = constants.time_step_s
+    if constants.cem43_enabled > 0.0:
+        for k in range(1, nz - 1):
+            t = temperature[i, j, k]
+            rate = _LN2 if t >= 43.0 else 2.0 * _LN2
+            increment = dt / 60.0 * exp_vectorizable(rate * (t - 43.0))
+            due = (flags[i, k] == 0) & (t > 39.0)
+            cem43_minutes[i, j, k] += increment if due else 0.0
+    if constants.arrhenius_frequency_factor_per_s > 0.0:
+        factor, activation = constants.arrhenius_frequency_factor_per_s, constants.arrhenius_activation_temperature_k
+        minimum, gate = constants.arrhenius_minimum_c, constants.omega_gate_c
+        for k in range(1, nz - 1):
+            t = temperature[i, j, k]
+            increment = dt * factor * exp_vectorizable(-activation / (t + 273.15))
+            due = (flags[i, k] == 0) & (t > minimum) & (peak_temperature[i, j, k] > gate)
+            vascular_damage[i, j, k] += increment if due else 0.0
+
+
+@numba.njit(cache=True, inline="always")
 def _update_slab(i, temperature, new_temperature, material, fixed, vascular_damage, peak_temperature,
                  heating_per_conductivity, solve_conductivity, external_power, cem43_minutes, materials,
-                 constants, voltage_squared, rows, desiccation):
+                 constants, voltage_squared, rows, desiccation, row_materials, flags):
     """Heat step (and the fused damage doses) for the x-slab ``i``; its tallies into ``rows[i]``.
 
-    One-material rows take the vectorised path (:func:`_uniform_row_update`), then a scalar pass
-    over their voxels whose doses are due (:func:`_damage`); the voxels it leaves, the rows'
-    ends (the fixed outer layer) and every other row take the general one (:func:`_voxel`).
+    Rows on the outer layer and the rows' ends take :func:`_outer_voxel`.  One-material rows
+    (``row_materials``) take the vectorised path (:func:`_uniform_row_update`, which marks in
+    ``flags[i]`` the voxels it leaves), then the vectorised doses (:func:`_dose_row`) if any are
+    due; the voxels it left and every other row take the general path (:func:`_voxel`).
     Everything is inlined into the parallel loop, whose arrays Numba then marks as not aliased,
     which the vectoriser needs.  With a dried-fraction field (desiccation hysteresis) every row
     takes the general path (dried tissue conducts less below the onset).
     """
     nx, ny, nz = temperature.shape
     onset = constants.vaporization_onset_c if constants.vaporization_enabled > 0.0 else np.inf
-    stasis = constants.perfusion_stasis > 0.0
-    dose_c = _dose_threshold(constants)
     acc = np.zeros(TALLY_COUNT)
     for j in range(ny):
-        m = -1
-        if 0 < i < nx - 1 and 0 < j < ny - 1 and desiccation.size == 0:
-            m = _uniform_row(material, fixed, i, j)
+        if i == 0 or i == nx - 1 or j == 0 or j == ny - 1:
+            _outer_row(i, j, temperature, new_temperature, material, fixed, peak_temperature,
+                       heating_per_conductivity, solve_conductivity, external_power, materials, constants,
+                       voltage_squared, onset, acc, desiccation)
+            continue
+        for k, inward in ((0, 1), (nz - 1, nz - 2)):  # the row's ends lie on the outer layer
+            joule, extra, inflow, conductance, drift = _outer_voxel(
+                i, j, k, i, j, inward, temperature, new_temperature, material, fixed, peak_temperature,
+                heating_per_conductivity, solve_conductivity, external_power, materials, constants,
+                voltage_squared, onset, desiccation)
+            _book_outer(acc, joule, extra, inflow, conductance, drift, constants)
+        m = np.int64(row_materials[i, j]) if desiccation.size == 0 else np.int64(-1)
         flagged = dosed = 0
         if m >= 0:
             flagged, dosed = _uniform_row_update(i, j, m, temperature, new_temperature, vascular_damage,
                                                  peak_temperature, heating_per_conductivity, solve_conductivity,
-                                                 external_power, materials, constants, voltage_squared, onset, acc)
-        scan = m < 0 or flagged > 0 or dosed > 0
-        k = 0
-        while k < nz:  # a general row's voxels; else the row's ends, flagged voxels and doses due
-            t_here = temperature[i, j, k]
-            general = m < 0 or k == 0 or k == nz - 1
-            if not general:
-                general = _general_case(t_here, new_temperature[i, j, k], vascular_damage[i, j, k], onset, stasis)
-            if general:
-                _voxel(i, j, k, temperature, new_temperature, material, fixed, vascular_damage, peak_temperature,
-                       heating_per_conductivity, solve_conductivity, external_power, cem43_minutes, materials,
-                       constants, voltage_squared, onset, acc, desiccation)
-            elif t_here > dose_c:  # free voxel of the vectorised path: its doses only
-                _damage(vascular_damage, cem43_minutes, peak_temperature[i, j, k], t_here, constants, i, j, k)
-            k = k + 1 if scan or k > 0 else nz - 1
+                                                 external_power, materials, constants, voltage_squared, onset, acc,
+                                                 flags)
+        if m < 0 or flagged > 0:
+            for k in range(1, nz - 1):
+                if m < 0 or flags[i, k] != 0:
+                    _voxel(i, j, k, temperature, new_temperature, material, fixed, vascular_damage,
+                           peak_temperature, heating_per_conductivity, solve_conductivity, external_power,
+                           cem43_minutes, materials, constants, voltage_squared, onset, acc, desiccation)
+        if m >= 0 and dosed > 0:
+            _dose_row(i, j, temperature, vascular_damage, peak_temperature, cem43_minutes, flags, constants)
     for n in range(TALLY_COUNT):
         rows[i, n] = acc[n]
 
@@ -582,6 +714,7 @@ def heat_step(
     constants: HeatConstants,
     voltage_squared: float,
     desiccation: np.ndarray,
+    row_materials: np.ndarray,
 ) -> np.ndarray:
     """Advance one explicit step; fills ``new_temperature`` and updates ``peak_temperature``.
 
@@ -595,16 +728,22 @@ def heat_step(
     Returns the tallies in the order of :class:`StepTallies`.
     """
     nx = temperature.shape[0]
-    # Per-slab partial tallies: a race-free parallel reduction with one owner per x-slab.
-    rows = np.zeros((nx, TALLY_COUNT))
+    # Per-slab partial tallies: a race-free parallel reduction with one owner per x-slab.  Both
+    # scratch arrays are np.empty (every slab writes its own row before reading it): np.zeros
+    # would be a parallel region of its own, and each region costs a wake-up of the sleeping
+    # OpenMP threads (~60 us under OMP_WAIT_POLICY=PASSIVE).
+    rows = np.empty((nx, TALLY_COUNT))
+    flags = np.empty((nx, temperature.shape[2]), np.uint8)  # per slab: the row's voxels left to _voxel
     for i in numba.prange(nx):
         _update_slab(i, temperature, new_temperature, material, fixed, vascular_damage, peak_temperature,
                      heating_per_conductivity, solve_conductivity, external_power, cem43_minutes, materials,
-                     constants, voltage_squared, rows, desiccation)
-    tallies = np.zeros(TALLY_COUNT)
-    for slab in range(nx):
-        for n in range(TALLY_COUNT):
-            tallies[n] += rows[slab, n]
+                     constants, voltage_squared, rows, desiccation, row_materials, flags)
+    tallies = np.empty(TALLY_COUNT)
+    for n in range(TALLY_COUNT):
+        total = 0.0
+        for slab in range(nx):
+            total += rows[slab, n]
+        tallies[n] = total
     return tallies
 
 

@@ -309,7 +309,8 @@ class Simulation:
         for model in self._separate_models:
             model.accumulate(state.doses[model.name], state.temperature_c, self.boundary.fixed, self.time_step_s)
         if self._thrombosis is not None:
-            self._thrombosis.update(self.material, self.boundary.fixed, state.damage)
+            if self._thrombosis.update(self.material, self.boundary.fixed, state.damage):
+                self.boundary.material_changed()
         self.energy.add(tallies)
         self.delivered_j += tallies.electrical_j
         state.temperature_c, self._new_temperature = self._new_temperature, state.temperature_c

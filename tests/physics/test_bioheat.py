@@ -120,6 +120,7 @@ def _call(function, fields, materials, constants):
         copies["peak_temperature"], copies["heating_per_conductivity"], copies["solve_conductivity"],
         copies["external_power"], copies["cem43_minutes"], materials, constants, 400.0,
         copies.get("desiccation", np.zeros((0, 0, 0), np.float32)),
+        bioheat_kernel.uniform_row_materials(copies["material"], copies["fixed"]),
     )
     return new_temperature, copies, np.asarray(tallies)
 
@@ -340,3 +341,52 @@ def test_gradual_stasis_perfusion_cools_less_before_and_more_after_omega_one():
     fields["vascular_damage"][...] = 2.0
     high = {s: _call(bioheat_kernel.heat_step, fields, materials, constants._replace(perfusion_stasis=s))[2][4] for s in (0.0, 1.0)}
     assert high[0.0] == 0.0 and high[1.0] > 0.0
+
+
+def _uniform_rows_reference(material, fixed):
+    """NumPy twin of ``uniform_row_materials``: one material in a row and its four neighbour rows,
+    no fixed voxel inside it (ends excluded), outer rows -1."""
+    nx, ny, _ = material.shape
+    rows = np.full((nx, ny), -1, np.int16)
+    for i in range(1, nx - 1):
+        for j in range(1, ny - 1):
+            code = material[i, j, 0]
+            same = (material[i, j] == code).all()
+            around = [material[i - 1, j, 1:-1], material[i + 1, j, 1:-1], material[i, j - 1, 1:-1],
+                      material[i, j + 1, 1:-1]]
+            same &= all((row == code).all() for row in around) and not fixed[i, j, 1:-1].any()
+            rows[i, j] = code if same else -1
+    return rows
+
+
+def test_uniform_row_materials_match_numpy_reference():
+    """The per-row classification the heat step reads (one material, no fixed voxel inside) equals
+    its NumPy twin on a map with an inclusion and fixed voxels, and flags the inclusion's rows."""
+    shape = (10, 9, 8)
+    material = np.full(shape, TissueClass.LIVER, np.uint8)
+    material[4:6, 3:5, 2:4] = TissueClass.TUMOR
+    fixed = np.zeros(shape, np.uint8)
+    fixed[0], fixed[-1], fixed[:, 0], fixed[:, -1], fixed[:, :, 0], fixed[:, :, -1] = 1, 1, 1, 1, 1, 1
+    fixed[7, 6, 3] = 1
+    rows = bioheat_kernel.uniform_row_materials(material, fixed)
+    np.testing.assert_array_equal(rows, _uniform_rows_reference(material, fixed))
+    assert rows[7, 6] == -1 and rows[4, 3] == -1 and rows[3, 3] == -1  # fixed voxel, inclusion, its neighbour
+    assert rows[2, 6] == TissueClass.LIVER and (rows[0] == -1).all() and (rows[:, -1] == -1).all()
+
+
+def test_thermal_boundary_requires_a_fixed_outer_layer_and_follows_edits():
+    """The heat step relies on a fixed outer layer (its rows take their own path): a boundary
+    without one is refused.  The row classification is derived once per material map and again
+    after ``material_changed``."""
+    shape = (6, 7, 8)
+    fixed = np.zeros(shape, np.uint8)
+    with pytest.raises(ValueError, match="outer layer"):
+        bioheat.ThermalBoundary(fixed, None)
+    fixed[0], fixed[-1], fixed[:, 0], fixed[:, -1], fixed[:, :, 0], fixed[:, :, -1] = 1, 1, 1, 1, 1, 1
+    boundary = bioheat.ThermalBoundary(fixed, None)
+    material = np.full(shape, TissueClass.LIVER, np.uint8)
+    assert boundary.row_materials(material)[3, 3] == TissueClass.LIVER
+    assert boundary.row_materials(material) is boundary.row_materials(material)
+    material[3, 3, 4] = TissueClass.TUMOR
+    boundary.material_changed()
+    assert boundary.row_materials(material)[3, 3] == -1
