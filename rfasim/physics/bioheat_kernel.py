@@ -551,55 +551,81 @@ def _general_case(t, t_new, omega, onset, stasis):
 
 
 @numba.njit(cache=True, inline="always")
+def _row_coefficients(m, materials, constants):
+    """The per-material constants of the vectorised update of a one-material row of material ``m``:
+    (face conductance, sigma_ref, its temperature coefficient, its reference temperature,
+    perfusion rho_b c_b w, blood temperature, metabolic heat, rho c, dt / (V rho c), V)."""
+    volume = constants.spacing_m**3
+    rho_c = materials.density_kg_per_m3[m] * materials.specific_heat_j_per_kg_k[m]
+    return (materials.face_conductance_w_per_k[m, m], materials.electrical_conductivity_s_per_m[m],
+            materials.conductivity_temperature_coefficient_per_k[m], constants.reference_temperature_c,
+            materials.perfusion_rate_per_s[m] * constants.blood_heat_capacity_j_per_m3_k,
+            constants.blood_temperature_c, materials.metabolic_heat_w_per_m3[m], rho_c,
+            constants.time_step_s / (volume * rho_c), volume)
+
+
+@numba.njit(cache=True, inline="always")
+def _fast_update(i, j, k, row, temperature, vascular_damage, heating_per_conductivity, solve_conductivity,
+                 external_power, voltage_squared):
+    """The linear update of free voxel (i, j, k) of a one-material row (coefficients ``row`` of
+    :func:`_row_coefficients`), valid below the vaporisation onset with the cutoff perfusion.
+
+    Returns the new temperature, Omega, and the voxel's tally terms: Joule and external power
+    densities (W/m^3), the perfusion density (W/m^3), the heating-weighted conductivity at the new
+    temperature and its drift from the last solve (S/m^2 per V^2 of heating, as the tallies sum).
+    """
+    g, sigma_reference, coefficient, reference_c, perfusion, blood_c, metabolic, _, step_per_energy, volume = row
+    t = temperature[i, j, k]
+    hpc = heating_per_conductivity[i, j, k]
+    joule = hpc * sigma_reference * max(1.0 + coefficient * (t - reference_c), 0.05) * voltage_squared
+    extra = external_power[i, j, k] if external_power.size > 0 else 0.0
+    neighbours = (temperature[i - 1, j, k] + temperature[i + 1, j, k] + temperature[i, j - 1, k]
+                  + temperature[i, j + 1, k] + temperature[i, j, k - 1] + temperature[i, j, k + 1])
+    omega = vascular_damage[i, j, k]
+    perfusion_density = (perfusion if omega < 1.0 else 0.0) * (t - blood_c)
+    rate = g * (neighbours - 6.0 * t) + (joule + extra + metabolic - perfusion_density) * volume
+    t_new = t + rate * step_per_energy
+    sigma_next = sigma_reference * max(1.0 + coefficient * (t_new - reference_c), 0.05)
+    return (t_new, omega, joule, extra, perfusion_density, hpc * sigma_next,
+            hpc * abs(sigma_next - solve_conductivity[i, j, k]))
+
+
+@numba.njit(cache=True, inline="always")
 def _uniform_row_update(i, j, m, temperature, new_temperature, vascular_damage, peak_temperature,
                         heating_per_conductivity, solve_conductivity, external_power, materials, constants,
                         voltage_squared, onset, acc, flags):
-    """Free voxels of a one-material row below the vaporisation onset (the common case),
-    branch-free so that it vectorises.  Voxels outside that case (:func:`_general_case`) are
-    marked in ``flags[i, k]`` (1; else 0), keep their peak and add no tallies; the caller redoes
-    them with :func:`_voxel`.  The doses are not accumulated here.  Returns the count of those
-    voxels and of the voxels whose doses are due (``t`` above :func:`_dose_threshold`)."""
+    """Free voxels of a one-material row below the vaporisation onset (the common case) by
+    :func:`_fast_update`, branch-free so that it vectorises.  Voxels outside that case
+    (:func:`_general_case`) are marked in ``flags[i, k]`` (1; else 0) and keep their peak; their
+    tallies are added here all the same (no mask in the sums), and the caller takes them back
+    (:func:`_take_back_fast`) before it redoes the voxels with :func:`_voxel`.  The doses are not
+    accumulated here.  Returns the count of marked voxels and of the voxels whose doses are due
+    (``t`` above :func:`_dose_threshold`)."""
     nz = temperature.shape[2]
-    volume, dt = constants.spacing_m**3, constants.time_step_s
-    g = materials.face_conductance_w_per_k[m, m]
-    sigma_reference = materials.electrical_conductivity_s_per_m[m]
-    coefficient = materials.conductivity_temperature_coefficient_per_k[m]
-    reference_c = constants.reference_temperature_c
-    perfusion = materials.perfusion_rate_per_s[m] * constants.blood_heat_capacity_j_per_m3_k
-    blood_c, metabolic = constants.blood_temperature_c, materials.metabolic_heat_w_per_m3[m]
-    rho_c = materials.density_kg_per_m3[m] * materials.specific_heat_j_per_kg_k[m]
-    step_per_energy = dt / (volume * rho_c)
+    row = _row_coefficients(m, materials, constants)
+    metabolic, rho_c, volume, dt = row[6], row[7], row[9], constants.time_step_s
     stasis = constants.perfusion_stasis > 0.0
     dose_c = _dose_threshold(constants)
-    has_external = external_power.size > 0
     joule_sum = extra_sum = heat_sum = perfusion_sum = next_sum = drift_sum = 0.0
     count = dosed = 0
     for k in range(1, nz - 1):
         t = temperature[i, j, k]
-        hpc = heating_per_conductivity[i, j, k]
-        joule = hpc * sigma_reference * max(1.0 + coefficient * (t - reference_c), 0.05) * voltage_squared
-        extra = external_power[i, j, k] if has_external else 0.0
-        neighbours = (temperature[i - 1, j, k] + temperature[i + 1, j, k] + temperature[i, j - 1, k]
-                      + temperature[i, j + 1, k] + temperature[i, j, k - 1] + temperature[i, j, k + 1])
-        omega = vascular_damage[i, j, k]
-        perfusion_density = (perfusion if omega < 1.0 else 0.0) * (t - blood_c)
-        rate = g * (neighbours - 6.0 * t) + (joule + extra + metabolic - perfusion_density) * volume
-        t_new = t + rate * step_per_energy
+        t_new, omega, joule, extra, perfusion_density, conductance, drift = _fast_update(
+            i, j, k, row, temperature, vascular_damage, heating_per_conductivity, solve_conductivity,
+            external_power, voltage_squared)
         peak = peak_temperature[i, j, k]
         flag = _general_case(t, t_new, omega, onset, stasis)
         flags[i, k] = flag
         new_temperature[i, j, k] = t_new
         peak_temperature[i, j, k] = peak if flag | (t_new <= peak) else t_new
-        sigma_next = sigma_reference * max(1.0 + coefficient * (t_new - reference_c), 0.05)
-        keep = 0.0 if flag else 1.0
         count += flag
         dosed += t > dose_c
-        joule_sum += keep * joule
-        extra_sum += keep * extra
-        heat_sum += keep * (t_new - t)
-        perfusion_sum += keep * perfusion_density
-        next_sum += keep * hpc * sigma_next
-        drift_sum += keep * hpc * abs(sigma_next - solve_conductivity[i, j, k])
+        joule_sum += joule
+        extra_sum += extra
+        heat_sum += t_new - t
+        perfusion_sum += perfusion_density
+        next_sum += conductance
+        drift_sum += drift
     free = nz - 2 - count
     acc[0] += joule_sum * volume * dt
     acc[1] += extra_sum * volume * dt
@@ -609,6 +635,25 @@ def _uniform_row_update(i, j, m, temperature, new_temperature, vascular_damage, 
     acc[7] += next_sum * volume
     acc[8] += drift_sum * volume
     return count, dosed
+
+
+@numba.njit(cache=True, inline="always")
+def _take_back_fast(i, j, k, m, temperature, vascular_damage, heating_per_conductivity, solve_conductivity,
+                    external_power, materials, constants, voltage_squared, acc):
+    """Remove from ``acc`` the tallies that :func:`_uniform_row_update` added for voxel (i, j, k),
+    recomputed by the same :func:`_fast_update` on the same (unchanged) inputs; call it before
+    :func:`_voxel` redoes the voxel.  What remains of them is round-off."""
+    row = _row_coefficients(m, materials, constants)
+    rho_c, volume, dt = row[7], row[9], constants.time_step_s
+    t_new, _, joule, extra, perfusion_density, conductance, drift = _fast_update(
+        i, j, k, row, temperature, vascular_damage, heating_per_conductivity, solve_conductivity, external_power,
+        voltage_squared)
+    acc[0] -= joule * volume * dt
+    acc[1] -= extra * volume * dt
+    acc[3] -= (t_new - temperature[i, j, k]) * volume * rho_c
+    acc[4] -= perfusion_density * volume * dt
+    acc[7] -= conductance * volume
+    acc[8] -= drift * volume
 
 
 @numba.njit(cache=True, inline="always")
@@ -628,21 +673,21 @@ def _dose_row(i, j, temperature, vascular_damage, peak_temperature, cem43_minute
     ``math.exp``) so that it vectorises.  Voxels whose dose is not due get ``+ 0``."""
     nz = temperature.shape[2]
     dt = constants.time_step_s
-    if constants.cem43_enabled > 0.0:
-        for k in range(1, nz - 1):
-            t = temperature[i, j, k]
+    cem43 = constants.cem43_enabled > 0.0
+    factor, activation = constants.arrhenius_frequency_factor_per_s, constants.arrhenius_activation_temperature_k
+    arrhenius = factor > 0.0
+    minimum, gate = constants.arrhenius_minimum_c, constants.omega_gate_c
+    for k in range(1, nz - 1):  # one pass for both doses; LLVM unswitches the two tests
+        t = temperature[i, j, k]
+        free = flags[i, k] == 0
+        if cem43:
             rate = _LN2 if t >= 43.0 else 2.0 * _LN2
-            increment = dt / 60.0 * exp_vectorizable(rate * (t - 43.0))
-            due = (flags[i, k] == 0) & (t > 39.0)
-            cem43_minutes[i, j, k] += increment if due else 0.0
-    if constants.arrhenius_frequency_factor_per_s > 0.0:
-        factor, activation = constants.arrhenius_frequency_factor_per_s, constants.arrhenius_activation_temperature_k
-        minimum, gate = constants.arrhenius_minimum_c, constants.omega_gate_c
-        for k in range(1, nz - 1):
-            t = temperature[i, j, k]
-            increment = dt * factor * exp_vectorizable(-activation / (t + 273.15))
-            due = (flags[i, k] == 0) & (t > minimum) & (peak_temperature[i, j, k] > gate)
-            vascular_damage[i, j, k] += increment if due else 0.0
+            minutes = dt / 60.0 * exp_vectorizable(rate * (t - 43.0))
+            cem43_minutes[i, j, k] += minutes if free & (t > 39.0) else 0.0
+        if arrhenius:
+            omega = dt * factor * exp_vectorizable(-activation / (t + 273.15))
+            due = free & (t > minimum) & (peak_temperature[i, j, k] > gate)
+            vascular_damage[i, j, k] += omega if due else 0.0
 
 
 @numba.njit(cache=True, inline="always")
@@ -683,6 +728,9 @@ def _update_slab(i, temperature, new_temperature, material, fixed, vascular_dama
                                                  flags)
         if m < 0 or flagged > 0:
             for k in range(1, nz - 1):
+                if m >= 0 and flags[i, k] != 0:
+                    _take_back_fast(i, j, k, m, temperature, vascular_damage, heating_per_conductivity,
+                                    solve_conductivity, external_power, materials, constants, voltage_squared, acc)
                 if m < 0 or flags[i, k] != 0:
                     _voxel(i, j, k, temperature, new_temperature, material, fixed, vascular_damage,
                            peak_temperature, heating_per_conductivity, solve_conductivity, external_power,
