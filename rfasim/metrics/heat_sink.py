@@ -19,6 +19,7 @@ Each connected component of the vessel mask (26-connectivity) whose closest voxe
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from scipy import ndimage
@@ -32,7 +33,8 @@ from rfasim.metrics._geometry import (
     perpendicular_basis,
     unit_vector,
 )
-from rfasim.metrics.zone import zone_metrics
+from rfasim.metrics._voxel_distance import DistanceToMask, distances_to_mask_mm
+from rfasim.metrics.zone import ZoneMetrics, zone_metrics
 
 #: Directions around the probe axis sampled for the reference radius.
 REFERENCE_DIRECTIONS = 72
@@ -233,6 +235,64 @@ def _warning(
     return f"vessel {number} ({calibre_mm:.1f} mm calibre) {where}: potential heat sink, {effect}"
 
 
+class _NearVesselContext:
+    """The zone's measures and the vessels' inner distances, computed when first asked for.
+
+    Most vessels of a region lie farther from the zone than the reporting distance; these are
+    needed only for one that does not.
+    """
+
+    def __init__(self, vessels_box: np.ndarray, zone: np.ndarray, grid: Grid, probe_axis: np.ndarray | None,
+                 zone_center_mm: np.ndarray | None) -> None:
+        self._vessels_box, self._zone, self._grid = vessels_box, zone, grid
+        self._probe_axis, self._zone_center_mm = probe_axis, zone_center_mm
+
+    @cached_property
+    def _to_outside_vessels(self) -> DistanceToMask | None:
+        outside = ~self._vessels_box
+        return DistanceToMask(outside, self._grid.spacing_mm) if outside.any() else None
+
+    def inner_distance(self, component: np.ndarray) -> np.ndarray:
+        """Distance (mm) from each voxel of a vessel component to the nearest voxel outside the vessels.
+
+        The distance transform of the box's vessels at the component's voxels (0 elsewhere).
+        """
+        if self._to_outside_vessels is None:  # vessels fill the box: the transform of it all
+            return ndimage.distance_transform_edt(self._vessels_box, sampling=self._grid.spacing_mm)
+        distance = np.zeros(component.shape)
+        voxels = np.nonzero(component)
+        distance[voxels] = self._to_outside_vessels.at(np.stack(voxels, axis=1))
+        return distance
+
+    @cached_property
+    def _metrics(self) -> ZoneMetrics:
+        return zone_metrics(self._zone, self._grid)
+
+    @cached_property
+    def axis(self) -> np.ndarray:
+        """The probe axis (unit), or the zone's principal long axis."""
+        if self._probe_axis is not None:
+            return self._probe_axis
+        return np.asarray(self._metrics.axis_directions)[0]
+
+    @cached_property
+    def center(self) -> np.ndarray:
+        """The centre (world mm) of the zone's radii."""
+        if self._zone_center_mm is not None:
+            return self._zone_center_mm
+        return np.asarray(self._metrics.centroid_mm)
+
+    @cached_property
+    def indicator(self) -> Indicator:
+        """The zone as an indicator (its smoothed mask)."""
+        return indicator_from_mask(self._zone, self._grid)
+
+    @cached_property
+    def zone_mesh(self) -> TriangleMesh:
+        """The zone's surface."""
+        return TriangleMesh(*self.indicator.surface())
+
+
 def heat_sink_warnings(
     vessel_mask: np.ndarray,
     zone_mask: np.ndarray,
@@ -282,47 +342,41 @@ def heat_sink_warnings(
     vessels_box = vessels[box]
     if not vessels_box.any():
         return []
-    zone_distance, nearest = ndimage.distance_transform_edt(
-        ~zone_box, sampling=spacing, return_indices=True
-    )
-    inner_distance = ndimage.distance_transform_edt(vessels_box, sampling=spacing)
     labels, count = ndimage.label(vessels_box, structure=np.ones((3, 3, 3), dtype=bool))
-
-    metrics = zone_metrics(zone, grid)
-    axis = (
-        unit_vector(probe_axis, "probe_axis")
-        if probe_axis is not None
-        else np.asarray(metrics.axis_directions)[0]
+    # Each vessel voxel's distance to the zone (the distance transform of the zone, at the vessel
+    # voxels only), in the order of the flat index: the first of equally near voxels is kept.
+    vessel_flat = np.flatnonzero(vessels_box)
+    vessel_indices = np.stack(np.unravel_index(vessel_flat, vessels_box.shape), axis=1)
+    vessel_labels = labels.ravel()[vessel_flat]
+    vessel_distances = distances_to_mask_mm(vessel_indices, zone_box, spacing)
+    # What only a vessel near the zone needs, computed for the first one.
+    near = _NearVesselContext(
+        vessels_box, zone, grid, None if probe_axis is None else unit_vector(probe_axis, "probe_axis"),
+        None if zone_center_mm is None else np.asarray(zone_center_mm, dtype=float),
     )
-    center = (
-        np.asarray(zone_center_mm, dtype=float)
-        if zone_center_mm is not None
-        else np.asarray(metrics.centroid_mm)
-    )
-    indicator = indicator_from_mask(zone, grid)
-    zone_mesh = TriangleMesh(*indicator.surface())
 
     found = []
     for label in range(1, count + 1):
-        component = labels == label
-        component_distance = np.where(component, zone_distance, np.inf)
-        flat = int(np.argmin(component_distance))
-        closest_index = np.array(np.unravel_index(flat, component.shape))
-        centre_distance = float(component_distance.flat[flat])
+        members = np.flatnonzero(vessel_labels == label)
+        nearest_member = int(members[np.argmin(vessel_distances[members])])
+        closest_index = vessel_indices[nearest_member]
+        centre_distance = float(vessel_distances[nearest_member])
         gap_mm = max(centre_distance - spacing, 0.0)
         if gap_mm > distance_mm + spacing:
             continue
-        calibre = _local_calibre_mm(component, inner_distance, closest_index, spacing)
+        component = labels == label
+        calibre = _local_calibre_mm(component, near.inner_distance(component), closest_index, spacing)
         if calibre < min_calibre_mm:
             continue
-        zone_index = nearest[:, closest_index[0], closest_index[1], closest_index[2]]
+        # A vessel voxel at distance 0 lies in the zone: its nearest zone voxel is itself.
         closest_mm = grid.index_to_world(closest_index + low)
-        zone_point_mm = grid.index_to_world(zone_index + low)
+        zone_point_mm = grid.index_to_world(closest_index + low)
         if centre_distance > 0:
             gap_mm, closest_mm, zone_point_mm = _surface_gap(
-                component, closest_index, low, calibre, zone_mesh, grid
+                component, closest_index, low, calibre, near.zone_mesh, grid
             )
-        indentation = _indentation_mm(indicator, center, closest_mm - center, axis, 0.25 * spacing)
+        indentation = _indentation_mm(near.indicator, near.center, closest_mm - near.center, near.axis,
+                                      0.25 * spacing)
         if gap_mm > distance_mm:
             continue
         found.append((gap_mm, calibre, closest_mm, zone_point_mm, indentation))
