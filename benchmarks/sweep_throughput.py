@@ -107,11 +107,17 @@ def measure(layout: str, spacing_mm: float, duration_s: float, runs: int) -> dic
             elif layout == "local-1proc-2threads":
                 options.update(workers=1, numba_threads=2)
             elif layout == "scheduler-2proc":
+                import dask
                 from dask.distributed import LocalCluster
 
+                from rfasim.sweep.execute import UNSET_BEFORE_SPAWN
+
                 environment = {name: "1" for name in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
-                cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, env=environment,
-                                       dashboard_address=None, silence_logs=logging.ERROR)
+                # Configured as docs/sweep-file.md advises for a cluster of one's own.
+                unset = {f"distributed.nanny.pre-spawn-environ.{name}": None for name in UNSET_BEFORE_SPAWN}
+                with dask.config.set(unset):
+                    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, env=environment,
+                                           dashboard_address=None, silence_logs=logging.ERROR)
                 options.update(scheduler=cluster.scheduler_address)
                 workers = 2
             start = time.perf_counter()

@@ -17,6 +17,7 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from rfasim.grid import Grid
+from rfasim.metrics._closest_kernel import nearest_on_candidates
 
 #: Default Gaussian smoothing (standard deviation, voxels) of binary masks before their surface
 #: is extracted at level 0.5.  One voxel removes most of the staircase of the voxelised boundary;
@@ -298,8 +299,8 @@ class TriangleMesh:
     """
 
     def __init__(self, vertices_mm: np.ndarray, faces: np.ndarray, candidates: int = 16) -> None:
-        self.vertices_mm = np.asarray(vertices_mm, dtype=float)
-        self.faces = np.asarray(faces, dtype=np.int64)
+        self.vertices_mm = np.ascontiguousarray(vertices_mm, dtype=float)
+        self.faces = np.ascontiguousarray(faces, dtype=np.int64)
         if self.faces.shape[0] == 0:
             raise ValueError("a triangle mesh needs at least one face")
         self.candidates = int(min(candidates, self.faces.shape[0]))
@@ -315,17 +316,24 @@ class TriangleMesh:
         for start in range(0, points.shape[0], chunk):
             block = points[start : start + chunk]
             _, neighbours = self._tree.query(block, k=self.candidates)
-            neighbours = np.asarray(neighbours).reshape(block.shape[0], -1)
-            triangles = self.vertices_mm[self.faces[neighbours]]  # (n, k, 3 corners, 3)
-            candidates = closest_points_on_triangles(
-                block[:, None, :], triangles[:, :, 0], triangles[:, :, 1], triangles[:, :, 2]
-            )
-            squared = np.sum((candidates - block[:, None, :]) ** 2, axis=-1)
-            best = np.argmin(squared, axis=1)
-            rows = np.arange(block.shape[0])
-            distances[start : start + chunk] = np.sqrt(squared[rows, best])
-            closest[start : start + chunk] = candidates[rows, best]
+            neighbours = np.ascontiguousarray(np.asarray(neighbours, dtype=np.int64).reshape(block.shape[0], -1))
+            nearest_on_candidates(np.ascontiguousarray(block), self.vertices_mm, self.faces, neighbours,
+                                  distances[start : start + chunk], closest[start : start + chunk])
         return distances, closest
+
+    def closest_points_reference(self, points_mm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`closest_points` by the vectorised NumPy form (the reference the tests compare to)."""
+        block = np.asarray(points_mm, dtype=float).reshape(-1, 3)
+        _, neighbours = self._tree.query(block, k=self.candidates)
+        neighbours = np.asarray(neighbours).reshape(block.shape[0], -1)
+        triangles = self.vertices_mm[self.faces[neighbours]]  # (n, k, 3 corners, 3)
+        candidates = closest_points_on_triangles(
+            block[:, None, :], triangles[:, :, 0], triangles[:, :, 1], triangles[:, :, 2]
+        )
+        squared = np.sum((candidates - block[:, None, :]) ** 2, axis=-1)
+        best = np.argmin(squared, axis=1)
+        rows = np.arange(block.shape[0])
+        return np.sqrt(squared[rows, best]), candidates[rows, best]
 
 
 def vertex_areas(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
@@ -394,10 +402,12 @@ class _SortedCorners:
         return cls(low, middle, high)
 
 
-def _fraction_at_least(corners: _SortedCorners, level: float) -> np.ndarray:
+def _fraction_at_least(corners: _SortedCorners, level: float | np.ndarray) -> np.ndarray:
+    """Area fraction of each triangle at or above ``level``: a scalar gives shape ``(m,)``; an
+    array of levels, shape ``(L, 1)``, gives ``(L, m)`` (the same operations per element)."""
     low, middle, high = corners.low, corners.middle, corners.high
-    fraction = np.zeros(low.shape[0])
-    fraction[level <= low] = 1.0
+    fraction = np.zeros(np.broadcast_shapes(np.shape(level), low.shape))
+    fraction[np.broadcast_to(level <= low, fraction.shape)] = 1.0
     # level between the lowest and middle corner: a small triangle at the lowest corner is below.
     lower = (level > low) & (level <= middle)
     span = corners.span_lower
@@ -434,30 +444,28 @@ def area_weighted_percentiles(
 
     The faces' corner values are gathered and sorted once for all bisection steps.
     """
-    results = []
-    low_bound = float(values.min())
-    high_bound = float(values.max())
     total = float(areas.sum())
     corners = _SortedCorners.of(values[faces]) if total > 0 else None
+    targets_above = 1.0 - np.asarray(percentiles, dtype=float) / 100.0
+    low = np.full(targets_above.shape, float(values.min()))
+    high = np.full(targets_above.shape, float(values.max()))
 
-    def fraction_at_least(level: float) -> float:
+    def fractions_at_least(levels: np.ndarray) -> np.ndarray:
         if corners is None:
-            return float(np.mean(values >= level)) if values.size else 0.0
-        return float(np.sum(areas * _fraction_at_least(corners, level)) / total)
+            return np.array([float(np.mean(values >= level)) if values.size else 0.0 for level in levels])
+        weighted = areas * _fraction_at_least(corners, levels[:, None])
+        return np.array([float(np.sum(row)) for row in weighted]) / total
 
-    for percentile in percentiles:
-        target_above = 1.0 - percentile / 100.0
-        low, high = low_bound, high_bound
-        for _ in range(60):
-            if high - low < 1e-6:
-                break
-            middle = 0.5 * (low + high)
-            if fraction_at_least(middle) > target_above:
-                low = middle
-            else:
-                high = middle
-        results.append(0.5 * (low + high))
-    return results
+    # All percentiles bisected together; each stops on its own once its bracket is below 1e-6.
+    for _ in range(60):
+        active = high - low >= 1e-6
+        if not active.any():
+            break
+        middle = 0.5 * (low + high)
+        above = fractions_at_least(middle) > targets_above
+        low = np.where(active & above, middle, low)
+        high = np.where(active & ~above, middle, high)
+    return [float(v) for v in 0.5 * (low + high)]
 
 
 def unit_vector(vector: np.ndarray | tuple[float, float, float], name: str) -> np.ndarray:

@@ -210,22 +210,7 @@ def _coverage_fraction(
     inside = zone.inside(centres_mm).astype(float)
     # Tumor voxels with a neighbour on the other side of the zone boundary are sampled below
     # the voxel: n^3 points per voxel, the zone field interpolated trilinearly.
-    inside_grid = np.zeros(tumor.shape, dtype=bool)
-    inside_grid[tuple(indices.T)] = inside > 0
-    zone_inside = np.zeros(tumor.shape, dtype=bool)
-    local = zone.values >= zone.threshold
-    start = zone.start_index.astype(int)
-    low = np.maximum(start, 0)
-    high = np.minimum(start + np.array(local.shape), np.array(tumor.shape))
-    if np.all(high > low):
-        zone_inside[tuple(slice(a, b) for a, b in zip(low, high, strict=True))] = local[
-            tuple(slice(a - s, b - s) for a, b, s in zip(low, high, start, strict=True))
-        ]
-    structure = np.ones((3, 3, 3), dtype=bool)
-    band = ndimage.binary_dilation(zone_inside, structure) & ~ndimage.binary_erosion(
-        zone_inside, structure, border_value=0
-    )
-    cut = band[tuple(indices.T)]
+    cut = _boundary_band(zone, indices, tumor.shape)
     if cut.any():
         n = COVERAGE_SAMPLES_PER_AXIS
         offsets_1d = (np.arange(n) + 0.5) / n - 0.5
@@ -235,6 +220,35 @@ def _coverage_fraction(
         fractions = zone.inside(samples.reshape(-1, 3)).reshape(-1, offsets.shape[0]).mean(axis=1)
         inside[cut] = fractions
     return float(inside.sum()) / tumor_voxels
+
+
+def _boundary_band(zone: Indicator, indices: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Whether each voxel ``indices`` (n, 3) has a 26-neighbour on the other side of the zone's
+    voxel mask (``zone.values >= threshold`` on the grid): the 3x3x3 dilation minus the erosion
+    (border value 0 at the grid's faces).
+
+    Computed on the voxels' bounding box grown by one voxel (clipped to the grid): a voxel's
+    dilation and erosion read only its 26 neighbours, all inside that box, and where the box
+    meets the grid's faces the border value is the one of the whole grid; so the band at the
+    voxels is that of the whole grid, at a fraction of the cost (the values on the box's own
+    faces may differ, and are not read).
+    """
+    shape_array = np.array(shape)
+    box_low = np.maximum(indices.min(axis=0) - 1, 0)
+    box_high = np.minimum(indices.max(axis=0) + 2, shape_array)
+    local = zone.values >= zone.threshold
+    start = zone.start_index.astype(int)
+    zone_inside = np.zeros(tuple(int(n) for n in box_high - box_low), dtype=bool)
+    low = np.maximum(start, box_low)
+    high = np.minimum(start + np.array(local.shape), box_high)
+    if np.all(high > low):
+        zone_inside[tuple(slice(a - b, c - b) for a, c, b in zip(low, high, box_low, strict=True))] = local[
+            tuple(slice(a - s, c - s) for a, c, s in zip(low, high, start, strict=True))
+        ]
+    structure = np.ones((3, 3, 3), dtype=bool)
+    band = ndimage.binary_dilation(zone_inside, structure) & ~ndimage.binary_erosion(
+        zone_inside, structure, border_value=0)
+    return band[tuple((indices - box_low).T)]
 
 
 def _thinnest_vertex(

@@ -14,9 +14,7 @@ import traceback
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from rfasim.atomic import check_writable_folder, write_json
 from rfasim.errors import InputError
@@ -24,12 +22,24 @@ from rfasim.sweep.fingerprint import changed_images, image_fingerprints
 from rfasim.sweep.results import ResultStore, make_row
 from rfasim.sweep.spec import SweepSpec, load_sweep
 
+if TYPE_CHECKING:  # pandas is imported where a table is made: a worker never needs it
+    import pandas as pd
+
 #: Seconds to wait for a scheduler given by address before giving up (exit code 2).
 SCHEDULER_TIMEOUT_S = 5
 #: Least seconds between two rewrites of the consolidated table during a sweep.
 TABLE_INTERVAL_S = 2.0
 MANIFEST = "sweep.json"
 THREAD_VARIABLES = ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+#: Dask's nanny starts workers with ``MALLOC_TRIM_THRESHOLD_=65536`` (its
+#: ``distributed.nanny.pre-spawn-environ``), so that glibc hands freed memory back to the system at
+#: once.  A run allocates and frees the same grid-sized arrays thousands of times, and each one
+#: then comes back as fresh pages to fault in: measured on the sweep benchmark's runs (liver-25mm,
+#: 1 mm, 120 s, one Numba thread), the simulation took 2.4-2.9 s with the setting and 1.7-2.1 s
+#: without, the plan's measurement 0.13-0.19 s against 0.07-0.08 s (``benchmarks/README.md``).
+#: The local clusters of :func:`open_client` start their workers without it (glibc's own,
+#: adaptive thresholds); a cluster of one's own can be configured the same way (``docs/sweep-file.md``).
+UNSET_BEFORE_SPAWN = ("MALLOC_TRIM_THRESHOLD_",)
 
 EXIT_OK, EXIT_FAILED_RUNS, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -124,11 +134,17 @@ def open_client(scheduler: str | None = None, workers: int | None = None, *, thr
     count = default_workers() if workers is None else workers
     if count < 1:
         raise InputError(f"--workers {count}: need at least one worker")
+    import dask
+
     environment = {name: str(numba_threads) for name in THREAD_VARIABLES}
-    cluster = LocalCluster(
-        n_workers=count, threads_per_worker=threads_per_worker, processes=True, env=environment,
-        dashboard_address=None, silence_logs=logging.ERROR,
-    )
+    # A None value removes a variable from the nanny's pre-spawn environment (read when each
+    # nanny is made, i.e. inside this block; restarts keep it).
+    unset = {f"distributed.nanny.pre-spawn-environ.{name}": None for name in UNSET_BEFORE_SPAWN}
+    with dask.config.set(unset):
+        cluster = LocalCluster(
+            n_workers=count, threads_per_worker=threads_per_worker, processes=True, env=environment,
+            dashboard_address=None, silence_logs=logging.ERROR,
+        )
     return Client(cluster)
 
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from rfasim.atomic import remove_stale, write_json, write_with
+
+if TYPE_CHECKING:  # imported where a table is made: a worker (make_row) never needs pandas
+    import pandas as pd
 
 #: Prefix of the varied-input columns (``input.generator.power_w``); metric columns are unprefixed.
 INPUT_PREFIX = "input."
@@ -208,6 +209,8 @@ class ResultStore:
             Run id, index, status, error and wall time first, then the inputs, then the metrics.
         """
         ordered = [self.rows[run_id] for run_id in self.run_ids if run_id in self.rows]
+        import pandas as pd
+
         frame = pd.DataFrame(ordered)
         if frame.empty:
             frame = pd.DataFrame(columns=list(FIRST_COLUMNS))
@@ -260,6 +263,8 @@ def read_results(folder: str | Path) -> pd.DataFrame:
     -------
     pandas.DataFrame
     """
+    import pandas as pd
+
     path = Path(folder)
     if path.is_file():
         return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
