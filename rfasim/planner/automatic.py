@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
+
 from rfasim.case import Case
 from rfasim.planner.calibration import device_zones
 from rfasim.planner.context import PlanningContext, planning_context
@@ -241,6 +243,14 @@ def plan_automatically(case: Case, options: PlannerOptions | None = None) -> Aut
             break
         if options.verify_only_if_met and not report.best.meets:
             result.unverified_best = report.best
+            break
+        if not np.all(np.isfinite(report.best.entries_mm)):
+            # No safe trajectory for some probe of the search's best (it carries no skin entry):
+            # there is nothing a full simulation could verify.
+            result.unverified_best = report.best
+            result.notes.append(f"the search's best {report.best.probe_count}-probe plan of {report.best.device} "
+                                f"has no safe trajectory for every probe ({'; '.join(report.best.reasons) or 'no skin entry'}); "
+                                "it was not simulated")
             break
         step = time.perf_counter()
         verification = verify_candidate(case, report.best, model, options.verification_spacing_mm or options.spacing_mm,

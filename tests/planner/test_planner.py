@@ -232,3 +232,28 @@ def test_the_label_map_guard_catches_a_path_through_a_vessel(tmp_path) -> None:
     assert any("large vessel" in p for p in problems), problems
     safe = label_map_violations(case, "cooltip-17g-3cm", tip[None], (centre + [80.0, 0.0, 0.0])[None], centre)
     assert not any("large vessel" in p for p in safe), safe
+
+
+def test_a_best_plan_without_a_safe_trajectory_is_reported_not_simulated(tmp_path, monkeypatch) -> None:
+    """A search whose best candidate has no skin entry for some probe (NaN entry) is not handed
+    to the full simulation (which would refuse NaN coordinates): the planner says so instead."""
+    import dataclasses
+
+    import rfasim.planner.automatic as automatic
+
+    monkeypatch.setenv("RFASIM_CACHE_DIR", str(tmp_path / "cache"))
+    real_search = automatic.search_plans
+
+    def search_without_entries(*arguments, **keywords):
+        report = real_search(*arguments, **keywords)
+        entries = np.array(report.best.entries_mm, dtype=float)
+        entries[-1] = np.nan
+        return dataclasses.replace(report, best=dataclasses.replace(report.best, entries_mm=entries))
+
+    monkeypatch.setattr(automatic, "search_plans", search_without_entries)
+    case = load_case(write_phantom("liver-25mm", tmp_path / "case")["case"])
+    case.zone_criterion, case.zone_threshold_c = "arrhenius", None
+    plan = plan_automatically(case, _quick_options())
+    assert plan.verifications == [] and plan.chosen is None
+    assert plan.unverified_best is not None
+    assert any("no safe trajectory" in note and "not simulated" in note for note in plan.notes), plan.notes
