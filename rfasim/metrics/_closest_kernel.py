@@ -20,7 +20,7 @@ def _ratio(numerator: float, denominator: float) -> float:
 
 
 @numba.njit(cache=True, inline="always")
-def _dot(x0, x1, x2, y0, y1, y2):
+def _dot(x0: float, x1: float, x2: float, y0: float, y1: float, y2: float) -> float:
     # The order in which NumPy's einsum sums three products (x0 y0 + x2 y2, then + x1 y1), so
     # that the distances match the vectorised form to the last digit with the NumPy we test on.
     return (x0 * y0 + x2 * y2) + x1 * y1
