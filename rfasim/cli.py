@@ -295,6 +295,13 @@ def _plan(case_path: Path, out: Path, force: bool, quiet: bool, animate: bool = 
     return EXIT_OK
 
 
+def _start_precompile() -> None:
+    """On a cold Numba cache, compile the heat step in a second process meanwhile (rfasim.precompile)."""
+    from rfasim.precompile import start_heat_step_compile
+
+    start_heat_step_compile()
+
+
 def _run(arguments: argparse.Namespace) -> int:
     if arguments.command == "probes":
         from rfasim.probes import catalog_table
@@ -327,6 +334,7 @@ def _run(arguments: argparse.Namespace) -> int:
         start = time.perf_counter()
         out = Path(arguments.out)
         check_writable_folder(out, "--out")
+        _start_precompile()
         paths = write_phantom(DEMO_PHANTOM, out / "input")
         code = _demo(Path(paths["case"]), out, arguments)
         print(f"demo finished in {time.perf_counter() - start:.1f} s")
@@ -338,6 +346,7 @@ def _run(arguments: argparse.Namespace) -> int:
         print(tumor_table(load_case(arguments.case)))
         return EXIT_OK
     if arguments.command == "plan":
+        _start_precompile()
         case_path = Path(arguments.case)
         out = Path(arguments.out) if arguments.out else case_path.parent / "plan"
         if arguments.auto:
