@@ -9,10 +9,9 @@ loads the heat step from the cache instead of compiling it.  Nothing changes whe
 already holds the heat step (the usual case), or when the second process fails: this process
 then compiles the heat step itself, as before.
 
-The second process builds the heat step's arguments from a tiny :class:`~rfasim.simulation.Simulation`
-without an electric field (the same array types and constants as every run), with the stable
-step taken from the NumPy reference so that only a small row-classification kernel compiles first.
-``tests/test_precompile.py`` checks that its argument types are those of a real coupled run.
+The second process runs one step of a tiny source-driven :class:`~rfasim.simulation.Simulation`
+(:func:`tiny_heat_step`), whose heat step gets the same array types and constants as every run;
+``tests/test_precompile.py`` checks that it compiles no signature a coupled run has not.
 """
 
 from __future__ import annotations
@@ -93,8 +92,13 @@ def _wrap_heat_step() -> None:
     setattr(bioheat, _HEAT_STEP, first_heat_step)
 
 
-def heat_step_arguments() -> tuple[Any, ...]:
-    """Arguments of one heat step of a tiny simulation, with the types of every coupled run."""
+def tiny_heat_step() -> Any:
+    """One step of a tiny source-driven :class:`~rfasim.simulation.Simulation` (its heat step is
+    called as in every run, so it compiles the heat step's one signature); returns the simulation.
+
+    Its stable step comes from the NumPy reference: besides the heat step only the small
+    row-classification kernel compiles.
+    """
     import numpy as np
 
     from rfasim.grid import Grid
@@ -103,30 +107,21 @@ def heat_step_arguments() -> tuple[Any, ...]:
     from rfasim.sources import PowerDensitySource
     from rfasim.tissue import TissueClass
 
+    grid = Grid.centered(6.0, 1.0)
+    material = np.full(grid.shape, TissueClass.LIVER, np.uint8)
+    simulation = Simulation(grid, material, source=PowerDensitySource(np.zeros(grid.shape)), duration_s=1.0)
     original = getattr(bioheat, _CRITICAL_TIME_STEP)
-    setattr(bioheat, _CRITICAL_TIME_STEP, bioheat.critical_time_step_reference)  # nothing compiles before the step
+    setattr(bioheat, _CRITICAL_TIME_STEP, bioheat.critical_time_step_reference)
     try:
-        grid = Grid.centered(6.0, 1.0)
-        material = np.full(grid.shape, TissueClass.LIVER, np.uint8)
-        source = PowerDensitySource(np.zeros(grid.shape))
-        simulation = Simulation(grid, material, source=source, duration_s=1.0)
-        simulation.setup()
+        simulation.step()
     finally:
         setattr(bioheat, _CRITICAL_TIME_STEP, original)
-    state = simulation.state
-    cem43 = simulation._cem43_dose if simulation._cem43_dose is not None else bioheat._NO_DOSE
-    dried = state.dried_fraction if state.dried_fraction is not None else bioheat._NO_DRYING
-    model = simulation.bioheat
-    return (state.temperature_c, simulation._new_temperature, simulation.material, simulation.boundary.fixed,
-            state.damage, state.peak_temperature_c, simulation._zeros, simulation._zeros, simulation._empty, cem43,
-            model.materials, simulation.constants, 0.0, dried, simulation.boundary.row_materials(simulation.material))
+    return simulation
 
 
 def _compile_here() -> None:
-    from rfasim.physics import bioheat_kernel
-
     start = time.perf_counter()
-    bioheat_kernel.heat_step(*heat_step_arguments())
+    tiny_heat_step()
     print(f"heat step compiled in {time.perf_counter() - start:.1f} s", file=sys.stderr)
 
 

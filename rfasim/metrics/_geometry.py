@@ -453,8 +453,7 @@ def area_weighted_percentiles(
     def fractions_at_least(levels: np.ndarray) -> np.ndarray:
         if corners is None:
             return np.array([float(np.mean(values >= level)) if values.size else 0.0 for level in levels])
-        weighted = areas * _fraction_at_least(corners, levels[:, None])
-        return np.array([float(np.sum(row)) for row in weighted]) / total
+        return (areas * _fraction_at_least(corners, levels[:, None])).sum(axis=1) / total
 
     # All percentiles bisected together; each stops on its own once its bracket is below 1e-6.
     for _ in range(60):

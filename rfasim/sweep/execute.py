@@ -35,8 +35,9 @@ THREAD_VARIABLES = ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREAD
 #: ``distributed.nanny.pre-spawn-environ``), so that glibc hands freed memory back to the system at
 #: once.  A run allocates and frees the same grid-sized arrays thousands of times, and each one
 #: then comes back as fresh pages to fault in: measured on the sweep benchmark's runs (liver-25mm,
-#: 1 mm, 120 s, one Numba thread), the simulation took 2.4-2.9 s with the setting and 1.7-2.1 s
-#: without, the plan's measurement 0.13-0.19 s against 0.07-0.08 s (``benchmarks/README.md``).
+#: 1 mm, 120 s, one Numba thread; runs 2-6 of six, the first also loads the kernels), the
+#: simulation took 2.40-2.95 s with the setting and 1.75-2.12 s without, the plan's measurement
+#: 0.13-0.18 s against 0.07-0.08 s (``benchmarks/README.md``).
 #: The local clusters of :func:`open_client` start their workers without it (glibc's own,
 #: adaptive thresholds); a cluster of one's own can be configured the same way (``docs/sweep-file.md``).
 UNSET_BEFORE_SPAWN = ("MALLOC_TRIM_THRESHOLD_",)
